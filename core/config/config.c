@@ -1,0 +1,213 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum { T_STR, T_INT, T_LONG };
+
+/* One row per key: the file documents the same keys (etc/brightmatter.conf). */
+typedef struct key_def {
+    const char *section;
+    const char *key;
+    int type;
+    size_t offset;
+    size_t size; /* string capacity */
+    const char *def;
+    long min, max;
+    const char *help;
+} key_def;
+
+#define STR(sec, k, field, d, h)                                                                   \
+    {sec, k, T_STR, offsetof(bm_config, field), sizeof(((bm_config *)0)->field), d, 0, 0, h}
+#define INT(sec, k, field, d, lo, hi, h) {sec, k, T_INT, offsetof(bm_config, field), 0, d, lo, hi, h}
+#define LNG(sec, k, field, d, lo, hi, h)                                                           \
+    {sec, k, T_LONG, offsetof(bm_config, field), 0, d, lo, hi, h}
+
+static const key_def g_keys[] = {
+    STR("engine", "roles", roles, "processor,relay", "roles this process runs"),
+    STR("engine", "modules_dir", modules_dir, "lib/brightmatter/modules", "module .so directory"),
+    STR("engine", "run_dir", run_dir, "var/run", "runtime files: admin socket, module copies"),
+    STR("engine", "log_level", log_level, "info", "debug | info | warn | error"),
+    STR("kafka", "brokers", brokers, "embedded", "embedded, or host:port,... of Kafka/Redpanda"),
+    STR("kafka", "group_id", group_id, "brightmatter", "consumer group of the processors"),
+    STR("kafka", "events_topic", events_topic, "game.events", "topic game events arrive on"),
+    INT("kafka", "embedded_partitions", embedded_partitions, "6", 1, 256,
+        "partitions of game.events on the embedded broker"),
+    STR("postgres", "dsn", pg_dsn, "dbname=brightmatter", "libpq connection string"),
+    INT("pipeline", "batch_max_events", batch_max_events, "20000", 1, 1000000,
+        "events per batch transaction at most"),
+    INT("pipeline", "batch_linger_ms", batch_linger_ms, "50", 0, 60000,
+        "how long a batch waits to fill"),
+    INT("pipeline", "max_event_bytes", max_event_bytes, "65536", 256, 16777216,
+        "larger events go to the DLQ"),
+    INT("pipeline", "past_bound_s", past_bound_s, "2592000", 0, INT_MAX,
+        "events older than this (by timestamp) go to the DLQ"),
+    INT("pipeline", "future_bound_s", future_bound_s, "300", 0, INT_MAX,
+        "events further in the future go to the DLQ"),
+    INT("pipeline", "dedup_window_s", dedup_window_s, "86400", 0, INT_MAX,
+        "how long an applied eventId is remembered"),
+    LNG("lua", "instruction_limit", lua_instruction_limit, "1000000", 1000, 1000000000L,
+        "VM instructions per formula call"),
+    LNG("lua", "memory_limit_kb", lua_memory_limit_kb, "1024", 64, 1048576,
+        "memory per formula state"),
+    INT("lua", "pattern_max_len", lua_pattern_max_len, "64", 1, 4096,
+        "longest pattern string.find/match/gmatch/gsub accept"),
+    STR("http", "listen", http_listen, "127.0.0.1:8080", "address of the HTTP API"),
+};
+#define NKEYS (sizeof g_keys / sizeof g_keys[0])
+
+static const key_def *find_key(const char *section, const char *key)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcasecmp(g_keys[i].section, section) == 0 && strcasecmp(g_keys[i].key, key) == 0)
+            return &g_keys[i];
+    return NULL;
+}
+
+static int set_value(bm_config *c, const key_def *k, const char *value, char *err, size_t errlen)
+{
+    char *base = (char *)c + k->offset;
+    if (k->type == T_STR) {
+        if (strlen(value) >= k->size) {
+            snprintf(err, errlen, "%s.%s: value longer than %zu bytes", k->section, k->key,
+                     k->size - 1);
+            return -1;
+        }
+        memcpy(base, value, strlen(value) + 1);
+        return 0;
+    }
+    errno = 0;
+    char *end = NULL;
+    long v = strtol(value, &end, 10);
+    while (end && isspace((unsigned char)*end))
+        end++;
+    if (errno || end == value || (end && *end)) {
+        snprintf(err, errlen, "%s.%s: '%s' is not an integer", k->section, k->key, value);
+        return -1;
+    }
+    if (v < k->min || v > k->max) {
+        snprintf(err, errlen, "%s.%s: %ld is outside %ld..%ld", k->section, k->key, v, k->min,
+                 k->max);
+        return -1;
+    }
+    if (k->type == T_INT)
+        *(int *)base = (int)v;
+    else
+        *(long *)base = v;
+    return 0;
+}
+
+int bm_config_set(bm_config *c, const char *section, const char *key, const char *value,
+                  char *err, size_t errlen)
+{
+    const key_def *k = find_key(section, key);
+    if (!k) {
+        snprintf(err, errlen, "unknown key %s.%s", section, key);
+        return -1;
+    }
+    return set_value(c, k, value, err, errlen);
+}
+
+void bm_config_defaults(bm_config *c)
+{
+    char err[256];
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NKEYS; i++)
+        (void)set_value(c, &g_keys[i], g_keys[i].def, err, sizeof err);
+}
+
+typedef struct parse_ctx {
+    bm_config *c;
+    const char *path;
+    char *err;
+    size_t errlen;
+    int failed;
+    int line;
+} parse_ctx;
+
+static int on_ini(void *user, const char *section, const char *name, const char *value, int line)
+{
+    parse_ctx *p = user;
+    if (p->failed)
+        return 0;
+    char why[300];
+    if (bm_config_set(p->c, section, name, value, why, sizeof why) != 0) {
+        snprintf(p->err, p->errlen, "%s:%d: %s", p->path, line, why);
+        p->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* BM_PIPELINE_BATCH_MAX_EVENTS overrides [pipeline] batch_max_events. */
+static int apply_env(bm_config *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "BM_%s_%s", g_keys[i].section, g_keys[i].key);
+        for (char *q = name; *q; q++)
+            *q = (char)toupper((unsigned char)*q);
+        const char *v = getenv(name);
+        if (!v)
+            continue;
+        char why[300];
+        if (set_value(c, &g_keys[i], v, why, sizeof why) != 0) {
+            snprintf(err, errlen, "environment %s: %s", name, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int bm_config_load(bm_config *c, const char *path, char *err, size_t errlen)
+{
+    bm_config_defaults(c);
+    if (path) {
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+            return -1;
+        }
+        parse_ctx p = {c, path, err, errlen, 0, 0};
+        int rc = ini_parse_file(f, on_ini, &p);
+        fclose(f);
+        if (p.failed)
+            return -1;
+        if (rc > 0) {
+            snprintf(err, errlen, "%s:%d: syntax error", path, rc);
+            return -1;
+        }
+        if (rc < 0) {
+            snprintf(err, errlen, "%s: read error", path);
+            return -1;
+        }
+    }
+    return apply_env(c, err, errlen);
+}
+
+void bm_config_dump(const bm_config *c, void *file)
+{
+    FILE *f = file;
+    const char *last = "";
+    for (size_t i = 0; i < NKEYS; i++) {
+        const key_def *k = &g_keys[i];
+        if (strcmp(last, k->section) != 0) {
+            fprintf(f, "%s[%s]\n", i ? "\n" : "", k->section);
+            last = k->section;
+        }
+        const char *base = (const char *)c + k->offset;
+        fprintf(f, "; %s (default %s)\n", k->help, k->def);
+        if (k->type == T_STR)
+            fprintf(f, "%s = %s\n", k->key, base);
+        else if (k->type == T_INT)
+            fprintf(f, "%s = %d\n", k->key, *(const int *)base);
+        else
+            fprintf(f, "%s = %ld\n", k->key, *(const long *)base);
+    }
+}

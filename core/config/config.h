@@ -1,0 +1,53 @@
+/* Engine configuration: etc/brightmatter.conf (libinih) + BM_* overrides. */
+#ifndef BM_CONFIG_H
+#define BM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct bm_config {
+    /* [engine] */
+    char roles[128];       /* processor,relay,gateway,scheduler */
+    char modules_dir[512]; /* where *.so modules are loaded from */
+    char run_dir[512];     /* pid, admin socket, bootstrap file, module copies */
+    char log_level[16];
+    /* [kafka] */
+    char brokers[512];      /* "embedded" or host:port,... */
+    char group_id[128];     /* consumer group of the processors */
+    char events_topic[128]; /* game.events */
+    int embedded_partitions; /* partitions of game.events in embedded mode */
+    /* [postgres] */
+    char pg_dsn[1024];
+    /* [pipeline] */
+    int batch_max_events;
+    int batch_linger_ms;
+    int max_event_bytes;
+    int past_bound_s;
+    int future_bound_s;
+    int dedup_window_s;
+    /* [lua] */
+    long lua_instruction_limit;
+    long lua_memory_limit_kb;
+    int lua_pattern_max_len;
+    /* [http] */
+    char http_listen[128];
+} bm_config;
+
+/* Fills every key with its documented default. */
+void bm_config_defaults(bm_config *c);
+
+/*
+ * Loads `path` over the defaults, then BM_<SECTION>_<KEY> environment
+ * overrides. On error returns -1 and writes "file:line: key: reason" to err.
+ * path may be NULL (defaults + environment only).
+ */
+int bm_config_load(bm_config *c, const char *path, char *err, size_t errlen);
+
+/* Sets one key ("section.key") from a string; -1 with err on a bad value. */
+int bm_config_set(bm_config *c, const char *section, const char *key, const char *value,
+                  char *err, size_t errlen);
+
+/* Writes every key with its current value and help text, as a config file. */
+void bm_config_dump(const bm_config *c, void *file);
+
+#endif

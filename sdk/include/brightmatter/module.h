@@ -1,0 +1,277 @@
+/*
+ * BrightMatter module ABI.
+ *
+ * The only header a module includes. A module is a shared object that exports
+ * exactly one symbol, bm_module_entry(), returning a pointer to a static
+ * bm_module. The host checks the fixed header (magic, ABI version, struct
+ * size, build signature) before it reads anything else, then the identity,
+ * then that every spare slot is NULL, and refuses the module naming the field
+ * that differs.
+ *
+ * Modules never open their own database or broker connections on the event
+ * path: all state goes through the host-API table handed to init(). That is
+ * what makes a module exactly-once, batched and hot-reloadable without any
+ * effort of its own.
+ *
+ * Compatibility rules:
+ *  - bm_module only grows by taking a spare slot (the ABI version is bumped
+ *    and struct_size stays the same) or, for a breaking change, by a new
+ *    BM_ABI_VERSION.
+ *  - bm_host_api only grows by appending fields; it starts with its own size
+ *    so a module can test `api->size > offsetof(bm_host_api, field)` before
+ *    calling a newer function.
+ */
+#ifndef BRIGHTMATTER_MODULE_H
+#define BRIGHTMATTER_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* "BMMODULE" in ASCII: the first eight bytes of every module struct. */
+#define BM_MODULE_MAGIC 0x424d4d4f44554c45ULL
+
+/* Bumped on any change a compiled module could not survive. */
+#define BM_ABI_VERSION 1u
+
+/* Version of the host-API table this header describes. */
+#define BM_HOST_API_VERSION 1u
+
+/* Number of reserved callback slots at the end of bm_module. */
+#define BM_MODULE_SPARE_SLOTS 8
+
+/*
+ * Build signature: the sizes that must agree between host and module for the
+ * structs below to mean the same thing on both sides. One byte each:
+ * pointer, time_t, long, size_t, double, byte order (1 = little endian).
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define BM_SIG_LITTLE_ENDIAN 1ULL
+#else
+#define BM_SIG_LITTLE_ENDIAN 0ULL
+#endif
+#define BM_BUILD_SIGNATURE                                                                         \
+    ((uint64_t)sizeof(void *) | ((uint64_t)sizeof(time_t) << 8) |                                 \
+     ((uint64_t)sizeof(long) << 16) | ((uint64_t)sizeof(size_t) << 24) |                           \
+     ((uint64_t)sizeof(double) << 32) | (BM_SIG_LITTLE_ENDIAN << 40))
+
+/* Exported from the module with default visibility; everything else hidden. */
+#if defined(__GNUC__)
+#define BM_MODULE_EXPORT __attribute__((visibility("default")))
+#else
+#define BM_MODULE_EXPORT
+#endif
+
+/* Return codes shared by every callback. */
+enum {
+    BM_OK = 0,     /* done */
+    BM_SKIP = 1,   /* nothing to do for this input (not an error) */
+    BM_RETRY = -1, /* transient failure: the host retries later */
+    BM_ERROR = -2  /* permanent failure for this input: counted and logged */
+};
+
+/* What a module serves. */
+enum {
+    BM_KIND_CAMPAIGN = 1, /* consumes game events for one campaign type */
+    BM_KIND_REWARD = 2    /* delivers rewards of one reward type */
+};
+
+/* Log levels for bm_host_api.log. */
+enum { BM_LOG_DEBUG = 0, BM_LOG_INFO = 1, BM_LOG_WARN = 2, BM_LOG_ERROR = 3 };
+
+/* Flags for bm_host_api.emit. */
+enum {
+    BM_EMIT_COALESCE = 1 /* keep only the last message per (topic, key) per batch */
+};
+
+/* Opaque host objects; modules only pass them back to the host. */
+typedef struct bm_host bm_host;       /* the host, one per module generation */
+typedef struct bm_batch bm_batch;     /* the batch being processed */
+typedef struct bm_event bm_event;     /* one decoded game event, read-only */
+typedef struct bm_routes bm_routes;   /* route table a campaign subscribes in */
+typedef struct bm_formula bm_formula; /* a compiled, sandboxed Lua formula */
+
+/* A campaign as the host hands it to a module. Strings live until remove. */
+typedef struct bm_campaign {
+    const char *id;          /* campaign id (UUID text) */
+    const char *game_id;     /* game the campaign listens to */
+    const char *type;        /* "leaderboard", "quest", ... (= module serves) */
+    const char *name;        /* display name */
+    const char *config_json; /* the campaign's config document (JSON text) */
+    int64_t start_ms;        /* window start, event time, ms since epoch; 0 = open */
+    int64_t end_ms;          /* window end (exclusive); 0 = open */
+    int64_t version;         /* bumped on every update of the campaign */
+} bm_campaign;
+
+/*
+ * Per-(campaign, user) state kept by the host. A module reads and edits the
+ * numeric fields in place, sets the document with state_set_doc, then calls
+ * state_put; the host writes every touched row once per batch.
+ */
+typedef struct bm_state {
+    double value;         /* score / XP / main counter (sorted on) */
+    double aux;           /* second number (e.g. sum for an average) */
+    int64_t count;        /* events counted */
+    int64_t reached_ms;   /* event time value last changed: earlier wins ties */
+    int64_t first_ms;     /* event time of the first counted event */
+    int64_t updated_ms;   /* event time of the last counted event */
+    int64_t completed_ms; /* event time of completion; 0 = not completed */
+    int32_t completed;    /* completion flag (completions for repeatables) */
+    int32_t flags;        /* module-defined bits */
+    const char *doc;      /* small JSON progress document, NULL = none */
+} bm_state;
+
+/* A reward handed to a reward module (kind BM_KIND_REWARD). */
+typedef struct bm_reward {
+    int64_t fulfillment_id;  /* reward_fulfillments.id */
+    const char *idem_key;    /* idempotency key: send it with every external effect */
+    const char *campaign_id; /* campaign that granted it */
+    const char *user_id;     /* recipient */
+    const char *game_id;     /* game of the campaign */
+    const char *reward_type; /* "webhook", "in_game", "token", "nft" */
+    const char *config_json; /* reward config document */
+    int32_t attempt;         /* 1 on the first try */
+    int32_t reserved;        /* 0 */
+} bm_reward;
+
+/*
+ * The host-API table, passed to init(). `size` is sizeof(bm_host_api) as the
+ * host compiled it; fields are only ever appended.
+ */
+typedef struct bm_host_api {
+    uint32_t size;    /* sizeof(bm_host_api) in the host */
+    uint32_t version; /* BM_HOST_API_VERSION of the host */
+
+    /* Logs one logfmt line with module=<name>; fmt is printf-style. */
+    void (*log)(bm_host *h, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 3, 4)))
+#endif
+        ;
+
+    /* Event accessors. Strings live until on_event returns. */
+    const char *(*event_id)(const bm_event *ev);   /* eventId or NULL */
+    const char *(*event_game)(const bm_event *ev); /* gameId */
+    const char *(*event_user)(const bm_event *ev); /* userId */
+    const char *(*event_type)(const bm_event *ev); /* eventType */
+    int64_t (*event_time_ms)(const bm_event *ev);  /* timestamp, ms since epoch */
+    /* Number at a dotted path under "data" ("stats.kills"); 0 if found, -1 if not. */
+    int (*event_number)(const bm_event *ev, const char *path, double *out);
+    /* String at a dotted path under "data", or NULL. */
+    const char *(*event_string)(const bm_event *ev, const char *path);
+    /* Nonzero if every key of the JSON object `filter_json` equals the value at
+     * that dotted path under "data" (numbers compare numerically). */
+    int (*event_matches)(const bm_event *ev, const char *filter_json);
+
+    /* Subscribes a campaign to an event type (call from campaign_add). */
+    int (*route)(bm_routes *r, const char *event_type);
+
+    /* State of (campaign, user) in this batch; never NULL (zeroed when new). */
+    bm_state *(*state_get)(bm_batch *b, const char *campaign_id, const char *user_id);
+    /* Replaces the progress document (copied). */
+    int (*state_set_doc)(bm_batch *b, bm_state *st, const char *json);
+    /* Marks the state written; if notify_topic is set, one message per
+     * (campaign, user) per batch goes to that topic with the new state. */
+    int (*state_put)(bm_batch *b, bm_state *st, const char *notify_topic);
+
+    /* Queues an outbox message written in the batch's transaction. */
+    int (*emit)(bm_batch *b, const char *topic, const char *key, const char *json, int flags);
+    /* Grants a reward: a pending reward_fulfillments row, once per idem_key. */
+    int (*reward_grant)(bm_batch *b, const char *campaign_id, const char *user_id,
+                        const char *idem_key, const char *reward_json);
+
+    /* Compiles a sandboxed Lua formula; NULL and err filled on failure. */
+    bm_formula *(*formula_compile)(bm_host *h, const char *name, const char *source, char *err,
+                                   size_t errlen);
+    /* Evaluates a formula on an event: BM_OK with *out set, BM_SKIP when the
+     * formula returned nil, BM_ERROR when it failed or overran (counted). */
+    int (*formula_eval)(bm_formula *f, const bm_event *ev, double *out);
+    /* Frees a compiled formula. */
+    void (*formula_free)(bm_formula *f);
+
+    /* 1 if the user is an active member of the community, 0 if not, -1 if the
+     * host has no community support (the campaign must be refused). */
+    int (*community_member)(bm_batch *b, const char *community_id, const char *user_id);
+
+    /* Adds to a counter exported on /metrics as bm_module_<name>. */
+    void (*metric_add)(bm_host *h, const char *name, double delta);
+
+    /* Wall-clock now, ms since epoch (event time comes from event_time_ms). */
+    int64_t (*now_ms)(bm_host *h);
+} bm_host_api;
+
+/* The module descriptor. Fill it with designated initializers. */
+typedef struct bm_module {
+    /* --- fixed checks: the loader reads these first, in this order --- */
+    uint64_t magic;       /* BM_MODULE_MAGIC */
+    uint32_t abi_version; /* BM_ABI_VERSION */
+    uint32_t struct_size; /* sizeof(bm_module) as compiled */
+    uint64_t signature;   /* BM_BUILD_SIGNATURE */
+
+    /* --- identity --- */
+    const char *name;        /* unique module name, e.g. "leaderboard" */
+    const char *version;     /* module version string, e.g. "1.2.0" */
+    uint32_t kind;           /* BM_KIND_CAMPAIGN or BM_KIND_REWARD */
+    uint32_t flags;          /* reserved, 0 */
+    const char *serves;      /* campaign type or reward type it handles */
+    const char *description; /* one line for `bmctl modules` */
+
+    /* --- callbacks --- */
+
+    /* Required. Creates the module instance. `api` and `host` stay valid
+     * until destroy. Return BM_OK, or BM_ERROR with err filled. */
+    int (*init)(const bm_host_api *api, bm_host *host, void **instance, char *err, size_t errlen);
+
+    /* Campaign modules: validates and adopts a campaign; subscribes it to
+     * event types with api->route. *cctx is passed back to on_event. Also the
+     * validator of `bmctl campaign create`: errors name the config field. */
+    int (*campaign_add)(void *instance, const bm_campaign *c, bm_routes *routes, void **cctx,
+                        char *err, size_t errlen);
+
+    /* Campaign modules: drops a campaign (also before re-adding an updated one). */
+    void (*campaign_remove)(void *instance, void *cctx);
+
+    /* Campaign modules: applies one event to one campaign. BM_OK / BM_SKIP
+     * change nothing for the engine; BM_ERROR is counted for the campaign. */
+    int (*on_event)(void *instance, void *cctx, bm_batch *b, const bm_event *ev);
+
+    /* Optional: called about once a second at a batch boundary. */
+    int (*on_tick)(void *instance, bm_batch *b, int64_t now_ms);
+
+    /* Reward modules: delivers one reward. BM_OK delivered, BM_RETRY try
+     * again later, BM_ERROR failed for good (err is stored). */
+    int (*on_reward)(void *instance, const bm_reward *r, char *result, size_t resultlen);
+
+    /* Optional: answers a JSON query; *response is malloc'd, the host frees it. */
+    int (*query)(void *instance, void *cctx, const char *request_json, char **response);
+
+    /* Optional: called on the retiring generation until it returns BM_OK. */
+    int (*drain)(void *instance);
+
+    /* Required. Frees the instance. */
+    void (*destroy)(void *instance);
+
+    /* Must all be NULL; later ABI versions give them meaning. */
+    void *spare[BM_MODULE_SPARE_SLOTS];
+} bm_module;
+
+/* Type of the one exported symbol. */
+typedef const bm_module *(*bm_module_entry_fn)(void);
+
+/* Name of the one exported symbol. */
+#define BM_MODULE_ENTRY_SYMBOL "bm_module_entry"
+
+/* Fills the fixed header; use first in a module's designated initializer. */
+#define BM_MODULE_HEADER                                                                           \
+    .magic = BM_MODULE_MAGIC, .abi_version = BM_ABI_VERSION,                                       \
+    .struct_size = (uint32_t)sizeof(bm_module), .signature = BM_BUILD_SIGNATURE
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BRIGHTMATTER_MODULE_H */
