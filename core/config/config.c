@@ -31,7 +31,7 @@ typedef struct key_def {
 
 static const key_def g_keys[] = {
     STR("engine", "roles", roles, "processor,relay", "roles this process runs"),
-    STR("engine", "modules_dir", modules_dir, "lib/brightmatter/modules", "module .so directory"),
+    STR("engine", "modules_dir", modules_dir, BM_DEFAULT_MODULES_DIR, "module .so directory"),
     STR("engine", "run_dir", run_dir, "var/run", "runtime files: admin socket, module copies"),
     STR("engine", "log_level", log_level, "info", "debug | info | warn | error"),
     STR("kafka", "brokers", brokers, "embedded", "embedded, or host:port,... of Kafka/Redpanda"),
@@ -50,7 +50,7 @@ static const key_def g_keys[] = {
         "events older than this (by timestamp) go to the DLQ"),
     INT("pipeline", "future_bound_s", future_bound_s, "300", 0, INT_MAX,
         "events further in the future go to the DLQ"),
-    INT("pipeline", "dedup_window_s", dedup_window_s, "86400", 0, INT_MAX,
+    INT("pipeline", "dedup_window_s", dedup_window_s, "3600", 0, INT_MAX,
         "how long an applied eventId is remembered"),
     LNG("lua", "instruction_limit", lua_instruction_limit, "1000000", 1000, 1000000000L,
         "VM instructions per formula call"),
@@ -128,17 +128,16 @@ typedef struct parse_ctx {
     char *err;
     size_t errlen;
     int failed;
-    int line;
+    char why[300];
 } parse_ctx;
 
-static int on_ini(void *user, const char *section, const char *name, const char *value, int line)
+/* Returning 0 makes ini_parse_file report this line as the first error. */
+static int on_ini(void *user, const char *section, const char *name, const char *value)
 {
     parse_ctx *p = user;
     if (p->failed)
-        return 0;
-    char why[300];
-    if (bm_config_set(p->c, section, name, value, why, sizeof why) != 0) {
-        snprintf(p->err, p->errlen, "%s:%d: %s", p->path, line, why);
+        return 1;
+    if (bm_config_set(p->c, section, name, value, p->why, sizeof p->why) != 0) {
         p->failed = 1;
         return 0;
     }
@@ -174,11 +173,13 @@ int bm_config_load(bm_config *c, const char *path, char *err, size_t errlen)
             snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
             return -1;
         }
-        parse_ctx p = {c, path, err, errlen, 0, 0};
+        parse_ctx p = {.c = c, .path = path, .err = err, .errlen = errlen};
         int rc = ini_parse_file(f, on_ini, &p);
         fclose(f);
-        if (p.failed)
+        if (p.failed) {
+            snprintf(err, errlen, "%s:%d: %s", path, rc, p.why);
             return -1;
+        }
         if (rc > 0) {
             snprintf(err, errlen, "%s:%d: syntax error", path, rc);
             return -1;

@@ -99,10 +99,14 @@ typedef struct bm_scan_result {
  * generation cur->generation + 1; a refused changed file keeps its old
  * instance serving; files gone are retired. The caller swaps res->set in at
  * a batch boundary, then closes res->retired. Returns 0 unless the directory
- * cannot be read.
+ * cannot be read. A first scan (cur == NULL) always yields a set, possibly
+ * empty. res->retired is allocated: free it with bm_scan_result_clear.
  */
 int bm_loader_scan(const char *dir, const char *copy_dir, const bm_modset *cur,
                    const bm_loader_host *lh, bm_scan_result *res);
+
+/* Frees res->retired (the array, not the instances: close those first). */
+void bm_scan_result_clear(bm_scan_result *res);
 
 /* Frees the set's array (not the instances). */
 void bm_modset_free(bm_modset *s);

@@ -1,0 +1,168 @@
+/*
+ * The admin socket (<run_dir>/admin.sock) that bmctl talks to: one request
+ * line, one JSON answer. Requests are answered by the processing thread at a
+ * batch boundary, so a reload swaps generations exactly between batches and
+ * a listing never races a swap.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "log/log.h"
+
+struct bm_admin {
+    bm_engine *e;
+    int fd;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    pthread_t thread;
+    atomic_int run;
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    char request[64]; /* pending request, "" if none */
+    char *response;   /* set by the processing thread */
+};
+
+/* Processing thread: answers the pending request, if any. */
+void bm_admin_serve(bm_admin *a)
+{
+    pthread_mutex_lock(&a->lock);
+    if (!a->request[0] || a->response) {
+        pthread_mutex_unlock(&a->lock);
+        return;
+    }
+    char req[64];
+    snprintf(req, sizeof req, "%s", a->request);
+    pthread_mutex_unlock(&a->lock);
+
+    char *out = NULL;
+    if (strcmp(req, "reload") == 0) {
+        bm_engine_reload(a->e);
+        out = bm_engine_modules_json(a->e);
+    } else if (strcmp(req, "modules") == 0) {
+        out = bm_engine_modules_json(a->e);
+    } else if (strcmp(req, "campaigns") == 0) {
+        bm_engine_refresh_campaigns(a->e);
+        out = bm_engine_modules_json(a->e);
+    } else {
+        json_t *j = json_pack("{s:s}", "error", "unknown request");
+        out = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+    }
+    pthread_mutex_lock(&a->lock);
+    a->response = out ? out : strdup("{\"error\":\"out of memory\"}");
+    pthread_cond_signal(&a->done);
+    pthread_mutex_unlock(&a->lock);
+}
+
+static void handle(bm_admin *a, int cfd)
+{
+    char line[64] = {0};
+    struct pollfd pfd = {cfd, POLLIN, 0};
+    if (poll(&pfd, 1, 2000) <= 0)
+        return;
+    ssize_t n = read(cfd, line, sizeof line - 1);
+    if (n <= 0)
+        return;
+    line[strcspn(line, "\r\n")] = '\0';
+    pthread_mutex_lock(&a->lock);
+    snprintf(a->request, sizeof a->request, "%s", line);
+    /* The processing thread picks it up at the next batch boundary. */
+    while (!a->response && atomic_load(&a->run))
+        pthread_cond_wait(&a->done, &a->lock);
+    char *resp = a->response;
+    a->response = NULL;
+    a->request[0] = '\0';
+    pthread_mutex_unlock(&a->lock);
+    if (resp) {
+        size_t len = strlen(resp), off = 0;
+        while (off < len) {
+            ssize_t w = write(cfd, resp + off, len - off);
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        if (write(cfd, "\n", 1) < 0)
+            bm_debug("admin", "client went away");
+        free(resp);
+    }
+}
+
+static void *admin_main(void *arg)
+{
+    bm_admin *a = arg;
+    while (atomic_load(&a->run)) {
+        struct pollfd pfd = {a->fd, POLLIN, 0};
+        if (poll(&pfd, 1, 200) <= 0)
+            continue;
+        int cfd = accept(a->fd, NULL, NULL);
+        if (cfd < 0)
+            continue;
+        handle(a, cfd);
+        close(cfd);
+    }
+    return NULL;
+}
+
+bm_admin *bm_admin_start(bm_engine *e, char *err, size_t errlen)
+{
+    bm_admin *a = calloc(1, sizeof *a);
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    a->e = e;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int w = snprintf(a->path, sizeof a->path, "%s/admin.sock", e->cfg.run_dir);
+    if (w < 0 || (size_t)w >= sizeof a->path) {
+        snprintf(err, errlen, "engine.run_dir too long for a unix socket path");
+        free(a);
+        return NULL;
+    }
+    memcpy(sa.sun_path, a->path, strlen(a->path) + 1);
+    a->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unlink(a->path);
+    if (a->fd < 0 || bind(a->fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(a->fd, 8) != 0) {
+        snprintf(err, errlen, "admin socket %s: %s", a->path, strerror(errno));
+        if (a->fd >= 0)
+            close(a->fd);
+        free(a);
+        return NULL;
+    }
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->done, NULL);
+    atomic_store(&a->run, 1);
+    if (pthread_create(&a->thread, NULL, admin_main, a) != 0) {
+        snprintf(err, errlen, "admin: cannot start its thread");
+        close(a->fd);
+        free(a);
+        return NULL;
+    }
+    bm_info("admin", "listening socket=%s", a->path);
+    return a;
+}
+
+void bm_admin_stop(bm_admin *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->lock);
+    atomic_store(&a->run, 0);
+    pthread_cond_broadcast(&a->done);
+    pthread_mutex_unlock(&a->lock);
+    pthread_join(a->thread, NULL);
+    close(a->fd);
+    unlink(a->path);
+    free(a->response);
+    pthread_mutex_destroy(&a->lock);
+    pthread_cond_destroy(&a->done);
+    free(a);
+}

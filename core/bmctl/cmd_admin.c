@@ -1,0 +1,130 @@
+/* bmctl modules / reload: talk to a running engine over its admin socket. */
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "bmctl/bmctl.h"
+
+/* Sends one request line; returns the malloc'd JSON answer or NULL (message printed). */
+static char *admin_call(const bm_ctl *ctl, const char *request)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int w = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/admin.sock", ctl->cfg.run_dir);
+    if (w < 0 || (size_t)w >= sizeof sa.sun_path) {
+        fprintf(stderr, "bmctl: engine.run_dir too long\n");
+        return NULL;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        fprintf(stderr, "bmctl: no engine answering at %s: %s\n", sa.sun_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    char line[80];
+    snprintf(line, sizeof line, "%s\n", request);
+    if (write(fd, line, strlen(line)) < 0) {
+        close(fd);
+        return NULL;
+    }
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (poll(&pfd, 1, 30000) <= 0) {
+            fprintf(stderr, "bmctl: engine did not answer within 30 s\n");
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        if (len + 4096 > cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+static void print_modules(json_t *root)
+{
+    printf("generation %lld\n", (long long)json_integer_value(json_object_get(root, "generation")));
+    printf("%-16s %-10s %-9s %-12s %4s %10s %8s %8s %5s\n", "MODULE", "VERSION", "KIND", "SERVES",
+           "GEN", "EVENTS", "ERRORS", "SKIPPED", "CAMPS");
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(root, "modules"), i, m)
+    {
+        printf("%-16s %-10s %-9s %-12s %4lld %10lld %8lld %8lld %5lld\n",
+               json_string_value(json_object_get(m, "name")),
+               json_string_value(json_object_get(m, "version")),
+               json_string_value(json_object_get(m, "kind")),
+               json_string_value(json_object_get(m, "serves")),
+               (long long)json_integer_value(json_object_get(m, "generation")),
+               (long long)json_integer_value(json_object_get(m, "events")),
+               (long long)json_integer_value(json_object_get(m, "errors")),
+               (long long)json_integer_value(json_object_get(m, "skipped")),
+               (long long)json_integer_value(json_object_get(m, "campaigns")));
+    }
+}
+
+static int run(bm_ctl *ctl, int argc, char **argv, const char *request)
+{
+    int as_json = argc > 1 && strcmp(argv[1], "--json") == 0;
+    char *resp = admin_call(ctl, request);
+    if (!resp)
+        return 1;
+    json_t *root = json_loads(resp, 0, NULL);
+    if (!root) {
+        fprintf(stderr, "bmctl: unreadable answer from the engine\n");
+        free(resp);
+        return 1;
+    }
+    int rc = 0;
+    if (as_json) {
+        fputs(resp, stdout);
+    } else {
+        if (strcmp(request, "reload") == 0) {
+            const char *rep = json_string_value(json_object_get(root, "lastReload"));
+            printf("%s", rep && *rep ? rep : "nothing changed\n");
+            if (rep && *rep && rep[strlen(rep) - 1] != '\n')
+                printf("\n");
+        }
+        print_modules(root);
+    }
+    /* A reload that refused a file is a failure for scripts, even though the
+     * old generation keeps serving. */
+    const char *rep = json_string_value(json_object_get(root, "lastReload"));
+    if (strcmp(request, "reload") == 0 && rep && strstr(rep, "refused "))
+        rc = 1;
+    json_decref(root);
+    free(resp);
+    return rc;
+}
+
+int bm_cmd_modules(bm_ctl *ctl, int argc, char **argv)
+{
+    return run(ctl, argc, argv, "modules");
+}
+
+int bm_cmd_reload(bm_ctl *ctl, int argc, char **argv)
+{
+    return run(ctl, argc, argv, "reload");
+}

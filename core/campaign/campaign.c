@@ -1,0 +1,521 @@
+#include "campaign/campaign.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event/event.h"
+#include "log/log.h"
+
+struct bm_route_bucket {
+    char *key; /* game \x1f type */
+    bm_camp **v;
+    size_t n, cap;
+};
+
+int bm_routes_add(bm_routes *r, const char *event_type)
+{
+    if (!event_type || !*event_type)
+        return BM_ERROR;
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->types[i], event_type) == 0)
+            return BM_OK;
+    if (r->n == r->cap) {
+        size_t ncap = r->cap ? r->cap * 2 : 4;
+        char **nt = realloc(r->types, ncap * sizeof *nt);
+        if (!nt)
+            return BM_ERROR;
+        r->types = nt;
+        r->cap = ncap;
+    }
+    if (!(r->types[r->n] = strdup(event_type)))
+        return BM_ERROR;
+    r->n++;
+    return BM_OK;
+}
+
+void bm_routes_clear(bm_routes *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->types[i]);
+    free(r->types);
+    memset(r, 0, sizeof *r);
+}
+
+void bm_camp_view(bm_campaign *c, const bm_camp_row *row)
+{
+    c->id = row->id;
+    c->game_id = row->game;
+    c->type = row->type;
+    c->name = row->name;
+    c->config_json = row->config;
+    c->start_ms = row->start_ms;
+    c->end_ms = row->end_ms;
+    c->version = row->version;
+}
+
+/* --- adoption lists (bm_modinst.engine_data) ------------------------------ */
+
+static bm_adoptions *adoptions_of(bm_modinst *mi)
+{
+    if (!mi->engine_data)
+        mi->engine_data = calloc(1, sizeof(bm_adoptions));
+    return mi->engine_data;
+}
+
+static int adoption_push(bm_modinst *mi, bm_camp *camp, void *cctx, bm_routes *routes)
+{
+    bm_adoptions *a = adoptions_of(mi);
+    if (!a)
+        return -1;
+    if (a->n == a->cap) {
+        size_t ncap = a->cap ? a->cap * 2 : 8;
+        bm_adoption *nv = realloc(a->v, ncap * sizeof *nv);
+        if (!nv)
+            return -1;
+        a->v = nv;
+        a->cap = ncap;
+    }
+    a->v[a->n++] = (bm_adoption){camp, cctx, *routes};
+    memset(routes, 0, sizeof *routes);
+    return 0;
+}
+
+/* Removes the adoption of `camp` from mi, calling campaign_remove. */
+static void adoption_drop(bm_modinst *mi, bm_camp *camp)
+{
+    bm_adoptions *a = mi->engine_data;
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->v[i].camp != camp)
+            continue;
+        mi->m->campaign_remove(mi->instance, a->v[i].cctx);
+        bm_routes_clear(&a->v[i].routes);
+        a->v[i] = a->v[--a->n];
+        return;
+    }
+}
+
+/* campaign_add on one instance; on success the adoption is recorded on mi. */
+static int adopt_one(bm_modinst *mi, bm_camp *camp, char *err, size_t errlen)
+{
+    bm_routes routes = {0};
+    void *cctx = NULL;
+    err[0] = '\0';
+    int rc = mi->m->campaign_add(mi->instance, &camp->c, &routes, &cctx, err, errlen);
+    if (rc != BM_OK) {
+        if (!err[0])
+            snprintf(err, errlen, "campaign_add returned %d", rc);
+        bm_routes_clear(&routes);
+        return -1;
+    }
+    if (adoption_push(mi, camp, cctx, &routes) != 0) {
+        mi->m->campaign_remove(mi->instance, cctx);
+        bm_routes_clear(&routes);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* --- routing index ---------------------------------------------------------- */
+
+static uint64_t hash_key(const char *game, const char *type)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)game; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    h = (h ^ 0x1f) * 1099511628211ULL;
+    for (const unsigned char *p = (const unsigned char *)type; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+static int key_eq(const char *key, const char *game, const char *type)
+{
+    size_t g = strlen(game);
+    return strncmp(key, game, g) == 0 && key[g] == 0x1f && strcmp(key + g + 1, type) == 0;
+}
+
+static void index_free(bm_camps *cs)
+{
+    for (size_t i = 0; i < cs->index_cap; i++) {
+        bm_route_bucket *b = cs->index[i];
+        if (b) {
+            free(b->key);
+            free(b->v);
+            free(b);
+        }
+    }
+    free(cs->index);
+    cs->index = NULL;
+    cs->index_cap = 0;
+}
+
+static bm_route_bucket *index_slot(bm_camps *cs, const char *game, const char *type, int create)
+{
+    if (!cs->index_cap)
+        return NULL;
+    uint64_t h = hash_key(game, type);
+    for (size_t i = h & (cs->index_cap - 1);; i = (i + 1) & (cs->index_cap - 1)) {
+        bm_route_bucket *b = cs->index[i];
+        if (!b) {
+            if (!create)
+                return NULL;
+            b = calloc(1, sizeof *b);
+            if (!b)
+                return NULL;
+            size_t gl = strlen(game), tl = strlen(type);
+            b->key = malloc(gl + tl + 2);
+            if (!b->key) {
+                free(b);
+                return NULL;
+            }
+            memcpy(b->key, game, gl);
+            b->key[gl] = 0x1f;
+            memcpy(b->key + gl + 1, type, tl + 1);
+            cs->index[i] = b;
+            return b;
+        }
+        if (key_eq(b->key, game, type))
+            return b;
+    }
+}
+
+static void index_add(bm_camps *cs, bm_camp *camp, const char *type)
+{
+    bm_route_bucket *b = index_slot(cs, camp->row.game, type, 1);
+    if (!b)
+        return;
+    if (b->n == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 4;
+        bm_camp **nv = realloc(b->v, ncap * sizeof *nv);
+        if (!nv)
+            return;
+        b->v = nv;
+        b->cap = ncap;
+    }
+    b->v[b->n++] = camp;
+}
+
+/* The index is derived from the adoptions of the campaigns' current instances. */
+static void index_rebuild(bm_camps *cs)
+{
+    index_free(cs);
+    size_t routes = 0;
+    for (size_t s = 0; s < cs->nslots; s++) {
+        bm_camp *c = cs->by_slot[s];
+        if (c && c->mi && c->mi->engine_data) {
+            bm_adoptions *a = c->mi->engine_data;
+            for (size_t i = 0; i < a->n; i++)
+                if (a->v[i].camp == c)
+                    routes += a->v[i].routes.n;
+        }
+    }
+    size_t cap = 16;
+    while (cap < routes * 2 + 1)
+        cap *= 2;
+    cs->index = calloc(cap, sizeof *cs->index);
+    if (!cs->index)
+        return;
+    cs->index_cap = cap;
+    for (size_t s = 0; s < cs->nslots; s++) {
+        bm_camp *c = cs->by_slot[s];
+        if (!c || !c->mi || !c->mi->engine_data)
+            continue;
+        bm_adoptions *a = c->mi->engine_data;
+        for (size_t i = 0; i < a->n; i++) {
+            if (a->v[i].camp != c)
+                continue;
+            for (size_t t = 0; t < a->v[i].routes.n; t++)
+                index_add(cs, c, a->v[i].routes.types[t]);
+        }
+    }
+}
+
+bm_camp *const *bm_camps_route(const bm_camps *cs, const char *game, const char *type, size_t *n)
+{
+    bm_route_bucket *b = index_slot((bm_camps *)cs, game, type, 0);
+    *n = b ? b->n : 0;
+    return b ? b->v : NULL;
+}
+
+/* --- registry ------------------------------------------------------------------ */
+
+void bm_camps_init(bm_camps *cs)
+{
+    memset(cs, 0, sizeof *cs);
+}
+
+bm_camp *bm_camps_find(const bm_camps *cs, const char *id)
+{
+    for (size_t s = 0; s < cs->nslots; s++)
+        if (cs->by_slot[s] && strcmp(cs->by_slot[s]->row.id, id) == 0)
+            return cs->by_slot[s];
+    return NULL;
+}
+
+static void camp_detach(bm_camp *c)
+{
+    if (c->mi)
+        adoption_drop(c->mi, c);
+    c->mi = NULL;
+    c->cctx = NULL;
+}
+
+static void camp_free(bm_camp *c)
+{
+    camp_detach(c);
+    free(c->row.config);
+    free(c);
+}
+
+/* Serves a campaign with the instance of its type, recording why not if it cannot. */
+static void camp_attach(bm_camp *c, const bm_modset *mods)
+{
+    bm_modinst *mi = mods ? bm_modset_find_serves(mods, BM_KIND_CAMPAIGN, c->row.type) : NULL;
+    if (!mi) {
+        snprintf(c->refused, sizeof c->refused, "no module serves type '%s'", c->row.type);
+        bm_warn("campaign", "campaign=%s not served: %s", c->row.id, c->refused);
+        return;
+    }
+    char err[256];
+    if (adopt_one(mi, c, err, sizeof err) != 0) {
+        snprintf(c->refused, sizeof c->refused, "%s", err);
+        bm_error("campaign", "campaign=%s module=%s refused: %s", c->row.id, mi->name, err);
+        return;
+    }
+    c->refused[0] = '\0';
+    c->mi = mi;
+    bm_adoptions *a = mi->engine_data;
+    c->cctx = a->v[a->n - 1].cctx;
+    bm_info("campaign", "campaign=%s type=%s version=%lld served by module=%s generation=%d",
+            c->row.id, c->row.type, (long long)c->row.version, mi->name, mi->generation);
+}
+
+static int row_copy(bm_camp_row *dst, const bm_camp_row *src)
+{
+    char *cfg = strdup(src->config ? src->config : "{}");
+    if (!cfg)
+        return -1;
+    free(dst->config);
+    *dst = *src;
+    dst->config = cfg;
+    return 0;
+}
+
+int bm_camps_sync(bm_camps *cs, const bm_camp_row *rows, size_t n, const bm_modset *mods)
+{
+    int changes = 0;
+    /* Drop campaigns that are gone or no longer active. */
+    for (size_t s = 0; s < cs->nslots; s++) {
+        bm_camp *c = cs->by_slot[s];
+        if (!c)
+            continue;
+        int keep = 0;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(rows[i].id, c->row.id) == 0 && strcmp(rows[i].status, "active") == 0)
+                keep = 1;
+        if (!keep) {
+            bm_info("campaign", "campaign=%s removed", c->row.id);
+            camp_free(c);
+            cs->by_slot[s] = NULL;
+            changes++;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(rows[i].status, "active") != 0)
+            continue;
+        bm_camp *c = bm_camps_find(cs, rows[i].id);
+        /* Unchanged: nothing to do, unless it was waiting for a module that is now here. */
+        if (c && c->row.version == rows[i].version &&
+            (c->mi || !mods || !bm_modset_find_serves(mods, BM_KIND_CAMPAIGN, c->row.type)))
+            continue;
+        if (!c) {
+            c = calloc(1, sizeof *c);
+            bm_camp **nv = realloc(cs->by_slot, (cs->nslots + 1) * sizeof *nv);
+            if (!c || !nv) {
+                free(c);
+                if (nv)
+                    cs->by_slot = nv;
+                continue;
+            }
+            cs->by_slot = nv;
+            c->slot = (uint32_t)cs->nslots;
+            cs->by_slot[cs->nslots++] = c;
+        } else {
+            camp_detach(c);
+        }
+        if (row_copy(&c->row, &rows[i]) != 0)
+            continue;
+        bm_camp_view(&c->c, &c->row);
+        camp_attach(c, mods);
+        changes++;
+    }
+    if (changes)
+        index_rebuild(cs);
+    return changes;
+}
+
+int bm_camps_adopt(bm_camps *cs, bm_modinst *mi, char *err, size_t errlen)
+{
+    if (mi->m->kind != BM_KIND_CAMPAIGN)
+        return 0;
+    for (size_t s = 0; s < cs->nslots; s++) {
+        bm_camp *c = cs->by_slot[s];
+        if (!c || strcmp(c->row.type, mi->m->serves) != 0)
+            continue;
+        char why[256];
+        if (adopt_one(mi, c, why, sizeof why) != 0) {
+            if (!c->mi)
+                continue; /* was not served before either: not this generation's fault */
+            snprintf(err, errlen, "campaign %s: %s", c->row.id, why);
+            bm_camps_release(cs, mi);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void bm_camps_release(bm_camps *cs, bm_modinst *mi)
+{
+    bm_adoptions *a = mi->engine_data;
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->v[i].camp->mi == mi) {
+            a->v[i].camp->mi = NULL;
+            a->v[i].camp->cctx = NULL;
+            snprintf(a->v[i].camp->refused, sizeof a->v[i].camp->refused, "module %s retired",
+                     mi->name);
+        }
+        mi->m->campaign_remove(mi->instance, a->v[i].cctx);
+        bm_routes_clear(&a->v[i].routes);
+    }
+    free(a->v);
+    free(a);
+    mi->engine_data = NULL;
+    (void)cs;
+}
+
+void bm_camps_switch(bm_camps *cs, const bm_modset *mods)
+{
+    for (size_t m = 0; mods && m < mods->n; m++) {
+        bm_modinst *mi = mods->mods[m];
+        bm_adoptions *a = mi->engine_data;
+        for (size_t i = 0; a && i < a->n; i++) {
+            a->v[i].camp->mi = mi;
+            a->v[i].camp->cctx = a->v[i].cctx;
+            a->v[i].camp->refused[0] = '\0';
+        }
+    }
+    index_rebuild(cs);
+}
+
+void bm_camps_free(bm_camps *cs, const bm_modset *mods)
+{
+    (void)mods;
+    for (size_t s = 0; s < cs->nslots; s++)
+        if (cs->by_slot[s])
+            camp_free(cs->by_slot[s]);
+    free(cs->by_slot);
+    index_free(cs);
+    memset(cs, 0, sizeof *cs);
+}
+
+/* --- PostgreSQL ------------------------------------------------------------------ */
+
+int bm_camps_fetch(PGconn *pg, bm_camp_row **rows, size_t *n, char *err, size_t errlen)
+{
+    *rows = NULL;
+    *n = 0;
+    PGresult *r = PQexec(pg, "SELECT c.id::text, g.identifier, c.type, c.name, c.status, "
+                             "c.config::text, "
+                             "COALESCE((extract(epoch FROM c.start_date) * 1000)::bigint, 0), "
+                             "COALESCE((extract(epoch FROM c.end_date) * 1000)::bigint, 0), "
+                             "c.version FROM campaigns c JOIN games g ON g.id = c.game_id "
+                             "ORDER BY c.created_at, c.id");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "campaigns: %s", PQerrorMessage(pg));
+        PQclear(r);
+        return -1;
+    }
+    int nt = PQntuples(r);
+    bm_camp_row *v = calloc((size_t)nt + 1, sizeof *v);
+    if (!v) {
+        PQclear(r);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < nt; i++) {
+        snprintf(v[i].id, sizeof v[i].id, "%s", PQgetvalue(r, i, 0));
+        snprintf(v[i].game, sizeof v[i].game, "%s", PQgetvalue(r, i, 1));
+        snprintf(v[i].type, sizeof v[i].type, "%s", PQgetvalue(r, i, 2));
+        snprintf(v[i].name, sizeof v[i].name, "%s", PQgetvalue(r, i, 3));
+        snprintf(v[i].status, sizeof v[i].status, "%s", PQgetvalue(r, i, 4));
+        v[i].config = strdup(PQgetvalue(r, i, 5));
+        v[i].start_ms = strtoll(PQgetvalue(r, i, 6), NULL, 10);
+        v[i].end_ms = strtoll(PQgetvalue(r, i, 7), NULL, 10);
+        v[i].version = strtoll(PQgetvalue(r, i, 8), NULL, 10);
+    }
+    PQclear(r);
+    *rows = v;
+    *n = (size_t)nt;
+    return 0;
+}
+
+void bm_camp_rows_free(bm_camp_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].config);
+    free(rows);
+}
+
+/* A date field: absent/null -> 0; RFC 3339 string -> ms; anything else an error. */
+static int window_field(json_t *obj, const char *key, const char *path, int64_t *out, char *err,
+                        size_t errlen)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = 0;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || bm_rfc3339_parse(json_string_value(v), out) != 0) {
+        snprintf(err, errlen, "%s: must be an RFC 3339 date-time", path);
+        return -1;
+    }
+    return 0;
+}
+
+int bm_camp_window(const char *config_json, int64_t *start_ms, int64_t *end_ms, char *err,
+                   size_t errlen)
+{
+    *start_ms = *end_ms = 0;
+    json_t *root = json_loads(config_json, 0, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        snprintf(err, errlen, "config: must be a JSON object");
+        return -1;
+    }
+    int rc = 0;
+    json_t *dr = json_object_get(root, "dateRange");
+    if (dr && !json_is_object(dr)) {
+        snprintf(err, errlen, "dateRange: must be an object");
+        rc = -1;
+    } else if (dr) {
+        if (!json_is_true(json_object_get(dr, "ongoing")))
+            rc = window_field(dr, "start", "dateRange.start", start_ms, err, errlen) ||
+                 window_field(dr, "end", "dateRange.end", end_ms, err, errlen);
+    } else if (!json_is_true(json_object_get(root, "ongoing"))) {
+        rc = window_field(root, "startDate", "startDate", start_ms, err, errlen) ||
+             window_field(root, "endDate", "endDate", end_ms, err, errlen);
+    }
+    if (rc == 0 && *start_ms && *end_ms && *end_ms <= *start_ms) {
+        snprintf(err, errlen, "%s: must be after the start",
+                 dr ? "dateRange.end" : "endDate");
+        rc = -1;
+    }
+    json_decref(root);
+    return rc ? -1 : 0;
+}

@@ -1,0 +1,60 @@
+/* Kafka plumbing: the embedded mock cluster, client configs, topics. */
+#ifndef BM_KAFKA_H
+#define BM_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#include "config/config.h"
+
+/* The product's topics and their partition counts (product document, section 3). */
+typedef struct bm_topic_def {
+    const char *name;
+    int partitions;
+} bm_topic_def;
+extern const bm_topic_def bm_topics[];
+extern const size_t bm_ntopics;
+
+/* Well-known topic names. */
+#define BM_TOPIC_EVENTS "game.events"
+#define BM_TOPIC_DLQ "game.events.dlq"
+#define BM_TOPIC_CONFIG_CAMPAIGNS "config.campaigns"
+#define BM_TOPIC_LEADERBOARD_UPDATES "leaderboard.updates"
+#define BM_TOPIC_UI_LEADERBOARD "ui.leaderboard_refresh"
+
+/* Command event types produced by bmctl on game.events (keyed by user), so that
+ * purchases and claims go through the same exactly-once batch as game events. */
+#define BM_CMD_PREFIX "bm."
+
+typedef struct bm_broker bm_broker;
+
+/*
+ * Starts librdkafka's mock cluster in this process (kafka.brokers=embedded),
+ * creates every product topic (game.events with `events_partitions`), and
+ * writes the bootstrap address to `bootstrap_file` (if not NULL).
+ */
+bm_broker *bm_broker_start(int events_partitions, const char *bootstrap_file, char *err,
+                           size_t errlen);
+const char *bm_broker_bootstraps(const bm_broker *b);
+/* The underlying mock cluster, for fault injection in tests. */
+struct rd_kafka_mock_cluster_s *bm_broker_mock(bm_broker *b);
+void bm_broker_stop(bm_broker *b);
+
+/* Path of the bootstrap file for a config: <run_dir>/bootstrap. */
+void bm_kafka_bootstrap_path(const bm_config *c, char *out, size_t len);
+
+/*
+ * The bootstrap.servers string for a config: kafka.brokers itself, or with
+ * "embedded" the content of the bootstrap file written by the running
+ * engine (or `brightmatter broker`). -1 with err if it cannot be found.
+ */
+int bm_kafka_bootstrap(const bm_config *c, char *out, size_t len, char *err, size_t errlen);
+
+/* An idempotent producer for `bootstrap`; NULL with err. */
+rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errlen);
+
+/* Produces one message synchronously (waits for the delivery report); 0 or -1 with err. */
+int bm_kafka_produce_sync(rd_kafka_t *p, const char *topic, const char *key, const void *val,
+                          size_t len, char *err, size_t errlen);
+
+#endif

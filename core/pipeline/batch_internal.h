@@ -1,0 +1,60 @@
+/* The concrete bm_batch, shared by the pipeline files. */
+#ifndef BM_BATCH_INTERNAL_H
+#define BM_BATCH_INTERNAL_H
+
+#include "engine/engine.h"
+#include "pipeline/batch.h"
+#include "util/buf.h"
+
+/* Messages of one topic, "key<TAB>json" per line: becomes one outbox row. */
+typedef struct bm_outtopic {
+    char topic[96];
+    bm_buf lines;
+    int count;
+} bm_outtopic;
+
+/* A BM_EMIT_COALESCE message: the last one per (topic, key) wins. */
+typedef struct bm_coalesced {
+    uint64_t hash;
+    char *topic, *key, *json;
+} bm_coalesced;
+
+typedef struct bm_grant {
+    char *campaign, *user, *idem, *json;
+    char type[16];
+} bm_grant;
+
+struct bm_batch {
+    bm_engine *e;
+    bm_camp *cur_camp;     /* campaign being dispatched to */
+    int32_t cur_partition; /* partition of the event being dispatched */
+    bm_state_entry **dirty;
+    size_t ndirty, capdirty;
+    bm_outtopic *out;
+    size_t nout, capout;
+    bm_coalesced *co;
+    size_t nco, capco;
+    size_t *co_index; /* open addressing over co[], index+1, 0 = empty */
+    size_t co_index_cap;
+    bm_grant *grants;
+    size_t ngrants, capgrants;
+    int failed; /* an allocation failed: the batch must not commit */
+};
+
+void bm_batch_init(bm_batch *b, bm_engine *e);
+/* Forgets the content (keeps allocations), clears dirty marks. */
+void bm_batch_reset(bm_batch *b);
+void bm_batch_free(bm_batch *b);
+/* Appends a message to a topic's outbox row. */
+void bm_batch_out(bm_batch *b, const char *topic, const char *key, const char *json, size_t jlen);
+/* Moves the coalesced messages and state notifications into the outbox rows. */
+void bm_batch_finish(bm_batch *b);
+
+/* Loads from PostgreSQL every entry in `v` not loaded yet; 0 or -1 with err. */
+int bm_batch_load_states(bm_engine *e, bm_state_entry **v, size_t n, char *err, size_t errlen);
+
+/* The batch's single transaction: states, outbox, grants, dedup ids, offsets
+ * (fenced). 0 committed; 1 fence lost (rolled back); -1 database error. */
+int bm_batch_commit(bm_batch *b, char *err, size_t errlen);
+
+#endif

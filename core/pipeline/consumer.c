@@ -1,0 +1,244 @@
+/*
+ * The game.events consumer: partition ownership follows the consumer group,
+ * but where to start reading comes from PostgreSQL (consumer_offsets), the
+ * same transaction that holds the state. Kafka-side commits only feed lag
+ * monitoring.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "log/log.h"
+#include "pg/pg.h"
+
+/* Reads (creating if absent) the stored next offset of one partition. */
+static int read_offset(bm_engine *e, int32_t partition, int64_t *out, char *err, size_t errlen)
+{
+    char part[16];
+    snprintf(part, sizeof part, "%d", partition);
+    const char *p[3] = {e->cfg.group_id, e->cfg.events_topic, part};
+    PGresult *r = PQexecParams(e->pg,
+                               "INSERT INTO consumer_offsets (group_id, topic, partition) "
+                               "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                               3, NULL, p, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok)
+        goto fail;
+    r = PQexecParams(e->pg,
+                     "SELECT next_offset FROM consumer_offsets WHERE group_id = $1 AND "
+                     "topic = $2 AND partition = $3",
+                     3, NULL, p, NULL, NULL, 0);
+    ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    if (ok)
+        *out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (ok)
+        return 0;
+fail:
+    snprintf(err, errlen, "offsets of partition %d: %s", partition, PQerrorMessage(e->pg));
+    return -1;
+}
+
+/* Loads the eventIds applied within the dedup window for a partition. */
+static int load_dedup(bm_engine *e, int32_t partition, char *err, size_t errlen)
+{
+    bm_part *pt = &e->parts[partition];
+    bm_dedup_free(&pt->dedup);
+    bm_dedup_init(&pt->dedup);
+    char part[16], win[16];
+    snprintf(part, sizeof part, "%d", partition);
+    snprintf(win, sizeof win, "%d", e->cfg.dedup_window_s);
+    const char *p[4] = {e->cfg.group_id, e->cfg.events_topic, part, win};
+    PGresult *r = PQexecParams(e->pg,
+                               "SELECT hashes, extract(epoch FROM created_at)::bigint "
+                               "FROM event_dedup WHERE group_id = $1 AND topic = $2 AND "
+                               "partition = $3 AND created_at > now() - make_interval(secs => $4)",
+                               4, NULL, p, NULL, NULL, 1);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "dedup of partition %d: %s", partition, PQerrorMessage(e->pg));
+        PQclear(r);
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *h = PQgetvalue(r, i, 0);
+        int len = PQgetlength(r, i, 0);
+        uint64_t t_be;
+        memcpy(&t_be, PQgetvalue(r, i, 1), sizeof t_be);
+        uint32_t t = (uint32_t)__builtin_bswap64(t_be);
+        for (int off = 0; off + 8 <= len; off += 8) {
+            uint64_t v;
+            memcpy(&v, h + off, 8);
+            bm_dedup_add(&pt->dedup, v, t);
+        }
+    }
+    PQclear(r);
+    return 0;
+}
+
+static int drop_partition(const bm_state_entry *s, void *ud)
+{
+    return ud == NULL || s->partition == *(const int32_t *)ud;
+}
+
+void bm_pipeline_drop_cache(bm_engine *e, int32_t partition)
+{
+    bm_state_cache_drop(&e->cache, drop_partition, partition < 0 ? NULL : &partition);
+}
+
+/* Prepares one partition for consumption: offset and dedup from PostgreSQL.
+ * Retries while the database is away: assigning without them would lose the
+ * exactly-once guarantee, and nothing else can proceed meanwhile anyway. */
+static int adopt_partition(bm_engine *e, int32_t partition, int64_t *offset)
+{
+    char err[512];
+    for (int attempt = 0; *e->run; attempt++) {
+        if (PQstatus(e->pg) != CONNECTION_OK)
+            PQreset(e->pg);
+        if (read_offset(e, partition, offset, err, sizeof err) == 0 &&
+            load_dedup(e, partition, err, sizeof err) == 0)
+            return 0;
+        if (attempt % 10 == 0)
+            bm_error("pipeline", "partition=%d cannot read its offset yet: %s", partition, err);
+        usleep(200 * 1000);
+    }
+    return -1;
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    bm_engine *e = opaque;
+    if (rerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++) {
+            int32_t p = parts->elems[i].partition;
+            if (p < 0 || p >= BM_MAX_PARTITIONS)
+                continue;
+            int64_t off = 0;
+            if (adopt_partition(e, p, &off) != 0)
+                continue;
+            parts->elems[i].offset = off;
+            e->parts[p].owned = 1;
+            e->parts[p].expected = off;
+            if (p + 1 > e->npart_seen)
+                e->npart_seen = p + 1;
+            bm_info("pipeline", "partition=%d assigned next_offset=%lld", p, (long long)off);
+        }
+        rd_kafka_assign(rk, parts);
+    } else {
+        for (int i = 0; i < parts->cnt; i++) {
+            int32_t p = parts->elems[i].partition;
+            if (p < 0 || p >= BM_MAX_PARTITIONS)
+                continue;
+            e->parts[p].owned = 0;
+            bm_dedup_free(&e->parts[p].dedup);
+            bm_pipeline_drop_cache(e, p);
+            bm_info("pipeline", "partition=%d revoked", p);
+        }
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+int bm_pipeline_start(bm_engine *e, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    struct {
+        const char *k, *v;
+    } kv[] = {
+        {"bootstrap.servers", e->bootstrap},
+        {"group.id", e->cfg.group_id},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"},
+        {"enable.partition.eof", "false"},
+        {"fetch.wait.max.ms", "20"},
+        {"queued.min.messages", "200000"},
+        {"fetch.message.max.bytes", "4194304"},
+        {"session.timeout.ms", "10000"},
+        {"heartbeat.interval.ms", "1000"},
+        {"log_level", "4"},
+    };
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+        if (rd_kafka_conf_set(conf, kv[i].k, kv[i].v, err, errlen) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            return -1;
+        }
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, e);
+    e->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    if (!e->consumer) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    /* conf is now owned by the consumer. */
+    rd_kafka_poll_set_consumer(e->consumer);
+    e->queue = rd_kafka_queue_get_consumer(e->consumer);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, e->cfg.events_topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t rc = rd_kafka_subscribe(e->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (rc) {
+        snprintf(err, errlen, "subscribe %s: %s", e->cfg.events_topic, rd_kafka_err2str(rc));
+        return -1;
+    }
+    bm_info("pipeline", "consuming topic=%s group=%s batch_max=%d linger_ms=%d",
+            e->cfg.events_topic, e->cfg.group_id, e->cfg.batch_max_events,
+            e->cfg.batch_linger_ms);
+    return 0;
+}
+
+void bm_pipeline_stop(bm_engine *e)
+{
+    if (e->queue) {
+        rd_kafka_queue_destroy(e->queue);
+        e->queue = NULL;
+    }
+    if (e->consumer) {
+        /* close before destroy: leaves the group cleanly (revoke callback runs). */
+        rd_kafka_consumer_close(e->consumer);
+        rd_kafka_destroy(e->consumer);
+        e->consumer = NULL;
+    }
+    for (int p = 0; p < BM_MAX_PARTITIONS; p++) {
+        bm_dedup_free(&e->parts[p].dedup);
+        free(e->parts[p].new_hashes);
+        e->parts[p].new_hashes = NULL;
+        e->parts[p].capnew = e->parts[p].nnew = 0;
+    }
+}
+
+int bm_pipeline_resync(bm_engine *e)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    int rc = 0;
+    for (int p = 0; p < e->npart_seen && *e->run; p++) {
+        if (!e->parts[p].owned)
+            continue;
+        int64_t off;
+        if (adopt_partition(e, p, &off) != 0) {
+            rc = -1;
+            break;
+        }
+        e->parts[p].expected = off;
+        rd_kafka_topic_partition_list_add(l, e->cfg.events_topic, p)->offset = off;
+    }
+    if (rc == 0 && l->cnt) {
+        rd_kafka_error_t *ke = rd_kafka_seek_partitions(e->consumer, l, 5000);
+        if (ke) {
+            bm_error("pipeline", "seek after resync: %s", rd_kafka_error_string(ke));
+            rd_kafka_error_destroy(ke);
+            rc = -1;
+        }
+        for (int i = 0; i < l->cnt; i++)
+            if (l->elems[i].err) {
+                bm_error("pipeline", "seek partition=%d: %s", l->elems[i].partition,
+                         rd_kafka_err2str(l->elems[i].err));
+                rc = -1;
+            }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}

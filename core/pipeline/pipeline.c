@@ -1,0 +1,374 @@
+/*
+ * One batch, start to finish: poll, decode (bad events to the DLQ through
+ * the outbox), drop duplicates, preload state in bulk, dispatch to modules,
+ * and commit it all in one transaction fenced on the stored offsets. Any
+ * failure drops the cached state and rewinds to the stored offsets, so a
+ * batch is applied entirely or not at all.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "event/event.h"
+#include "log/log.h"
+#include "pipeline/batch_internal.h"
+
+typedef struct bm_item {
+    rd_kafka_message_t *msg;
+    bm_event ev;
+    int valid;
+    int dup;
+} bm_item;
+
+typedef struct bm_run {
+    bm_item *items;
+    size_t n, cap;
+    bm_state_entry **load;
+    size_t nload, capload;
+    rd_kafka_message_t **msgs;
+    bm_batch batch;
+    int init;
+} bm_run;
+
+static bm_run g_run;
+
+static void run_release(bm_run *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->items[i].valid)
+            bm_event_clear(&r->items[i].ev);
+        rd_kafka_message_destroy(r->items[i].msg);
+    }
+    r->n = 0;
+    r->nload = 0;
+}
+
+/* Polls until batch_max messages or linger time since the first one. */
+static size_t poll_batch(bm_engine *e, bm_run *r)
+{
+    size_t max = (size_t)e->cfg.batch_max_events;
+    if (r->cap < max) {
+        bm_item *ni = realloc(r->items, max * sizeof *ni);
+        rd_kafka_message_t **nm = realloc(r->msgs, max * sizeof *nm);
+        if (ni)
+            r->items = ni;
+        if (nm)
+            r->msgs = nm;
+        if (!ni || !nm)
+            return 0;
+        r->cap = max;
+    }
+    int64_t deadline = 0;
+    int timeout = 100;
+    while (r->n < max && *e->run) {
+        ssize_t got = rd_kafka_consume_batch_queue(e->queue, timeout, r->msgs, max - r->n);
+        for (ssize_t i = 0; i < got; i++) {
+            rd_kafka_message_t *m = r->msgs[i];
+            if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    bm_warn("pipeline", "consumer: %s", rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+                continue;
+            }
+            memset(&r->items[r->n], 0, sizeof r->items[r->n]);
+            r->items[r->n++].msg = m;
+        }
+        if (r->n == 0) {
+            if (got <= 0)
+                break; /* idle: return to the loop for admin work */
+            continue;
+        }
+        int64_t now = bm_now_ms();
+        if (!deadline)
+            deadline = now + e->cfg.batch_linger_ms;
+        if (now >= deadline)
+            break;
+        timeout = (int)(deadline - now);
+    }
+    return r->n;
+}
+
+/* DLQ record: reason, where it came from, and the original bytes. */
+static void to_dlq(bm_batch *b, const rd_kafka_message_t *m, const char *reason)
+{
+    bm_buf j = {0};
+    char ts[40];
+    bm_rfc3339_format(bm_now_ms(), ts, sizeof ts);
+    bm_buf_puts(&j, "{\"reason\":");
+    bm_buf_json_str(&j, reason);
+    bm_buf_printf(&j, ",\"partition\":%d,\"offset\":%lld,\"rejectedAt\":\"%s\"", m->partition,
+                  (long long)m->offset, ts);
+    /* Keep the original as text when it is text; bytes that are not UTF-8 go
+     * hex-encoded so nothing is lost. */
+    json_t *s = json_stringn((const char *)m->payload, m->len);
+    if (s) {
+        bm_buf_puts(&j, ",\"original\":");
+        char *enc = json_dumps(s, JSON_ENCODE_ANY);
+        if (enc)
+            bm_buf_puts(&j, enc);
+        free(enc);
+        json_decref(s);
+    } else {
+        bm_buf_puts(&j, ",\"originalHex\":\"");
+        static const char hex[] = "0123456789abcdef";
+        for (size_t i = 0; i < m->len; i++) {
+            unsigned char c = ((const unsigned char *)m->payload)[i];
+            char h[2] = {hex[c >> 4], hex[c & 15]};
+            bm_buf_append(&j, h, 2);
+        }
+        bm_buf_puts(&j, "\"");
+    }
+    bm_buf_puts(&j, "}");
+    char key[64];
+    snprintf(key, sizeof key, "%d:%lld", m->partition, (long long)m->offset);
+    bm_batch_out(b, BM_TOPIC_DLQ, key, j.p ? j.p : "{}", j.len);
+    bm_buf_free(&j);
+}
+
+static int push_new_hash(bm_part *pt, uint64_t h)
+{
+    if (pt->nnew == pt->capnew) {
+        size_t ncap = pt->capnew ? pt->capnew * 2 : 1024;
+        uint64_t *nv = realloc(pt->new_hashes, ncap * sizeof *nv);
+        if (!nv)
+            return -1;
+        pt->new_hashes = nv;
+        pt->capnew = ncap;
+    }
+    pt->new_hashes[pt->nnew++] = h;
+    return 0;
+}
+
+/* Duplicate within the window, or within this batch (checked with a linear scan
+ * of the batch's new ids only when the partition set says "maybe": never). */
+static int seen_before(bm_part *pt, uint64_t h)
+{
+    return bm_dedup_contains(&pt->dedup, h);
+}
+
+static int is_command(const bm_event *ev)
+{
+    return strncmp(ev->event_type, BM_CMD_PREFIX, sizeof BM_CMD_PREFIX - 1) == 0;
+}
+
+static int in_window(const bm_camp *c, const bm_event *ev)
+{
+    if (is_command(ev))
+        return 1; /* claims and purchases are allowed after a season closes */
+    if (c->c.start_ms && ev->time_ms < c->c.start_ms)
+        return 0;
+    if (c->c.end_ms && ev->time_ms >= c->c.end_ms)
+        return 0;
+    return 1;
+}
+
+/* Decode, dedupe, and collect the (campaign, user) pairs to load. */
+static int prepare(bm_engine *e, bm_run *r)
+{
+    bm_batch *b = &r->batch;
+    bm_event_limits lim = {
+        .max_bytes = (size_t)e->cfg.max_event_bytes,
+        .now_ms = bm_now_ms(),
+        .past_ms = (int64_t)e->cfg.past_bound_s * 1000,
+        .future_ms = (int64_t)e->cfg.future_bound_s * 1000,
+    };
+    char reason[128];
+    uint32_t now_s = (uint32_t)(lim.now_ms / 1000);
+    for (size_t i = 0; i < r->n; i++) {
+        bm_item *it = &r->items[i];
+        rd_kafka_message_t *m = it->msg;
+        if (m->partition < 0 || m->partition >= BM_MAX_PARTITIONS)
+            continue;
+        bm_part *pt = &e->parts[m->partition];
+        /* Not ours any more, or already applied (read again after a rewind). */
+        if (!pt->owned || m->offset < pt->expected || (pt->in_batch && m->offset < pt->batch_next))
+            continue;
+        if (!pt->in_batch) {
+            pt->in_batch = 1;
+            pt->applied = pt->rejected = pt->duplicate = 0;
+            pt->nnew = 0;
+        }
+        pt->batch_next = m->offset + 1;
+        it->ev.partition = m->partition;
+        if (bm_event_decode(&it->ev, m->payload, m->len, &lim, reason, sizeof reason) != 0) {
+            pt->rejected++;
+            to_dlq(b, m, reason);
+            continue;
+        }
+        it->valid = 1;
+        it->ev.partition = m->partition;
+        it->ev.offset = m->offset;
+        if (it->ev.event_id) {
+            uint64_t h = bm_dedup_hash(it->ev.game_id, it->ev.event_id);
+            if (seen_before(pt, h)) {
+                it->dup = 1;
+                pt->duplicate++;
+                continue;
+            }
+            /* Add now so a second copy inside the same batch is caught too; a failed
+             * batch drops the partition's set and reloads it from PostgreSQL. */
+            if (bm_dedup_add(&pt->dedup, h, now_s) != 0 || push_new_hash(pt, h) != 0)
+                return -1;
+        }
+        pt->applied++;
+        size_t nc;
+        bm_camp *const *cs = bm_camps_route(&e->camps, it->ev.game_id, it->ev.event_type, &nc);
+        for (size_t k = 0; k < nc; k++) {
+            int created;
+            bm_state_entry *s =
+                bm_state_cache_get(&e->cache, cs[k]->slot, it->ev.user_id, m->partition, &created);
+            if (!s)
+                return -1;
+            if (s->loaded || s->dirty == 2)
+                continue;
+            s->dirty = 2; /* marks "queued for load" until loaded */
+            if (r->nload == r->capload) {
+                size_t ncap = r->capload ? r->capload * 2 : 1024;
+                bm_state_entry **nv = realloc(r->load, ncap * sizeof *nv);
+                if (!nv)
+                    return -1;
+                r->load = nv;
+                r->capload = ncap;
+            }
+            r->load[r->nload++] = s;
+        }
+    }
+    for (size_t i = 0; i < r->nload; i++)
+        r->load[i]->dirty = 0;
+    return 0;
+}
+
+static void dispatch(bm_engine *e, bm_run *r)
+{
+    bm_batch *b = &r->batch;
+    for (size_t i = 0; i < r->n; i++) {
+        bm_item *it = &r->items[i];
+        if (!it->valid || it->dup)
+            continue;
+        size_t nc;
+        bm_camp *const *cs = bm_camps_route(&e->camps, it->ev.game_id, it->ev.event_type, &nc);
+        b->cur_partition = it->ev.partition;
+        for (size_t k = 0; k < nc; k++) {
+            bm_camp *c = cs[k];
+            if (!c->mi || !in_window(c, &it->ev))
+                continue;
+            b->cur_camp = c;
+            int rc = c->mi->m->on_event(c->mi->instance, c->cctx, b, &it->ev);
+            c->events++;
+            c->mi->events++;
+            if (rc == BM_SKIP) {
+                c->skipped++;
+                c->mi->skipped++;
+            } else if (rc < 0) {
+                c->errors++;
+                c->mi->errors++;
+                atomic_fetch_add(&e->stats.dispatch_errors, 1);
+            }
+        }
+    }
+    b->cur_camp = NULL;
+}
+
+static void end_batch(bm_engine *e)
+{
+    for (int p = 0; p < e->npart_seen; p++)
+        e->parts[p].in_batch = 0;
+}
+
+/* After a failed batch: forget everything derived from it and rewind. */
+static void rewind_all(bm_engine *e)
+{
+    bm_pipeline_drop_cache(e, -1);
+    end_batch(e);
+    while (*e->run && bm_pipeline_resync(e) != 0)
+        usleep(200 * 1000);
+}
+
+/* Kafka-side commit of what PostgreSQL now holds: for lag monitoring only. */
+static void commit_lag(bm_engine *e)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (int p = 0; p < e->npart_seen; p++)
+        if (e->parts[p].in_batch)
+            rd_kafka_topic_partition_list_add(l, e->cfg.events_topic, p)->offset =
+                e->parts[p].batch_next;
+    if (l->cnt)
+        rd_kafka_commit(e->consumer, l, 1);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+int bm_pipeline_step(bm_engine *e)
+{
+    bm_run *r = &g_run;
+    if (!r->init) {
+        bm_batch_init(&r->batch, e);
+        r->init = 1;
+    }
+    if (poll_batch(e, r) == 0)
+        return 0;
+    bm_batch *b = &r->batch;
+    char err[512];
+    int rc = prepare(e, r);
+    if (rc == 0 && bm_batch_load_states(e, r->load, r->nload, err, sizeof err) != 0)
+        rc = -1;
+    else if (rc != 0)
+        snprintf(err, sizeof err, "out of memory while preparing the batch");
+    if (rc == 0) {
+        dispatch(e, r);
+        bm_batch_finish(b);
+        rc = bm_batch_commit(b, err, sizeof err);
+    }
+    uint64_t applied = 0, rejected = 0, dups = 0;
+    for (int p = 0; p < e->npart_seen; p++) {
+        if (!e->parts[p].in_batch)
+            continue;
+        applied += e->parts[p].applied;
+        rejected += e->parts[p].rejected;
+        dups += e->parts[p].duplicate;
+    }
+    if (rc == 0) {
+        for (int p = 0; p < e->npart_seen; p++)
+            if (e->parts[p].in_batch)
+                e->parts[p].expected = e->parts[p].batch_next;
+        commit_lag(e);
+        atomic_fetch_add(&e->stats.batches, 1);
+        atomic_fetch_add(&e->stats.events, r->n);
+        atomic_fetch_add(&e->stats.applied, applied);
+        atomic_fetch_add(&e->stats.rejected, rejected);
+        atomic_fetch_add(&e->stats.duplicates, dups);
+        end_batch(e);
+        bm_batch_reset(b);
+        run_release(r);
+        return 0;
+    }
+    if (rc == 1) {
+        atomic_fetch_add(&e->stats.fence_lost, 1);
+        bm_warn("pipeline", "batch not applied, another instance owns a partition: %s", err);
+    } else {
+        atomic_fetch_add(&e->stats.commits_failed, 1);
+        bm_error("pipeline", "batch of %zu events not applied, will retry: %s", r->n, err);
+    }
+    bm_batch_reset(b);
+    run_release(r);
+    /* A lost connection comes back first; then offsets and dedup sets are reread. */
+    if (PQstatus(e->pg) != CONNECTION_OK) {
+        for (int i = 0; *e->run && PQstatus(e->pg) != CONNECTION_OK; i++) {
+            usleep(i < 10 ? 100 * 1000 : 500 * 1000);
+            PQreset(e->pg);
+        }
+        bm_info("pipeline", "database connection restored");
+    }
+    rewind_all(e);
+    return -1;
+}
+
+void bm_pipeline_free_run(void)
+{
+    run_release(&g_run);
+    bm_batch_free(&g_run.batch);
+    free(g_run.items);
+    free(g_run.load);
+    free(g_run.msgs);
+    memset(&g_run, 0, sizeof g_run);
+}

@@ -1,0 +1,146 @@
+#include "state/state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* FNV-1a over the user id, mixed with the slot; good enough for ids we do not choose
+ * adversarially per partition, and the table grows at 50% load. */
+uint64_t bm_state_key_hash(uint32_t camp_slot, const char *user)
+{
+    uint64_t h = 1469598103934665603ULL ^ ((uint64_t)camp_slot * 0x9E3779B97F4A7C15ULL);
+    for (const unsigned char *p = (const unsigned char *)user; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 32;
+    return h;
+}
+
+void bm_state_cache_init(bm_state_cache *c)
+{
+    memset(c, 0, sizeof *c);
+}
+
+static void entry_free(bm_state_entry *e)
+{
+    free(e->user);
+    free(e->doc);
+    free(e);
+}
+
+void bm_state_cache_free(bm_state_cache *c)
+{
+    for (size_t i = 0; i < c->cap; i++)
+        if (c->slots[i])
+            entry_free(c->slots[i]);
+    free(c->slots);
+    memset(c, 0, sizeof *c);
+}
+
+static void insert_slot(bm_state_entry **slots, size_t cap, bm_state_entry *e)
+{
+    size_t i = e->hash & (cap - 1);
+    while (slots[i])
+        i = (i + 1) & (cap - 1);
+    slots[i] = e;
+}
+
+static int grow(bm_state_cache *c)
+{
+    size_t ncap = c->cap ? c->cap * 2 : 1024;
+    bm_state_entry **ns = calloc(ncap, sizeof *ns);
+    if (!ns)
+        return -1;
+    for (size_t i = 0; i < c->cap; i++)
+        if (c->slots[i])
+            insert_slot(ns, ncap, c->slots[i]);
+    free(c->slots);
+    c->slots = ns;
+    c->cap = ncap;
+    return 0;
+}
+
+bm_state_entry *bm_state_cache_find(const bm_state_cache *c, uint32_t camp_slot, const char *user)
+{
+    if (!c->cap)
+        return NULL;
+    uint64_t h = bm_state_key_hash(camp_slot, user);
+    for (size_t i = h & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
+        bm_state_entry *e = c->slots[i];
+        if (!e)
+            return NULL;
+        if (e->hash == h && e->camp_slot == camp_slot && strcmp(e->user, user) == 0)
+            return e;
+    }
+}
+
+bm_state_entry *bm_state_cache_get(bm_state_cache *c, uint32_t camp_slot, const char *user,
+                                   int32_t partition, int *created)
+{
+    bm_state_entry *e = bm_state_cache_find(c, camp_slot, user);
+    if (created)
+        *created = 0;
+    if (e)
+        return e;
+    if ((c->count + 1) * 2 > c->cap && grow(c) != 0)
+        return NULL;
+    e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->user = strdup(user);
+    if (!e->user) {
+        free(e);
+        return NULL;
+    }
+    e->hash = bm_state_key_hash(camp_slot, user);
+    e->camp_slot = camp_slot;
+    e->partition = partition;
+    insert_slot(c->slots, c->cap, e);
+    c->count++;
+    if (created)
+        *created = 1;
+    return e;
+}
+
+int bm_state_entry_set_doc(bm_state_entry *e, const char *json)
+{
+    char *d = NULL;
+    if (json && !(d = strdup(json)))
+        return -1;
+    free(e->doc);
+    e->doc = d;
+    e->st.doc = d;
+    return 0;
+}
+
+void bm_state_cache_drop(bm_state_cache *c, int (*drop)(const bm_state_entry *e, void *ud),
+                         void *ud)
+{
+    if (!c->cap)
+        return;
+    /* No tombstones: rebuild the table from the survivors. */
+    bm_state_entry **old = c->slots;
+    size_t ocap = c->cap;
+    bm_state_entry **ns = calloc(ocap, sizeof *ns);
+    if (!ns) {
+        /* Out of memory while shrinking: drop everything, which is always correct. */
+        drop = NULL;
+    }
+    c->count = 0;
+    for (size_t i = 0; i < ocap; i++) {
+        bm_state_entry *e = old[i];
+        if (!e)
+            continue;
+        if (!drop || drop(e, ud)) {
+            entry_free(e);
+        } else {
+            insert_slot(ns, ocap, e);
+            c->count++;
+        }
+    }
+    free(old);
+    c->slots = ns;
+    c->cap = ns ? ocap : 0;
+}

@@ -1,0 +1,82 @@
+/* battlepass module: parsed campaign configuration shared by battlepass*.c. */
+#ifndef BM_BATTLEPASS_H
+#define BM_BATTLEPASS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <brightmatter/module.h>
+
+/* Bounds that keep the progress document and the tier table small. */
+#define BP_MAX_SOURCES 32
+#define BP_MAX_TIERS 1000
+/* Daily XP counters are kept for this many UTC days back from the latest one. */
+#define BP_KEEP_DAYS 7
+
+/* Command event types (produced by `bmctl battlepass`, keyed by user on game.events). */
+#define BP_CMD_PURCHASE "bm.battlepass.purchase"
+#define BP_CMD_CLAIM "bm.battlepass.claim"
+
+typedef struct bp_source {
+    char *event_type;    /* owned */
+    char *field;         /* owned dotted path under data, NULL = flat xpValue */
+    char *filter;        /* owned JSON object text, NULL = none */
+    double xp_value;     /* flat XP, or multiplier of data.<field> */
+    double daily_limit;  /* XP per UTC day of event time; 0 = unlimited */
+    bm_formula *formula; /* compiled Lua, NULL = none */
+} bp_source;
+
+typedef struct bp_tier {
+    double xp_required;   /* cumulative total XP that reaches this tier */
+    char *free_reward;    /* reward JSON text or NULL */
+    char *premium_reward; /* reward JSON text or NULL */
+} bp_tier;
+
+typedef struct bp_cfg {
+    char *id; /* campaign id (owned copy) */
+    bp_source *sources;
+    size_t nsources;
+    bp_tier *tiers; /* tiers[0] is tier 1; ntiers = maxTier in effect */
+    int ntiers;
+    int entry_purchase; /* 1: nothing (XP, claims) counts before the purchase */
+    int has_level;
+    double required_level;
+} bp_cfg;
+
+/*
+ * Parses and validates a battle pass campaign document; compiles formulas
+ * through the host API. NULL with err naming the field on failure.
+ */
+bp_cfg *bp_cfg_parse(const bm_host_api *api, bm_host *host, const char *campaign_id,
+                     const char *config_json, char *err, size_t errlen);
+
+/* Frees a config (and its formulas). NULL is fine. */
+void bp_cfg_free(const bm_host_api *api, bp_cfg *cfg);
+
+/* Highest tier whose xpRequired is <= xp (0 = none reached). */
+int bp_cfg_tier_for(const bp_cfg *cfg, double xp);
+
+/* Config helpers shared by battlepass_config.c and battlepass_tiers.c (hidden symbols). */
+/* Writes "path: message" to err; returns -1. */
+int bp_cfg_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* -1 with err if obj has a key outside the NULL-terminated `allowed`. */
+int bp_check_keys(json_t *obj, const char *path, const char *const *allowed, char *err,
+                  size_t errlen);
+/* Nonzero for a finite JSON number. */
+int bp_is_number(json_t *v);
+/* Nonzero unless absent or null. */
+int bp_present(json_t *v);
+/* Nonzero for a dotted path under data ("stats.kills"). */
+int bp_valid_path(const char *s);
+/* Optional reward object -> canonical {"type","config"} text in *out (NULL if absent). */
+int bp_parse_reward(json_t *r, const char *path, char **out, char *err, size_t errlen);
+/* tiers / tierCurve / rewardTemplate / maxTier -> cfg->tiers and cfg->ntiers. */
+int bp_parse_tiers(json_t *root, bp_cfg *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,535 @@
+/* In-memory module harness: see modharness.h for the contract. */
+#include "harness/modharness.h"
+
+#include <dlfcn.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "campaign/campaign.h"
+#include "event/event.h"
+#include "host/host.h"
+
+#define HX_MAGIC 0x48584e54u
+
+/* One (campaign, user) row: committed copy plus the batch's working copy. */
+typedef struct hx_entry {
+    uint32_t magic;
+    char *camp, *user;
+    bm_state committed;
+    char *committed_doc;
+    bm_state work; /* what modules get */
+    char *work_doc;
+    int in_batch;
+    int dirty;
+    int exists; /* committed at least once */
+} hx_entry;
+
+typedef struct hx_camp {
+    char *id, *game, *type, *name, *json;
+    bm_campaign c;
+    bm_routes routes;
+    void *cctx;
+} hx_camp;
+
+typedef struct hx {
+    void *dl;
+    char path[1024];
+    const bm_module *m;
+    void *instance;
+    bm_host *host;
+    bm_host_api api;
+    hx_camp **camps;
+    size_t ncamps;
+    hx_entry **entries;
+    size_t nentries;
+    harness_msg *msgs, *pending;
+    size_t nmsgs, npending;
+    harness_grant *grants, *pgrants;
+    size_t ngrants, npgrants;
+    size_t duplicates;
+    int batch_size, batch_events;
+    harness_stats stats;
+} hx;
+
+static hx g_hx = {.batch_size = 1};
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void *grow(void *p, size_t n, size_t size)
+{
+    /* Arrays grow one element at a time; tests hold a few thousand at most. */
+    void *np = realloc(p, (n + 1) * size);
+    if (!np) {
+        fprintf(stderr, "harness: out of memory\n");
+        abort();
+    }
+    return np;
+}
+
+const char *harness_module_path(const char *name)
+{
+    static char buf[1024];
+    const char *dir = getenv("BM_BUILD_DIR");
+    snprintf(buf, sizeof buf, "%s/modules/%s.so", dir && *dir ? dir : ".", name);
+    return buf;
+}
+
+/* --- host API replacements ---------------------------------------------- */
+
+static hx_entry *entry_of(bm_state *st)
+{
+    hx_entry *e = (hx_entry *)((char *)st - offsetof(hx_entry, work));
+    if (e->magic != HX_MAGIC) {
+        fprintf(stderr, "harness: state pointer not from state_get\n");
+        abort();
+    }
+    return e;
+}
+
+static bm_state *hx_state_get(bm_batch *b, const char *campaign_id, const char *user_id)
+{
+    (void)b;
+    hx_entry *e = NULL;
+    for (size_t i = 0; i < g_hx.nentries && !e; i++)
+        if (strcmp(g_hx.entries[i]->camp, campaign_id) == 0 &&
+            strcmp(g_hx.entries[i]->user, user_id) == 0)
+            e = g_hx.entries[i];
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        e->magic = HX_MAGIC;
+        e->camp = strdup(campaign_id);
+        e->user = strdup(user_id);
+        g_hx.entries = grow(g_hx.entries, g_hx.nentries, sizeof *g_hx.entries);
+        g_hx.entries[g_hx.nentries++] = e;
+    }
+    if (!e->in_batch) {
+        /* A fresh working copy per batch, like the engine's cache after a reload. */
+        free(e->work_doc);
+        e->work = e->committed;
+        e->work_doc = dup_or_null(e->committed_doc);
+        e->work.doc = e->work_doc;
+        e->in_batch = 1;
+        e->dirty = 0;
+    }
+    return &e->work;
+}
+
+static int hx_state_set_doc(bm_batch *b, bm_state *st, const char *json)
+{
+    (void)b;
+    hx_entry *e = entry_of(st);
+    char *d = dup_or_null(json);
+    if (json && !d)
+        return -1;
+    free(e->work_doc);
+    e->work_doc = d;
+    e->work.doc = d;
+    return 0;
+}
+
+static int hx_state_put(bm_batch *b, bm_state *st, const char *notify_topic)
+{
+    (void)b;
+    (void)notify_topic;
+    entry_of(st)->dirty = 1;
+    g_hx.stats.state_puts++;
+    return 0;
+}
+
+static int hx_emit(bm_batch *b, const char *topic, const char *key, const char *json, int flags)
+{
+    (void)b;
+    if (!topic || !json)
+        return -1;
+    if (flags & BM_EMIT_COALESCE) {
+        for (size_t i = 0; i < g_hx.npending; i++) {
+            harness_msg *m = &g_hx.pending[i];
+            if ((m->flags & BM_EMIT_COALESCE) && strcmp(m->topic, topic) == 0 &&
+                strcmp(m->key ? m->key : "", key ? key : "") == 0) {
+                free(m->topic), free(m->key), free(m->json);
+                memmove(m, m + 1, (g_hx.npending - i - 1) * sizeof *m);
+                g_hx.npending--;
+                break;
+            }
+        }
+    }
+    g_hx.pending = grow(g_hx.pending, g_hx.npending, sizeof *g_hx.pending);
+    g_hx.pending[g_hx.npending++] =
+        (harness_msg){strdup(topic), dup_or_null(key), strdup(json), flags, 0};
+    return 0;
+}
+
+static int grant_known(const char *idem_key)
+{
+    for (size_t i = 0; i < g_hx.ngrants; i++)
+        if (strcmp(g_hx.grants[i].idem_key, idem_key) == 0)
+            return 1;
+    for (size_t i = 0; i < g_hx.npgrants; i++)
+        if (strcmp(g_hx.pgrants[i].idem_key, idem_key) == 0)
+            return 1;
+    return 0;
+}
+
+static int hx_reward_grant(bm_batch *b, const char *campaign_id, const char *user_id,
+                           const char *idem_key, const char *reward_json)
+{
+    (void)b;
+    if (!campaign_id || !user_id || !idem_key || !reward_json)
+        return -1;
+    json_t *r = json_loads(reward_json, 0, NULL);
+    int valid = json_is_string(json_object_get(r, "type"));
+    json_decref(r);
+    if (!valid)
+        return -1; /* the engine's reward_fulfillments row needs a reward type */
+    if (grant_known(idem_key)) {
+        g_hx.duplicates++;
+        return 0;
+    }
+    g_hx.pgrants = grow(g_hx.pgrants, g_hx.npgrants, sizeof *g_hx.pgrants);
+    g_hx.pgrants[g_hx.npgrants++] = (harness_grant){strdup(campaign_id), strdup(user_id),
+                                                    strdup(idem_key), strdup(reward_json), 0};
+    return 0;
+}
+
+static int hx_community_member(bm_batch *b, const char *community_id, const char *user_id)
+{
+    (void)b;
+    (void)community_id;
+    (void)user_id;
+    return -1;
+}
+
+/* --- module lifecycle ----------------------------------------------------- */
+
+static int open_module(char *err, size_t errlen)
+{
+    g_hx.dl = dlopen(g_hx.path, RTLD_NOW | RTLD_LOCAL);
+    if (!g_hx.dl) {
+        snprintf(err, errlen, "dlopen: %s", dlerror());
+        return -1;
+    }
+    bm_module_entry_fn entry = (bm_module_entry_fn)dlsym(g_hx.dl, BM_MODULE_ENTRY_SYMBOL);
+    const bm_module *m = entry ? entry() : NULL;
+    if (!m || m->magic != BM_MODULE_MAGIC || m->abi_version != BM_ABI_VERSION ||
+        m->struct_size != sizeof(bm_module) || m->signature != BM_BUILD_SIGNATURE ||
+        m->kind != BM_KIND_CAMPAIGN || !m->init || !m->campaign_add || !m->on_event ||
+        !m->destroy) {
+        snprintf(err, errlen, "%s: not a campaign module of this ABI", g_hx.path);
+        goto fail;
+    }
+    g_hx.m = m;
+    g_hx.host = bm_host_new(m->name, NULL);
+    if (m->init(&g_hx.api, g_hx.host, &g_hx.instance, err, errlen) != BM_OK)
+        goto fail;
+    return 0;
+fail:
+    bm_host_free(g_hx.host);
+    g_hx.host = NULL;
+    dlclose(g_hx.dl);
+    g_hx.dl = NULL;
+    g_hx.m = NULL;
+    return -1;
+}
+
+static void close_module(void)
+{
+    if (g_hx.m && g_hx.instance)
+        g_hx.m->destroy(g_hx.instance);
+    g_hx.instance = NULL;
+    bm_host_free(g_hx.host);
+    g_hx.host = NULL;
+    if (g_hx.dl)
+        dlclose(g_hx.dl);
+    g_hx.dl = NULL;
+    g_hx.m = NULL;
+}
+
+int harness_load(const char *so_path, char *err, size_t errlen)
+{
+    harness_unload();
+    g_hx.api = *bm_host_api_get();
+    g_hx.api.state_get = hx_state_get;
+    g_hx.api.state_set_doc = hx_state_set_doc;
+    g_hx.api.state_put = hx_state_put;
+    g_hx.api.emit = hx_emit;
+    g_hx.api.reward_grant = hx_reward_grant;
+    g_hx.api.community_member = hx_community_member;
+    snprintf(g_hx.path, sizeof g_hx.path, "%s", so_path);
+    return open_module(err, errlen);
+}
+
+/* campaign_add for an already parsed campaign record. */
+static int camp_adopt(hx_camp *hc, char *err, size_t errlen)
+{
+    memset(&hc->routes, 0, sizeof hc->routes);
+    hc->cctx = NULL;
+    if (g_hx.m->campaign_add(g_hx.instance, &hc->c, &hc->routes, &hc->cctx, err, errlen) != BM_OK) {
+        bm_routes_clear(&hc->routes);
+        return -1;
+    }
+    return 0;
+}
+
+static void camp_free(hx_camp *hc)
+{
+    bm_routes_clear(&hc->routes);
+    free(hc->id), free(hc->game), free(hc->type), free(hc->name), free(hc->json);
+    free(hc);
+}
+
+int harness_add_campaign(const char *campaign_json, char *err, size_t errlen)
+{
+    if (!g_hx.m) {
+        snprintf(err, errlen, "no module loaded");
+        return -1;
+    }
+    json_t *root = json_loads(campaign_json, 0, NULL);
+    const char *id = json_string_value(json_object_get(root, "id"));
+    if (!id) {
+        snprintf(err, errlen, "id: the harness needs a campaign id");
+        json_decref(root);
+        return -1;
+    }
+    hx_camp *hc = calloc(1, sizeof *hc);
+    hc->id = strdup(id);
+    hc->game = dup_or_null(json_string_value(json_object_get(root, "gameId")));
+    const char *type = json_string_value(json_object_get(root, "type"));
+    const char *name = json_string_value(json_object_get(root, "name"));
+    hc->type = strdup(type ? type : g_hx.m->serves);
+    hc->name = strdup(name ? name : "");
+    hc->json = strdup(campaign_json);
+    json_decref(root);
+    hc->c = (bm_campaign){.id = hc->id,
+                          .game_id = hc->game ? hc->game : "",
+                          .type = hc->type,
+                          .name = hc->name,
+                          .config_json = hc->json,
+                          .version = 1};
+    if (bm_camp_window(hc->json, &hc->c.start_ms, &hc->c.end_ms, err, errlen) != 0 ||
+        camp_adopt(hc, err, errlen) != 0) {
+        camp_free(hc);
+        return -1;
+    }
+    g_hx.camps = grow(g_hx.camps, g_hx.ncamps, sizeof *g_hx.camps);
+    g_hx.camps[g_hx.ncamps++] = hc;
+    return 0;
+}
+
+int harness_remove_campaign(const char *id)
+{
+    for (size_t i = 0; i < g_hx.ncamps; i++) {
+        hx_camp *hc = g_hx.camps[i];
+        if (strcmp(hc->id, id) != 0)
+            continue;
+        if (g_hx.m->campaign_remove)
+            g_hx.m->campaign_remove(g_hx.instance, hc->cctx);
+        camp_free(hc);
+        memmove(&g_hx.camps[i], &g_hx.camps[i + 1], (g_hx.ncamps - i - 1) * sizeof *g_hx.camps);
+        g_hx.ncamps--;
+        return 0;
+    }
+    return -1;
+}
+
+int harness_reload(char *err, size_t errlen)
+{
+    harness_flush();
+    for (size_t i = 0; i < g_hx.ncamps; i++) {
+        if (g_hx.m->campaign_remove)
+            g_hx.m->campaign_remove(g_hx.instance, g_hx.camps[i]->cctx);
+        bm_routes_clear(&g_hx.camps[i]->routes);
+    }
+    close_module();
+    if (open_module(err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < g_hx.ncamps; i++)
+        if (camp_adopt(g_hx.camps[i], err, errlen) != 0)
+            return -1;
+    return 0;
+}
+
+void harness_unload(void)
+{
+    harness_flush();
+    while (g_hx.ncamps)
+        harness_remove_campaign(g_hx.camps[0]->id);
+    free(g_hx.camps);
+    close_module();
+    for (size_t i = 0; i < g_hx.nentries; i++) {
+        hx_entry *e = g_hx.entries[i];
+        free(e->camp), free(e->user), free(e->committed_doc), free(e->work_doc), free(e);
+    }
+    free(g_hx.entries);
+    for (size_t i = 0; i < g_hx.nmsgs; i++)
+        free(g_hx.msgs[i].topic), free(g_hx.msgs[i].key), free(g_hx.msgs[i].json);
+    free(g_hx.msgs);
+    free(g_hx.pending);
+    for (size_t i = 0; i < g_hx.ngrants; i++) {
+        harness_grant *gr = &g_hx.grants[i];
+        free(gr->campaign), free(gr->user), free(gr->idem_key), free(gr->reward_json);
+    }
+    free(g_hx.grants);
+    free(g_hx.pgrants);
+    memset(&g_hx, 0, sizeof g_hx);
+    g_hx.batch_size = 1;
+}
+
+/* --- events and batches --------------------------------------------------- */
+
+static int routed(const hx_camp *hc, const char *type)
+{
+    for (size_t i = 0; i < hc->routes.n; i++)
+        if (strcmp(hc->routes.types[i], type) == 0)
+            return 1;
+    return 0;
+}
+
+int harness_event(const char *event_json)
+{
+    bm_event ev;
+    char reason[256];
+    if (bm_event_decode(&ev, event_json, strlen(event_json), NULL, reason, sizeof reason) != 0) {
+        fprintf(stderr, "harness: event refused: %s\n", reason);
+        return -1;
+    }
+    g_hx.stats.events++;
+    int command = strncmp(ev.event_type, "bm.", 3) == 0, oks = 0;
+    for (size_t i = 0; i < g_hx.ncamps; i++) {
+        hx_camp *hc = g_hx.camps[i];
+        if ((hc->game && strcmp(hc->game, ev.game_id) != 0) || !routed(hc, ev.event_type))
+            continue;
+        if (!command && ((hc->c.start_ms && ev.time_ms < hc->c.start_ms) ||
+                         (hc->c.end_ms && ev.time_ms >= hc->c.end_ms))) {
+            g_hx.stats.out_of_window++;
+            continue;
+        }
+        g_hx.stats.calls++;
+        int rc = g_hx.m->on_event(g_hx.instance, hc->cctx, (bm_batch *)&g_hx, &ev);
+        if (rc == BM_OK) {
+            g_hx.stats.ok++;
+            oks++;
+        } else if (rc == BM_SKIP) {
+            g_hx.stats.skip++;
+        } else if (rc == BM_RETRY) {
+            g_hx.stats.retry++;
+        } else {
+            g_hx.stats.error++;
+        }
+    }
+    bm_event_clear(&ev);
+    if (++g_hx.batch_events >= g_hx.batch_size)
+        harness_flush();
+    return oks;
+}
+
+void harness_flush(void)
+{
+    if (!g_hx.batch_events)
+        return;
+    g_hx.stats.batches++;
+    long batch = (long)g_hx.stats.batches;
+    for (size_t i = 0; i < g_hx.nentries; i++) {
+        hx_entry *e = g_hx.entries[i];
+        if (e->in_batch && e->dirty) {
+            free(e->committed_doc);
+            e->committed = e->work;
+            e->committed_doc = e->work_doc;
+            e->committed.doc = e->committed_doc;
+            e->work_doc = NULL;
+            e->exists = 1;
+        }
+        e->in_batch = e->dirty = 0;
+    }
+    for (size_t i = 0; i < g_hx.npending; i++) {
+        g_hx.msgs = grow(g_hx.msgs, g_hx.nmsgs, sizeof *g_hx.msgs);
+        g_hx.pending[i].batch = batch;
+        g_hx.msgs[g_hx.nmsgs++] = g_hx.pending[i];
+    }
+    g_hx.npending = 0;
+    for (size_t i = 0; i < g_hx.npgrants; i++) {
+        g_hx.grants = grow(g_hx.grants, g_hx.ngrants, sizeof *g_hx.grants);
+        g_hx.pgrants[i].batch = batch;
+        g_hx.grants[g_hx.ngrants++] = g_hx.pgrants[i];
+    }
+    g_hx.npgrants = 0;
+    g_hx.batch_events = 0;
+}
+
+void harness_set_batch_size(int n)
+{
+    harness_flush();
+    g_hx.batch_size = n > 0 ? n : 1;
+}
+
+void harness_reset_cache(void)
+{
+    harness_flush();
+}
+
+/* --- records ------------------------------------------------------------------ */
+
+const bm_state *harness_state(const char *campaign, const char *user)
+{
+    for (size_t i = 0; i < g_hx.nentries; i++) {
+        hx_entry *e = g_hx.entries[i];
+        if (strcmp(e->camp, campaign) == 0 && strcmp(e->user, user) == 0)
+            return e->exists ? &e->committed : NULL;
+    }
+    return NULL;
+}
+
+size_t harness_reward_count(void)
+{
+    return g_hx.ngrants;
+}
+
+const harness_grant *harness_reward_at(size_t i)
+{
+    return i < g_hx.ngrants ? &g_hx.grants[i] : NULL;
+}
+
+const harness_grant *harness_reward_find(const char *idem_key)
+{
+    for (size_t i = 0; i < g_hx.ngrants; i++)
+        if (strcmp(g_hx.grants[i].idem_key, idem_key) == 0)
+            return &g_hx.grants[i];
+    return NULL;
+}
+
+size_t harness_reward_duplicates(void)
+{
+    return g_hx.duplicates;
+}
+
+size_t harness_message_count(void)
+{
+    return g_hx.nmsgs;
+}
+
+const harness_msg *harness_message_at(size_t i)
+{
+    return i < g_hx.nmsgs ? &g_hx.msgs[i] : NULL;
+}
+
+size_t harness_message_count_topic(const char *topic)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < g_hx.nmsgs; i++)
+        n += strcmp(g_hx.msgs[i].topic, topic) == 0;
+    return n;
+}
+
+harness_stats harness_stats_get(void)
+{
+    return g_hx.stats;
+}
+
+const bm_host_api *harness_api(void)
+{
+    return &g_hx.api;
+}
