@@ -58,7 +58,6 @@ static const key_def g_keys[] = {
         "memory per formula state"),
     INT("lua", "pattern_max_len", lua_pattern_max_len, "64", 1, 4096,
         "longest pattern string.find/match/gmatch/gsub accept"),
-    STR("http", "listen", http_listen, "127.0.0.1:8080", "address of the HTTP API"),
 };
 #define NKEYS (sizeof g_keys / sizeof g_keys[0])
 

@@ -29,8 +29,6 @@ typedef struct bm_config {
     long lua_instruction_limit;
     long lua_memory_limit_kb;
     int lua_pattern_max_len;
-    /* [http] */
-    char http_listen[128];
 } bm_config;
 
 /* Fills every key with its documented default. */

@@ -327,6 +327,8 @@ char *bm_engine_modules_json(bm_engine *e)
         (json_int_t)atomic_load(&e->stats.commits_failed), "fenceLost",
         (json_int_t)atomic_load(&e->stats.fence_lost), "outboxPublished",
         (json_int_t)atomic_load(&e->stats.outbox_published));
+    json_object_set_new(st, "latencyP50Ms", json_real(bm_stats_latency_pct(&e->stats, 50)));
+    json_object_set_new(st, "latencyP99Ms", json_real(bm_stats_latency_pct(&e->stats, 99)));
     json_object_set_new(root, "stats", st);
     pthread_mutex_lock(&e->report_lock);
     json_object_set_new(root, "lastReload", json_string(e->report));

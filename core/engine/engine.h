@@ -42,7 +42,12 @@ typedef struct bm_engine_stats {
     _Atomic uint64_t batches, events, applied, rejected, duplicates, dispatch_errors;
     _Atomic uint64_t commits_failed, fence_lost;
     _Atomic uint64_t outbox_published;
+    /* event-to-committed latency (commit time - Kafka CreateTime), log2 buckets of ms */
+    _Atomic uint64_t latency_hist[32];
 } bm_engine_stats;
+
+/* Latency percentile from the histogram, in ms (upper bound of the bucket). */
+double bm_stats_latency_pct(bm_engine_stats *st, double pct);
 
 typedef struct bm_admin bm_admin;
 typedef struct bm_relay bm_relay;

@@ -158,19 +158,22 @@ static void pat_check(lua_State *L, int kind)
         /* memchr + memcmp per candidate start: at most (n - m + 1) * m bytes compared. */
         double work = n >= m ? (double)(n - m + 1) * (double)m : 0;
         if (work > BM_LUA_PATTERN_STEPS * 64)
-            luaL_error(L, "plain find too expensive (%d-byte needle in %d bytes)", (int)m, (int)n);
+            luaL_error(L, "plain find too expensive (%I-byte needle in %I bytes)", (lua_Integer)m,
+                       (lua_Integer)n);
+        bm_lua_charge(L, work / 64);
         return;
     }
     if (m > (size_t)f->lim.pattern_max_len)
-        luaL_error(L, "pattern too long (%d bytes, limit %d)", (int)m, f->lim.pattern_max_len);
+        luaL_error(L, "pattern too long (%I bytes, limit %d)", (lua_Integer)m,
+                   f->lim.pattern_max_len);
     if (n > BM_LUA_SUBJECT_MAX)
-        luaL_error(L, "subject too long for pattern matching (%d bytes, limit %d)", (int)n,
+        luaL_error(L, "subject too long for pattern matching (%I bytes, limit %d)", (lua_Integer)n,
                    BM_LUA_SUBJECT_MAX);
     double cost = pat_cost(p, m, n, kind);
     if (cost < 0)
         luaL_error(L, "malformed pattern");
     if (cost > BM_LUA_PATTERN_STEPS)
-        luaL_error(L, "pattern too complex for a %d-byte subject", (int)n);
+        luaL_error(L, "pattern too complex for a %I-byte subject", (lua_Integer)n);
     bm_lua_charge(L, cost);
 }
 

@@ -10,24 +10,20 @@
 
 #include "lua_sandbox.h"
 
-/* How the compiled chunk is run per event. */
-enum { BM_LUA_FORM_CHUNK = 0, BM_LUA_FORM_FUNCTION = 1 };
-
 struct bm_lua_formula {
     char *name;
     char *source;
     bm_lua_limits lim;
     lua_State *L; /* stack slot 1 holds the per-event function */
-    int form;
 
     /* Memory budget, kept by the allocator. */
     size_t mem_used;
     size_t mem_cap;
 
     /*
-     * CPU budget of one run. The count hook fires every few hundred
-     * instructions and adds them to insn_used; the pattern guards add their
-     * estimated work too. C functions that take long on big strings (upper,
+     * CPU budget of one run. The count hook fires every thousand
+     * instructions or so and adds them to insn_used; the pattern guards add
+     * their estimated work too. C functions that take long on big strings (upper,
      * .., ==) are caught by the CPU-time check at each hook call.
      */
     long insn_used;

@@ -152,11 +152,17 @@ static int sb_setup(lua_State *L)
 static int sb_run(lua_State *L)
 {
     bm_lua_formula *f = bm_lua_self(L);
+    /* Raw sets: a formula's metatable on _G must not intercept them. */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_pushliteral(L, "data");
+    bm_lua_view_push(L, f->cur_data);
+    lua_rawset(L, -3);
+    lua_pushliteral(L, "event");
     bm_lua_view_push(L, f->cur_root);
     lua_pushvalue(L, -1);
-    lua_setglobal(L, "event");
-    bm_lua_view_push(L, f->cur_data);
-    lua_setglobal(L, "data");
+    lua_insert(L, 2); /* the argument, right after the function */
+    lua_rawset(L, -3);
+    lua_settop(L, 2);
     lua_call(L, 1, 1);
     return 1;
 }
@@ -277,7 +283,7 @@ static int sb_build(bm_lua_formula *f, char *err, size_t errlen)
     memcpy(expr, "return ", 7);
     memcpy(expr + 7, f->source, srclen + 1);
     chunkname[0] = '='; /* error messages then read "name:line: ..." */
-    strcpy(chunkname + 1, f->name);
+    memcpy(chunkname + 1, f->name, strlen(f->name) + 1);
     if (luaL_loadbufferx(L, expr, srclen + 7, chunkname, "t") != LUA_OK) {
         lua_pop(L, 1);
         status = luaL_loadbufferx(L, f->source, srclen, chunkname, "t");
@@ -293,13 +299,14 @@ static int sb_build(bm_lua_formula *f, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    f->form = BM_LUA_FORM_CHUNK;
     if (sb_call(f, empty, json_object_get(empty, "data")) != LUA_OK) {
-        if (sb_failure(f, "top level: ", err, errlen) != FAIL_RUNTIME)
+        char why[256];
+        if (sb_failure(f, "top level: ", why, sizeof(why)) != FAIL_RUNTIME) {
+            snprintf(err, errlen, "%s", why);
             goto fail;
+        }
     } else if (lua_type(L, 2) == LUA_TFUNCTION) {
         lua_replace(L, 1);
-        f->form = BM_LUA_FORM_FUNCTION;
     }
     lua_settop(L, 1);
     json_decref(empty);

@@ -13,19 +13,13 @@ typedef struct view_proxy {
     uint64_t gen; /* generation it was made in */
 } view_proxy;
 
+#define VIEW_TNAME "event data" /* registry key of the metatable, and its __name */
+
 /* Returns the proxy at `idx` if it is one of ours and still current; raises otherwise. */
 static view_proxy *view_check(lua_State *L, int idx)
 {
-    bm_lua_formula *f = bm_lua_self(L);
-    view_proxy *p = lua_touserdata(L, idx);
-    if (p == NULL || !lua_getmetatable(L, idx))
-        luaL_error(L, "event data expected");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, f->mt_ref);
-    int ours = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    if (!ours)
-        luaL_error(L, "event data expected");
-    if (p->gen != f->gen)
+    view_proxy *p = luaL_checkudata(L, idx, VIEW_TNAME);
+    if (p->gen != bm_lua_self(L)->gen)
         luaL_error(L, "event data from an earlier event is no longer available");
     return p;
 }
@@ -193,12 +187,11 @@ void bm_lua_view_open(lua_State *L)
         {NULL, NULL},
     };
     bm_lua_formula *f = bm_lua_self(L);
-    lua_createtable(L, 0, 8);
+    luaL_newmetatable(L, VIEW_TNAME);
     luaL_setfuncs(L, meta, 0);
     /* Hides the metatable: getmetatable() sees false and cannot edit it. */
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_pushliteral(L, "event data");
-    lua_setfield(L, -2, "__name");
+    /* Also kept by number: proxies are made on every read, and rawgeti is cheaper. */
     f->mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }

@@ -298,6 +298,40 @@ static void commit_lag(bm_engine *e)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* Commit time minus each message's CreateTime, into log2 buckets. */
+static void record_latency(bm_engine *e, bm_run *r)
+{
+    int64_t now = bm_now_ms();
+    for (size_t i = 0; i < r->n; i++) {
+        rd_kafka_timestamp_type_t tt;
+        int64_t ts = rd_kafka_message_timestamp(r->items[i].msg, &tt);
+        if (ts <= 0 || tt != RD_KAFKA_TIMESTAMP_CREATE_TIME)
+            continue;
+        int64_t ms = now - ts;
+        int bucket = 0;
+        while (ms > 0 && bucket < 31) {
+            ms >>= 1;
+            bucket++;
+        }
+        atomic_fetch_add(&e->stats.latency_hist[bucket], 1);
+    }
+}
+
+double bm_stats_latency_pct(bm_engine_stats *st, double pct)
+{
+    uint64_t total = 0, seen = 0;
+    for (int i = 0; i < 32; i++)
+        total += atomic_load(&st->latency_hist[i]);
+    if (!total)
+        return 0;
+    for (int i = 0; i < 32; i++) {
+        seen += atomic_load(&st->latency_hist[i]);
+        if ((double)seen >= pct / 100.0 * (double)total)
+            return i == 0 ? 0.5 : (double)(1ULL << (i - 1)) * 1.5; /* bucket midpoint */
+    }
+    return 0;
+}
+
 int bm_pipeline_step(bm_engine *e)
 {
     bm_run *r = &g_run;
@@ -332,6 +366,7 @@ int bm_pipeline_step(bm_engine *e)
             if (e->parts[p].in_batch)
                 e->parts[p].expected = e->parts[p].batch_next;
         commit_lag(e);
+        record_latency(e, r);
         atomic_fetch_add(&e->stats.batches, 1);
         atomic_fetch_add(&e->stats.events, r->n);
         atomic_fetch_add(&e->stats.applied, applied);

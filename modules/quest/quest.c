@@ -190,7 +190,7 @@ static json_t *progress_json(const quest_cfg *cfg, const qprog *p)
     for (size_t i = 0; i < cfg->nconds; i++)
         json_array_append_new(
             a, json_pack("{s:f, s:f, s:b}", "current", cond_current(&cfg->conds[i], &p[i]),
-                         "target", cfg->conds[i].target, cond_holds(&cfg->conds[i], &p[i])));
+                         "target", cfg->conds[i].target, "met", cond_holds(&cfg->conds[i], &p[i])));
     return a;
 }
 

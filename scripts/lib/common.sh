@@ -199,6 +199,15 @@ bm_pg_start() {
         fi
         BM_PG_STARTED_HERE=1
     fi
+    # A server found running may still be starting or recovering after a crash.
+    local tries=0
+    until "$BM_PG_BINDIR/pg_isready" -q -h "$BM_PG_SOCKDIR" -U "$BM_PG_USER" -d postgres; do
+        if ((++tries > 300)); then
+            bm_log "PostgreSQL at $BM_PG_SOCKDIR does not accept connections; see $BM_PG_LOG"
+            return 1
+        fi
+        sleep 0.2
+    done
     local psql=("$BM_PG_BINDIR/psql" -h "$BM_PG_SOCKDIR" -U "$BM_PG_USER" -qAt -v ON_ERROR_STOP=1)
     if [[ -z $("${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'brightmatter'") ]]; then
         "${psql[@]}" -d postgres -c "CREATE DATABASE brightmatter" || return

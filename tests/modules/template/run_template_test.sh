@@ -39,7 +39,7 @@ export PKG_CONFIG_PATH="$(dirname "$pc")"
 configure() { # build-dir [extra cmake args]
     dir=$1
     shift
-    quiet cmake -S "$src/sdk/module-template" -B "$dir" -DPKG_CONFIG_ARGN=--define-prefix "$@"
+    quiet cmake -S "$src/sdk/module-template" -B "$dir" "$@"
     quiet cmake --build "$dir"
     [ -f "$dir/example.so" ] || fail "$dir/example.so not built"
 }
@@ -62,7 +62,7 @@ fi
 
 # 2. It installs into the SDK's module directory.
 quiet cmake --install "$tmp/good"
-moddir=$(pkg-config --define-prefix --variable=moduledir brightmatter-module)
+moddir=$(pkg-config --variable=moduledir brightmatter-module)
 [ -f "$moddir/example.so" ] || fail "example.so not installed into $moddir"
 
 # 3. Each broken build is refused, naming the field.

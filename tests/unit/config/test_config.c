@@ -1,0 +1,113 @@
+/* Config: the shipped file parses, values and BM_* overrides apply, and every
+ * mistake an operator can make is reported with file, line and key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+
+static char g_path[256];
+
+static const char *write_conf(const char *text)
+{
+    snprintf(g_path, sizeof g_path, "/tmp/bm-test-config-%d.conf", (int)getpid());
+    FILE *f = fopen(g_path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return g_path;
+}
+
+static void test_shipped_file_is_valid(void **state)
+{
+    (void)state;
+    char path[1024], err[512];
+    snprintf(path, sizeof path, "%s/etc/brightmatter.conf", getenv("BM_SOURCE_DIR"));
+    bm_config c;
+    assert_int_equal(bm_config_load(&c, path, err, sizeof err), 0);
+    assert_string_equal(c.brokers, "embedded");
+    assert_int_equal(c.batch_max_events, 20000);
+}
+
+static void test_values_and_env_override(void **state)
+{
+    (void)state;
+    char err[512];
+    bm_config c;
+    const char *p = write_conf("[pipeline]\nbatch_max_events = 500\n[kafka]\nbrokers = k1:9092\n");
+    setenv("BM_PIPELINE_BATCH_LINGER_MS", "7", 1);
+    setenv("BM_KAFKA_BROKERS", "k2:9092", 1);
+    assert_int_equal(bm_config_load(&c, p, err, sizeof err), 0);
+    unsetenv("BM_PIPELINE_BATCH_LINGER_MS");
+    unsetenv("BM_KAFKA_BROKERS");
+    assert_int_equal(c.batch_max_events, 500);
+    assert_int_equal(c.batch_linger_ms, 7);          /* environment wins over default */
+    assert_string_equal(c.brokers, "k2:9092");       /* and over the file */
+    assert_int_equal(c.dedup_window_s, 3600);        /* untouched keys keep defaults */
+    unlink(p);
+}
+
+static void expect_error(const char *text, const char *want)
+{
+    char err[512] = "";
+    bm_config c;
+    const char *p = write_conf(text);
+    assert_int_equal(bm_config_load(&c, p, err, sizeof err), -1);
+    if (!strstr(err, want))
+        fail_msg("error '%s' does not contain '%s'", err, want);
+    unlink(p);
+}
+
+static void test_errors_name_file_line_key(void **state)
+{
+    (void)state;
+    char want[600];
+    write_conf("");
+    snprintf(want, sizeof want, "%s:3: pipeline.batch_max_events: 'lots' is not an integer",
+             g_path);
+    expect_error("[pipeline]\nbatch_linger_ms = 5\nbatch_max_events = lots\n", want);
+    snprintf(want, sizeof want, "%s:2: unknown key kafka.brokerz", g_path);
+    expect_error("[kafka]\nbrokerz = x\n", want);
+    expect_error("[pipeline]\nbatch_max_events = 0\n", "pipeline.batch_max_events: 0 is outside");
+    snprintf(want, sizeof want, "%s:2: syntax error", g_path);
+    expect_error("[engine]\nthis line has no equals sign\n", want);
+}
+
+static void test_bad_env_value(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    bm_config c;
+    setenv("BM_LUA_MEMORY_LIMIT_KB", "-5", 1);
+    assert_int_equal(bm_config_load(&c, NULL, err, sizeof err), -1);
+    unsetenv("BM_LUA_MEMORY_LIMIT_KB");
+    assert_non_null(strstr(err, "BM_LUA_MEMORY_LIMIT_KB"));
+    assert_non_null(strstr(err, "lua.memory_limit_kb"));
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    bm_config c;
+    assert_int_equal(bm_config_load(&c, "/nonexistent/bm.conf", err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/bm.conf: cannot open"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shipped_file_is_valid),
+        cmocka_unit_test(test_values_and_env_override),
+        cmocka_unit_test(test_errors_name_file_line_key),
+        cmocka_unit_test(test_bad_env_value),
+        cmocka_unit_test(test_missing_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
