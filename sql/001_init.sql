@@ -177,6 +177,9 @@ CREATE TABLE outbox (
   published_at TIMESTAMPTZ
 );
 CREATE INDEX idx_outbox_unpublished ON outbox(id) WHERE published_at IS NULL;
+-- Payloads are written once, read once and dropped within the hour: compressing
+-- megabytes per batch costs more than the space it saves.
+ALTER TABLE outbox ALTER COLUMN payload SET STORAGE EXTERNAL;
 
 CREATE TABLE error_logs (
   id UUID PRIMARY KEY DEFAULT gen_random_uuid(),

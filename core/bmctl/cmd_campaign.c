@@ -35,16 +35,15 @@ static void ctl_host_free(void *ud, bm_host *h)
 }
 
 /* Validates with the module serving row->type from modules_dir. */
-static int validate_with_module(const bm_ctl *ctl, const bm_camp_row *row, char *err,
-                                size_t errlen)
+static int validate_with_module(const bm_ctl *ctl, const bm_camp_row *row, char *err, size_t errlen)
 {
     char copy_dir[] = "/tmp/bmctl-validate-XXXXXX";
     if (!mkdtemp(copy_dir)) {
         snprintf(err, errlen, "cannot create a temporary directory");
         return -1;
     }
-    bm_loader_host lh = {.api = bm_host_api_get(), .host_new = ctl_host_new,
-                         .host_free = ctl_host_free};
+    bm_loader_host lh = {
+        .api = bm_host_api_get(), .host_new = ctl_host_new, .host_free = ctl_host_free};
     bm_scan_result res;
     memset(&res, 0, sizeof res);
     int rc = -1;
@@ -54,8 +53,7 @@ static int validate_with_module(const bm_ctl *ctl, const bm_camp_row *row, char 
     }
     bm_modinst *mi = bm_modset_find_serves(res.set, BM_KIND_CAMPAIGN, row->type);
     if (!mi) {
-        snprintf(err, errlen, "type: no module in %s serves '%s'", ctl->cfg.modules_dir,
-                 row->type);
+        snprintf(err, errlen, "type: no module in %s serves '%s'", ctl->cfg.modules_dir, row->type);
         goto out;
     }
     bm_campaign c;
@@ -157,7 +155,8 @@ static int create(bm_ctl *ctl, PGconn *pg, const char *path)
     for (size_t i = 0; i < 4; i++)
         known |= strcmp(type, k_types[i]) == 0;
     if (!known) {
-        snprintf(err, sizeof err, "type: must be one of leaderboard, tournament, quest, battlepass");
+        snprintf(err, sizeof err,
+                 "type: must be one of leaderboard, tournament, quest, battlepass");
         goto invalid;
     }
     json_t *idv = json_object_get(root, "id");
@@ -180,8 +179,14 @@ static int create(bm_ctl *ctl, PGconn *pg, const char *path)
     char start[32], end[32];
     snprintf(start, sizeof start, "%lld", (long long)row.start_ms);
     snprintf(end, sizeof end, "%lld", (long long)row.end_ms);
-    const char *p[8] = {idv ? row.id : NULL, game, type, name, row.config,
-                        gating_text ? gating_text : "{}", start, end};
+    const char *p[8] = {idv ? row.id : NULL,
+                        game,
+                        type,
+                        name,
+                        row.config,
+                        gating_text ? gating_text : "{}",
+                        start,
+                        end};
     /* The game is registered on first use, addressed by its identifier. */
     PGresult *r = PQexecParams(
         pg,

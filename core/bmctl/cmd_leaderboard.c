@@ -180,10 +180,9 @@ int bm_cmd_leaderboard(bm_ctl *ctl, int argc, char **argv)
     if (as_json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, json_pack("{s:I, s:s, s:f, s:I}", "rank",
-                                                 (json_int_t)v[i].rank, "userId", v[i].user,
-                                                 "score", v[i].score, "events",
-                                                 (json_int_t)v[i].events));
+            json_array_append_new(
+                arr, json_pack("{s:I, s:s, s:f, s:I}", "rank", (json_int_t)v[i].rank, "userId",
+                               v[i].user, "score", v[i].score, "events", (json_int_t)v[i].events));
         json_t *root = json_pack("{s:s, s:s, s:o}", "campaignId", id, "name", name, "entries", arr);
         char *s = json_dumps(root, JSON_COMPACT);
         printf("%s\n", s);

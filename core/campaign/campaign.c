@@ -512,8 +512,7 @@ int bm_camp_window(const char *config_json, int64_t *start_ms, int64_t *end_ms, 
              window_field(root, "endDate", "endDate", end_ms, err, errlen);
     }
     if (rc == 0 && *start_ms && *end_ms && *end_ms <= *start_ms) {
-        snprintf(err, errlen, "%s: must be after the start",
-                 dr ? "dateRange.end" : "endDate");
+        snprintf(err, errlen, "%s: must be after the start", dr ? "dateRange.end" : "endDate");
         rc = -1;
     }
     json_decref(root);

@@ -24,10 +24,17 @@ typedef struct key_def {
 } key_def;
 
 #define STR(sec, k, field, d, h)                                                                   \
-    {sec, k, T_STR, offsetof(bm_config, field), sizeof(((bm_config *)0)->field), d, 0, 0, h}
-#define INT(sec, k, field, d, lo, hi, h) {sec, k, T_INT, offsetof(bm_config, field), 0, d, lo, hi, h}
+    {                                                                                              \
+        sec, k, T_STR, offsetof(bm_config, field), sizeof(((bm_config *)0)->field), d, 0, 0, h     \
+    }
+#define INT(sec, k, field, d, lo, hi, h)                                                           \
+    {                                                                                              \
+        sec, k, T_INT, offsetof(bm_config, field), 0, d, lo, hi, h                                 \
+    }
 #define LNG(sec, k, field, d, lo, hi, h)                                                           \
-    {sec, k, T_LONG, offsetof(bm_config, field), 0, d, lo, hi, h}
+    {                                                                                              \
+        sec, k, T_LONG, offsetof(bm_config, field), 0, d, lo, hi, h                                \
+    }
 
 static const key_def g_keys[] = {
     STR("engine", "roles", roles, "processor,relay", "roles this process runs"),
@@ -102,8 +109,8 @@ static int set_value(bm_config *c, const key_def *k, const char *value, char *er
     return 0;
 }
 
-int bm_config_set(bm_config *c, const char *section, const char *key, const char *value,
-                  char *err, size_t errlen)
+int bm_config_set(bm_config *c, const char *section, const char *key, const char *value, char *err,
+                  size_t errlen)
 {
     const key_def *k = find_key(section, key);
     if (!k) {

@@ -317,16 +317,15 @@ char *bm_engine_modules_json(bm_engine *e)
                              "skipped", (json_int_t)c->skipped, "refused", c->refused));
     }
     json_object_set_new(root, "campaigns", camps);
-    json_t *st = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "batches",
-        (json_int_t)atomic_load(&e->stats.batches), "events",
-        (json_int_t)atomic_load(&e->stats.events), "applied",
-        (json_int_t)atomic_load(&e->stats.applied), "rejected",
-        (json_int_t)atomic_load(&e->stats.rejected), "duplicates",
-        (json_int_t)atomic_load(&e->stats.duplicates), "commitsFailed",
-        (json_int_t)atomic_load(&e->stats.commits_failed), "fenceLost",
-        (json_int_t)atomic_load(&e->stats.fence_lost), "outboxPublished",
-        (json_int_t)atomic_load(&e->stats.outbox_published));
+    json_t *st = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "batches",
+                           (json_int_t)atomic_load(&e->stats.batches), "events",
+                           (json_int_t)atomic_load(&e->stats.events), "applied",
+                           (json_int_t)atomic_load(&e->stats.applied), "rejected",
+                           (json_int_t)atomic_load(&e->stats.rejected), "duplicates",
+                           (json_int_t)atomic_load(&e->stats.duplicates), "commitsFailed",
+                           (json_int_t)atomic_load(&e->stats.commits_failed), "fenceLost",
+                           (json_int_t)atomic_load(&e->stats.fence_lost), "outboxPublished",
+                           (json_int_t)atomic_load(&e->stats.outbox_published));
     json_object_set_new(st, "latencyP50Ms", json_real(bm_stats_latency_pct(&e->stats, 50)));
     json_object_set_new(st, "latencyP99Ms", json_real(bm_stats_latency_pct(&e->stats, 99)));
     json_object_set_new(root, "stats", st);

@@ -41,8 +41,8 @@ static void api_log(bm_host *h, int level, const char *fmt, ...)
     va_end(ap);
 }
 
-static bm_formula *api_formula_compile(bm_host *h, const char *name, const char *source,
-                                       char *err, size_t errlen)
+static bm_formula *api_formula_compile(bm_host *h, const char *name, const char *source, char *err,
+                                       size_t errlen)
 {
     return (bm_formula *)bm_lua_compile(name, source, &h->lua, err, errlen);
 }

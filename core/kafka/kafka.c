@@ -12,11 +12,11 @@
 
 /* Partition counts from the product document; game.events is configurable. */
 const bm_topic_def bm_topics[] = {
-    {"config.campaigns", 3},    {"config.communities", 3},   {"game.events", 6},
-    {"game.events.dlq", 3},     {"quest.progress", 6},       {"leaderboard.updates", 6},
-    {"tournament.events", 3},   {"battlepass.progress", 6},  {"reward.events", 3},
-    {"reward.status", 3},       {"ui.campaign_updates", 3},  {"ui.leaderboard_refresh", 3},
-    {"ui.quest_updates", 3},    {"ui.battlepass_updates", 3}, {"community.joins", 3},
+    {"config.campaigns", 3},  {"config.communities", 3},    {"game.events", 6},
+    {"game.events.dlq", 3},   {"quest.progress", 6},        {"leaderboard.updates", 6},
+    {"tournament.events", 3}, {"battlepass.progress", 6},   {"reward.events", 3},
+    {"reward.status", 3},     {"ui.campaign_updates", 3},   {"ui.leaderboard_refresh", 3},
+    {"ui.quest_updates", 3},  {"ui.battlepass_updates", 3}, {"community.joins", 3},
     {"community.events", 3},
 };
 const size_t bm_ntopics = sizeof bm_topics / sizeof bm_topics[0];
@@ -157,9 +157,10 @@ rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errle
 int bm_kafka_produce_sync(rd_kafka_t *p, const char *topic, const char *key, const void *val,
                           size_t len, char *err, size_t errlen)
 {
-    rd_kafka_resp_err_t rc = rd_kafka_producev(
-        p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-        RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t rc =
+        rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                          RD_KAFKA_V_VALUE((void *)val, len),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (rc) {
         snprintf(err, errlen, "produce to %s: %s", topic, rd_kafka_err2str(rc));
         return -1;

@@ -84,8 +84,8 @@ static bm_camp *camp_of(bm_batch *b, const char *campaign_id)
 {
     /* Modules pass back the id string the host gave them: a pointer compare
      * settles the common case without a lookup. */
-    if (b->cur_camp && (b->cur_camp->c.id == campaign_id ||
-                        strcmp(b->cur_camp->row.id, campaign_id) == 0))
+    if (b->cur_camp &&
+        (b->cur_camp->c.id == campaign_id || strcmp(b->cur_camp->row.id, campaign_id) == 0))
         return b->cur_camp;
     return bm_camps_find(&b->e->camps, campaign_id);
 }

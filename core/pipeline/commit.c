@@ -10,8 +10,7 @@
 #include "log/log.h"
 #include "pipeline/batch_internal.h"
 
-#define MS_TO_TS(col)                                                                              \
-    "CASE WHEN " col " = 0 THEN NULL ELSE to_timestamp(" col " / 1000.0) END"
+#define MS_TO_TS(col) "CASE WHEN " col " = 0 THEN NULL ELSE to_timestamp(" col " / 1000.0) END"
 #define TS_TO_MS(col) "COALESCE((extract(epoch FROM " col ") * 1000)::bigint, 0)"
 
 static void set_err(PGconn *pg, const char *what, char *err, size_t errlen)
@@ -166,18 +165,43 @@ static int copy_states(bm_batch *b, char *err, size_t errlen)
         set_err(pg, "copy states", err, errlen);
         return -1;
     }
-    r = PQexec(pg, "INSERT INTO user_progress AS p (campaign_id, user_id, current_value, "
-                   "aux_value, event_count, progress_data, completed, completed_at, reached_at, "
-                   "first_event_at, last_event_at, flags, last_updated) "
-                   "SELECT campaign_id, user_id, value, aux, cnt, doc, completed, " MS_TO_TS(
-                       "completed_ms") ", " MS_TO_TS("reached_ms") ", " MS_TO_TS("first_ms") ", " MS_TO_TS("last_ms") ", flags, now() FROM bm_stage "
-                                                                                                                      "ON CONFLICT (campaign_id, user_id) DO UPDATE SET "
-                                                                                                                      "current_value = EXCLUDED.current_value, aux_value = EXCLUDED.aux_value, "
-                                                                                                                      "event_count = EXCLUDED.event_count, progress_data = EXCLUDED.progress_data, "
-                                                                                                                      "completed = EXCLUDED.completed, completed_at = EXCLUDED.completed_at, "
-                                                                                                                      "reached_at = EXCLUDED.reached_at, first_event_at = EXCLUDED.first_event_at, "
-                                                                                                                      "last_event_at = EXCLUDED.last_event_at, flags = EXCLUDED.flags, "
-                                                                                                                      "last_updated = now()");
+    r = PQexec(
+        pg,
+        "INSERT INTO user_progress AS p (campaign_id, user_id, current_value, "
+        "aux_value, event_count, progress_data, completed, completed_at, reached_at, "
+        "first_event_at, last_event_at, flags, last_updated) "
+        "SELECT campaign_id, user_id, value, aux, cnt, doc, completed, " MS_TO_TS("completed_ms") ", " MS_TO_TS(
+            "reached_ms") ", " MS_TO_TS("first_ms") ", " MS_TO_TS("last_ms") ", flags, now() FROM "
+                                                                             "bm_stage "
+                                                                             "ON CONFLICT "
+                                                                             "(campaign_id, "
+                                                                             "user_id) DO UPDATE "
+                                                                             "SET "
+                                                                             "current_value = "
+                                                                             "EXCLUDED.current_"
+                                                                             "value, aux_value = "
+                                                                             "EXCLUDED.aux_value, "
+                                                                             "event_count = "
+                                                                             "EXCLUDED.event_count,"
+                                                                             " progress_data = "
+                                                                             "EXCLUDED.progress_"
+                                                                             "data, "
+                                                                             "completed = "
+                                                                             "EXCLUDED.completed, "
+                                                                             "completed_at = "
+                                                                             "EXCLUDED.completed_"
+                                                                             "at, "
+                                                                             "reached_at = "
+                                                                             "EXCLUDED.reached_at, "
+                                                                             "first_event_at = "
+                                                                             "EXCLUDED.first_event_"
+                                                                             "at, "
+                                                                             "last_event_at = "
+                                                                             "EXCLUDED.last_event_"
+                                                                             "at, flags = "
+                                                                             "EXCLUDED.flags, "
+                                                                             "last_updated = "
+                                                                             "now()");
     rc = ok_cmd(r) ? 0 : -1;
     PQclear(r);
     if (rc)
@@ -193,13 +217,13 @@ static int write_grants(bm_batch *b, char *err, size_t errlen)
     for (size_t i = 0; i < b->ngrants && rc == 0; i++) {
         bm_grant *g = &b->grants[i];
         const char *p[5] = {g->idem, g->campaign, g->user, g->type, g->json};
-        PGresult *r = PQexecParams(
-            b->e->pg,
-            "INSERT INTO reward_fulfillments (idempotency_key, campaign_id, user_id, "
-            "reward_type, reward_config) VALUES ($1, $2, $3, $4, "
-            "COALESCE(($5::jsonb) -> 'config', '{}'::jsonb)) "
-            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-            5, NULL, p, NULL, NULL, 0);
+        PGresult *r =
+            PQexecParams(b->e->pg,
+                         "INSERT INTO reward_fulfillments (idempotency_key, campaign_id, user_id, "
+                         "reward_type, reward_config) VALUES ($1, $2, $3, $4, "
+                         "COALESCE(($5::jsonb) -> 'config', '{}'::jsonb)) "
+                         "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                         5, NULL, p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             set_err(b->e->pg, "reward grant", err, errlen);
             rc = -1;
@@ -298,9 +322,9 @@ static int write_offsets(bm_batch *b, char *err, size_t errlen)
         bm_buf *all[6] = {&ps, &ex, &nx, &ap, &rj, &dp};
         for (int i = 0; i < 6; i++)
             bm_buf_puts(all[i], "}");
-        const char *p[8] = {e->cfg.group_id, e->cfg.events_topic, bm_buf_cstr(&ps),
-                            bm_buf_cstr(&ex),  bm_buf_cstr(&nx),        bm_buf_cstr(&ap),
-                            bm_buf_cstr(&rj),  bm_buf_cstr(&dp)};
+        const char *p[8] = {e->cfg.group_id,  e->cfg.events_topic, bm_buf_cstr(&ps),
+                            bm_buf_cstr(&ex), bm_buf_cstr(&nx),    bm_buf_cstr(&ap),
+                            bm_buf_cstr(&rj), bm_buf_cstr(&dp)};
         PGresult *r = PQexecParams(
             e->pg,
             "UPDATE consumer_offsets c SET next_offset = u.n, "

@@ -185,8 +185,7 @@ int bm_pipeline_start(bm_engine *e, char *err, size_t errlen)
         return -1;
     }
     bm_info("pipeline", "consuming topic=%s group=%s batch_max=%d linger_ms=%d",
-            e->cfg.events_topic, e->cfg.group_id, e->cfg.batch_max_events,
-            e->cfg.batch_linger_ms);
+            e->cfg.events_topic, e->cfg.group_id, e->cfg.batch_max_events, e->cfg.batch_linger_ms);
     return 0;
 }
 

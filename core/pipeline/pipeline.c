@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "event/arena.h"
 #include "event/event.h"
 #include "log/log.h"
 #include "pipeline/batch_internal.h"
@@ -42,6 +43,8 @@ static void run_release(bm_run *r)
     }
     r->n = 0;
     r->nload = 0;
+    /* Every event of the batch is released: its memory can be reused. */
+    bm_arena_reset();
 }
 
 /* Polls until batch_max messages or linger time since the first one. */
@@ -191,7 +194,10 @@ static int prepare(bm_engine *e, bm_run *r)
         }
         pt->batch_next = m->offset + 1;
         it->ev.partition = m->partition;
-        if (bm_event_decode(&it->ev, m->payload, m->len, &lim, reason, sizeof reason) != 0) {
+        bm_arena_begin();
+        int bad = bm_event_decode(&it->ev, m->payload, m->len, &lim, reason, sizeof reason);
+        bm_arena_end();
+        if (bad) {
             pt->rejected++;
             to_dlq(b, m, reason);
             continue;
@@ -343,16 +349,25 @@ int bm_pipeline_step(bm_engine *e)
         return 0;
     bm_batch *b = &r->batch;
     char err[512];
+    int64_t t0 = bm_now_ms(), t1 = t0, t2 = t0, t3 = t0;
     int rc = prepare(e, r);
+    t1 = bm_now_ms();
     if (rc == 0 && bm_batch_load_states(e, r->load, r->nload, err, sizeof err) != 0)
         rc = -1;
     else if (rc != 0)
         snprintf(err, sizeof err, "out of memory while preparing the batch");
+    t2 = bm_now_ms();
     if (rc == 0) {
         dispatch(e, r);
         bm_batch_finish(b);
+        t3 = bm_now_ms();
         rc = bm_batch_commit(b, err, sizeof err);
     }
+    bm_debug("pipeline",
+             "batch events=%zu loaded=%zu written=%zu prepare_ms=%lld load_ms=%lld "
+             "dispatch_ms=%lld commit_ms=%lld rc=%d",
+             r->n, r->nload, b->ndirty, (long long)(t1 - t0), (long long)(t2 - t1),
+             (long long)(t3 - t2), (long long)(bm_now_ms() - t3), rc);
     uint64_t applied = 0, rejected = 0, dups = 0;
     for (int p = 0; p < e->npart_seen; p++) {
         if (!e->parts[p].in_batch)

@@ -99,8 +99,8 @@ static int relay_round(bm_relay *r, PGconn *pg)
     long messages = 0;
     for (int i = 0; i < n && ok; i++) {
         char *payload = strdup(PQgetvalue(res, i, 2));
-        int m = payload ? publish_row(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), payload)
-                        : -1;
+        int m =
+            payload ? publish_row(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), payload) : -1;
         free(payload);
         if (m < 0)
             ok = 0;
@@ -132,8 +132,8 @@ static int relay_round(bm_relay *r, PGconn *pg)
     snprintf(ids + len, cap - len, "}");
     PQclear(res);
     const char *p[1] = {ids};
-    res = PQexecParams(pg, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                       1, NULL, p, NULL, NULL, 0);
+    res = PQexecParams(pg, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1,
+                       NULL, p, NULL, NULL, 0);
     free(ids);
     int marked = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
@@ -166,7 +166,8 @@ static void *relay_main(void *arg)
         int64_t now = bm_now_ms();
         if (now - last_gc > 60000) {
             /* Published rows are kept an hour for inspection, then dropped. */
-            PQclear(PQexec(pg, "DELETE FROM outbox WHERE published_at < now() - interval '1 hour'"));
+            PQclear(
+                PQexec(pg, "DELETE FROM outbox WHERE published_at < now() - interval '1 hour'"));
             last_gc = now;
         }
         if (n <= 0)

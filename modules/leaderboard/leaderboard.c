@@ -19,8 +19,7 @@ typedef struct lb_instance {
     bm_host *host;
 } lb_instance;
 
-static int lb_init(const bm_host_api *api, bm_host *host, void **instance, char *err,
-                   size_t errlen)
+static int lb_init(const bm_host_api *api, bm_host *host, void **instance, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;

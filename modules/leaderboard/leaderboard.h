@@ -20,8 +20,8 @@ typedef struct lb_campaign {
 } lb_campaign;
 
 /* Parses and validates; NULL with err naming the field. */
-lb_campaign *lb_config_parse(const bm_host_api *api, bm_host *host, const bm_campaign *c,
-                             char *err, size_t errlen);
+lb_campaign *lb_config_parse(const bm_host_api *api, bm_host *host, const bm_campaign *c, char *err,
+                             size_t errlen);
 void lb_config_free(const bm_host_api *api, lb_campaign *lb);
 /* 1 if the user passes the whitelist (or there is none). */
 int lb_whitelisted(const lb_campaign *lb, const char *user);

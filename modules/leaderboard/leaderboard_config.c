@@ -127,8 +127,8 @@ static int parse_scoring(lb_campaign *lb, json_t *s, int has_formula, char *err,
     return 0;
 }
 
-lb_campaign *lb_config_parse(const bm_host_api *api, bm_host *host, const bm_campaign *c,
-                             char *err, size_t errlen)
+lb_campaign *lb_config_parse(const bm_host_api *api, bm_host *host, const bm_campaign *c, char *err,
+                             size_t errlen)
 {
     json_error_t jerr;
     json_t *root = json_loads(c->config_json, 0, &jerr);
@@ -152,8 +152,7 @@ lb_campaign *lb_config_parse(const bm_host_api *api, bm_host *host, const bm_cam
     lb->max_entries = 100;
     if (dc && json_is_object(dc) && json_object_get(dc, "maxEntries")) {
         json_t *me = json_object_get(dc, "maxEntries");
-        if (!json_is_integer(me) || json_integer_value(me) < 1 ||
-            json_integer_value(me) > 10000) {
+        if (!json_is_integer(me) || json_integer_value(me) < 1 || json_integer_value(me) > 10000) {
             snprintf(err, errlen, "displayConfig.maxEntries: must be an integer 1..10000");
             goto fail;
         }
@@ -161,7 +160,8 @@ lb_campaign *lb_config_parse(const bm_host_api *api, bm_host *host, const bm_cam
     }
     if (has_formula) {
         char why[400];
-        lb->formula = api->formula_compile(host, c->id, json_string_value(formula), why, sizeof why);
+        lb->formula =
+            api->formula_compile(host, c->id, json_string_value(formula), why, sizeof why);
         if (!lb->formula) {
             snprintf(err, errlen, "customFormula: %s", why);
             goto fail;

@@ -187,7 +187,7 @@ static int parse_condition(json_t *c, size_t idx, quest_cond *qc, char *err, siz
                                        "filter", "aggregate", "description", "label",    NULL};
     static const char *const types[] = {"count", "value", "exists", "time_based"};
     static const char *const aggs[] = {"max", "min", "last", "sum"};
-    char base[32], p[PATH_MAX_LEN];
+    char base[48], p[PATH_MAX_LEN];
     snprintf(base, sizeof base, "conditions[%zu]", idx);
     if (!json_is_object(c))
         return cfg_fail(err, errlen, base, "must be an object");

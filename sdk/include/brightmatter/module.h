@@ -55,9 +55,9 @@ extern "C" {
 #define BM_SIG_LITTLE_ENDIAN 0ULL
 #endif
 #define BM_BUILD_SIGNATURE                                                                         \
-    ((uint64_t)sizeof(void *) | ((uint64_t)sizeof(time_t) << 8) |                                 \
-     ((uint64_t)sizeof(long) << 16) | ((uint64_t)sizeof(size_t) << 24) |                           \
-     ((uint64_t)sizeof(double) << 32) | (BM_SIG_LITTLE_ENDIAN << 40))
+    ((uint64_t)sizeof(void *) | ((uint64_t)sizeof(time_t) << 8) | ((uint64_t)sizeof(long) << 16) | \
+     ((uint64_t)sizeof(size_t) << 24) | ((uint64_t)sizeof(double) << 32) |                         \
+     (BM_SIG_LITTLE_ENDIAN << 40))
 
 /* Exported from the module with default visibility; everything else hidden. */
 #if defined(__GNUC__)

@@ -47,9 +47,9 @@ static void test_values_and_env_override(void **state)
     unsetenv("BM_PIPELINE_BATCH_LINGER_MS");
     unsetenv("BM_KAFKA_BROKERS");
     assert_int_equal(c.batch_max_events, 500);
-    assert_int_equal(c.batch_linger_ms, 7);          /* environment wins over default */
-    assert_string_equal(c.brokers, "k2:9092");       /* and over the file */
-    assert_int_equal(c.dedup_window_s, 3600);        /* untouched keys keep defaults */
+    assert_int_equal(c.batch_linger_ms, 7);    /* environment wins over default */
+    assert_string_equal(c.brokers, "k2:9092"); /* and over the file */
+    assert_int_equal(c.dedup_window_s, 3600);  /* untouched keys keep defaults */
     unlink(p);
 }
 
