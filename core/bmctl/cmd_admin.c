@@ -35,27 +35,31 @@ static char *admin_call(const bm_ctl *ctl, const char *request)
     }
     size_t cap = 65536, len = 0;
     char *buf = malloc(cap);
-    while (buf) {
+    int ok = buf != NULL;
+    while (ok) {
         struct pollfd pfd = {fd, POLLIN, 0};
         if (poll(&pfd, 1, 30000) <= 0) {
             fprintf(stderr, "bmctl: engine did not answer within 30 s\n");
-            free(buf);
-            buf = NULL;
+            ok = 0;
             break;
         }
         if (len + 4096 > cap) {
-            char *nb = realloc(buf, cap *= 2);
+            char *nb = realloc(buf, cap * 2);
             if (!nb) {
-                free(buf);
-                buf = NULL;
+                ok = 0;
                 break;
             }
             buf = nb;
+            cap *= 2;
         }
         ssize_t n = read(fd, buf + len, cap - len - 1);
         if (n <= 0)
             break;
         len += (size_t)n;
+    }
+    if (!ok) {
+        free(buf);
+        buf = NULL;
     }
     close(fd);
     if (buf)

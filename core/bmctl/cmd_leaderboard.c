@@ -70,7 +70,7 @@ static int board_limit(PGconn *pg, const char *id, char *name, size_t namelen)
     const char *p[1] = {id};
     PGresult *r = PQexecParams(pg,
                                "SELECT name, COALESCE((config #>> '{displayConfig,maxEntries}')"
-                               "::int, 10) FROM campaigns WHERE id::text = $1",
+                               "::int, 10) FROM campaigns WHERE id = $1::uuid",
                                1, NULL, p, NULL, NULL, 0);
     int limit = -1;
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
@@ -89,7 +89,7 @@ static int around(PGconn *pg, const char *id, const char *user, int limit, entry
         "SELECT current_value, reached_at, 1 + (SELECT count(*) FROM user_progress o WHERE "
         "o.campaign_id = u.campaign_id AND (o.current_value > u.current_value OR "
         "(o.current_value = u.current_value AND (o.reached_at, o.user_id) < (u.reached_at, "
-        "u.user_id)))) FROM user_progress u WHERE u.campaign_id::text = $1 AND u.user_id = $2",
+        "u.user_id)))) FROM user_progress u WHERE u.campaign_id = $1::uuid AND u.user_id = $2",
         2, NULL, p1, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         fprintf(stderr, "bmctl: user %s has no entry on %s\n", user, id);
@@ -105,7 +105,7 @@ static int around(PGconn *pg, const char *id, const char *user, int limit, entry
     const char *p[5] = {id, value, reached, user, half};
     /* Ahead of the player, nearest first; then the player and those behind. */
     if (fetch(pg,
-              "SELECT " COLS " FROM user_progress WHERE campaign_id::text = $1 AND "
+              "SELECT " COLS " FROM user_progress WHERE campaign_id = $1::uuid AND "
               "(current_value > $2::float8 OR (current_value = $2::float8 AND "
               "(reached_at, user_id) < ($3::timestamptz, $4))) "
               "ORDER BY current_value ASC, reached_at DESC, user_id DESC LIMIT $5::int",
@@ -115,7 +115,7 @@ static int around(PGconn *pg, const char *id, const char *user, int limit, entry
     snprintf(rest, sizeof rest, "%d", limit - (int)*n);
     p[4] = rest;
     if (fetch(pg,
-              "SELECT " COLS " FROM user_progress WHERE campaign_id::text = $1 AND "
+              "SELECT " COLS " FROM user_progress WHERE campaign_id = $1::uuid AND "
               "(current_value < $2::float8 OR (current_value = $2::float8 AND "
               "(reached_at, user_id) >= ($3::timestamptz, $4))) "
               "ORDER BY " RANK_ORDER " LIMIT $5::int",
@@ -172,7 +172,7 @@ int bm_cmd_leaderboard(bm_ctl *ctl, int argc, char **argv)
         snprintf(lim, sizeof lim, "%d", limit);
         const char *p[2] = {id, lim};
         if (fetch(pg,
-                  "SELECT " COLS " FROM user_progress WHERE campaign_id::text = $1 "
+                  "SELECT " COLS " FROM user_progress WHERE campaign_id = $1::uuid "
                   "ORDER BY " RANK_ORDER " LIMIT $2::int",
                   2, p, &v, &n, 1, 1) < 0)
             goto out;

@@ -137,16 +137,27 @@ int bm_kafka_bootstrap(const bm_config *c, char *out, size_t len, char *err, siz
     return 0;
 }
 
+/* Delivery report: stores the outcome where the producing call can read it. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    if (m->_private)
+        *(rd_kafka_resp_err_t *)m->_private = m->err;
+}
+
 rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, errlen) ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
         rd_kafka_conf_set(conf, "linger.ms", "5", err, errlen) ||
-        rd_kafka_conf_set(conf, "compression.codec", "lz4", err, errlen)) {
+        rd_kafka_conf_set(conf, "compression.codec", "lz4", err, errlen) ||
+        rd_kafka_conf_set(conf, "message.timeout.ms", "10000", err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
     if (!p)
         rd_kafka_conf_destroy(conf);
@@ -157,18 +168,21 @@ rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errle
 int bm_kafka_produce_sync(rd_kafka_t *p, const char *topic, const char *key, const void *val,
                           size_t len, char *err, size_t errlen)
 {
-    rd_kafka_resp_err_t rc =
-        rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                          RD_KAFKA_V_VALUE((void *)val, len),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    /* Stays _IN_PROGRESS until the delivery report says otherwise. */
+    rd_kafka_resp_err_t outcome = RD_KAFKA_RESP_ERR__IN_PROGRESS;
+    rd_kafka_resp_err_t rc = rd_kafka_producev(
+        p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+        RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(&outcome), RD_KAFKA_V_END);
     if (rc) {
         snprintf(err, errlen, "produce to %s: %s", topic, rd_kafka_err2str(rc));
         return -1;
     }
-    rc = rd_kafka_flush(p, 10000);
-    if (rc) {
-        snprintf(err, errlen, "produce to %s: not delivered within 10 s: %s", topic,
-                 rd_kafka_err2str(rc));
+    rd_kafka_flush(p, 15000);
+    if (outcome != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "produce to %s: not delivered: %s", topic,
+                 outcome == RD_KAFKA_RESP_ERR__IN_PROGRESS ? "no delivery report within 15 s"
+                                                           : rd_kafka_err2str(outcome));
         return -1;
     }
     return 0;

@@ -403,7 +403,8 @@ static int parse_repeat(json_t *root, quest_cfg *cfg, char *err, size_t errlen)
     v = json_object_get(root, "cooldownHours");
     if (v && !json_is_null(v)) {
         if (!is_finite_number(v) || json_number_value(v) < 0 || json_number_value(v) > 87600)
-            return cfg_fail(err, errlen, "cooldownHours", "must be a number of hours >= 0");
+            return cfg_fail(err, errlen, "cooldownHours",
+                            "must be a number of hours from 0 to 87600");
         if (!cfg->repeatable && json_number_value(v) > 0)
             return cfg_fail(err, errlen, "cooldownHours", "only applies when repeatable is true");
         cfg->cooldown_ms = (int64_t)llround(json_number_value(v) * 3600000.0);
