@@ -175,7 +175,7 @@ static int create(bm_ctl *ctl, PGconn *pg, const char *path)
         goto invalid;
 
     json_t *gating = json_object_get(root, "gating");
-    char *gating_text = json_dumps(gating ? gating : json_object(), JSON_COMPACT);
+    char *gating_text = gating ? json_dumps(gating, JSON_COMPACT) : NULL;
     char start[32], end[32];
     snprintf(start, sizeof start, "%lld", (long long)row.start_ms);
     snprintf(end, sizeof end, "%lld", (long long)row.end_ms);

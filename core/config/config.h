@@ -12,9 +12,9 @@ typedef struct bm_config {
     char run_dir[512];     /* pid, admin socket, bootstrap file, module copies */
     char log_level[16];
     /* [kafka] */
-    char brokers[512];      /* "embedded" or host:port,... */
-    char group_id[128];     /* consumer group of the processors */
-    char events_topic[128]; /* game.events */
+    char brokers[512];       /* "embedded" or host:port,... */
+    char group_id[128];      /* consumer group of the processors */
+    char events_topic[128];  /* game.events */
     int embedded_partitions; /* partitions of game.events in embedded mode */
     /* [postgres] */
     char pg_dsn[1024];
@@ -42,8 +42,8 @@ void bm_config_defaults(bm_config *c);
 int bm_config_load(bm_config *c, const char *path, char *err, size_t errlen);
 
 /* Sets one key ("section.key") from a string; -1 with err on a bad value. */
-int bm_config_set(bm_config *c, const char *section, const char *key, const char *value,
-                  char *err, size_t errlen);
+int bm_config_set(bm_config *c, const char *section, const char *key, const char *value, char *err,
+                  size_t errlen);
 
 /* Writes every key with its current value and help text, as a config file. */
 void bm_config_dump(const bm_config *c, void *file);

@@ -23,10 +23,10 @@ struct bm_event {
 
 /* Bounds applied while decoding. */
 typedef struct bm_event_limits {
-    size_t max_bytes;   /* larger payloads are refused */
-    int64_t now_ms;     /* reference time for the bounds */
-    int64_t past_ms;    /* oldest accepted timestamp = now - past_ms (0 = no bound) */
-    int64_t future_ms;  /* newest accepted timestamp = now + future_ms (0 = no bound) */
+    size_t max_bytes;  /* larger payloads are refused */
+    int64_t now_ms;    /* reference time for the bounds */
+    int64_t past_ms;   /* oldest accepted timestamp = now - past_ms (0 = no bound) */
+    int64_t future_ms; /* newest accepted timestamp = now + future_ms (0 = no bound) */
 } bm_event_limits;
 
 /*

@@ -28,8 +28,8 @@ typedef struct bm_module_info {
 typedef struct bm_modinst {
     const bm_module *m;
     void *dl;
-    void *instance;     /* what init() returned */
-    bm_host *host;      /* handed to init(); from bm_loader_host.host_new */
+    void *instance; /* what init() returned */
+    bm_host *host;  /* handed to init(); from bm_loader_host.host_new */
     char name[64];
     char src_path[1024];  /* file in the modules directory */
     char copy_path[1024]; /* private per-generation copy that was dlopened */

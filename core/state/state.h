@@ -14,7 +14,7 @@
 #include <brightmatter/module.h>
 
 typedef struct bm_state_entry {
-    bm_state st;        /* first member: modules get &entry->st */
+    bm_state st; /* first member: modules get &entry->st */
     uint64_t hash;
     char *user;         /* owned */
     char *doc;          /* owned; st.doc points here */
