@@ -16,6 +16,8 @@ typedef struct bm_config {
     char group_id[128];      /* consumer group of the processors */
     char events_topic[128];  /* game.events */
     int embedded_partitions; /* partitions of game.events in embedded mode */
+    int session_timeout_ms;  /* group membership lapses after this without heartbeats */
+    int socket_timeout_ms;   /* a silent broker connection is given up after this */
     /* [postgres] */
     char pg_dsn[1024];
     /* [pipeline] */

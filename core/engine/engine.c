@@ -120,14 +120,18 @@ void bm_engine_refresh_campaigns(bm_engine *e)
 
 static int config_consumer_start(bm_engine *e, char *err, size_t errlen)
 {
+    char sock[16];
+    snprintf(sock, sizeof sock, "%d", e->cfg.socket_timeout_ms);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "bootstrap.servers", e->bootstrap, err, errlen) ||
+        rd_kafka_conf_set(conf, "socket.timeout.ms", sock, err, errlen) ||
         rd_kafka_conf_set(conf, "group.id", "brightmatter-config-unused", err, errlen) ||
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
         rd_kafka_conf_set(conf, "log_level", "3", err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return -1;
     }
+    rd_kafka_conf_set_log_cb(conf, bm_kafka_log_cb);
     e->config_consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
     if (!e->config_consumer) {
         rd_kafka_conf_destroy(conf);

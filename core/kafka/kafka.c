@@ -21,6 +21,16 @@ const bm_topic_def bm_topics[] = {
 };
 const size_t bm_ntopics = sizeof bm_topics / sizeof bm_topics[0];
 
+void bm_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    /* syslog levels: 0-3 error, 4 warning, 5-6 notice/info, 7 debug */
+    int lvl = level <= 3   ? BM_LOG_LVL_ERROR
+              : level == 4 ? BM_LOG_LVL_WARN
+              : level <= 6 ? BM_LOG_LVL_INFO
+                           : BM_LOG_LVL_DEBUG;
+    bm_logf(lvl, "kafka", "client=%s facility=%s %s", rk ? rd_kafka_name(rk) : "-", fac, buf);
+}
+
 struct bm_broker {
     rd_kafka_t *rk; /* owns the mock cluster's bookkeeping */
     rd_kafka_mock_cluster_t *mc;
@@ -40,6 +50,7 @@ bm_broker *bm_broker_start(int events_partitions, const char *bootstrap_file, ch
     char e[256];
     /* No bootstrap: this handle only hosts the cluster. */
     rd_kafka_conf_set(conf, "log_level", "3", e, sizeof e);
+    rd_kafka_conf_set_log_cb(conf, bm_kafka_log_cb);
     b->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
     if (!b->rk) {
         rd_kafka_conf_destroy(conf);
@@ -153,11 +164,13 @@ rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errle
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
         rd_kafka_conf_set(conf, "linger.ms", "5", err, errlen) ||
         rd_kafka_conf_set(conf, "compression.codec", "lz4", err, errlen) ||
-        rd_kafka_conf_set(conf, "message.timeout.ms", "10000", err, errlen)) {
+        rd_kafka_conf_set(conf, "message.timeout.ms", "10000", err, errlen) ||
+        rd_kafka_conf_set(conf, "socket.timeout.ms", "10000", err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_log_cb(conf, bm_kafka_log_cb);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
     if (!p)
         rd_kafka_conf_destroy(conf);

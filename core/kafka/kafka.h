@@ -50,6 +50,9 @@ void bm_kafka_bootstrap_path(const bm_config *c, char *out, size_t len);
  */
 int bm_kafka_bootstrap(const bm_config *c, char *out, size_t len, char *err, size_t errlen);
 
+/* librdkafka log callback: its lines become logfmt records (module=kafka). */
+void bm_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+
 /* An idempotent producer for `bootstrap`; NULL with err. */
 rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errlen);
 

@@ -1,6 +1,8 @@
 /* PostgreSQL helpers over libpq: connect, exec, migrations. */
 #include "pg/pg.h"
 
+#include "log/log.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -80,9 +82,20 @@ static int pg_status_ok(ExecStatusType st)
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
 }
 
+/* Server messages go to the log as logfmt lines, never raw on stderr. */
+static void on_notice(void *arg, const char *message)
+{
+    (void)arg;
+    bm_warn("pg", "%.*s", (int)strcspn(message, "\n"), message);
+}
+
 PGconn *bm_pg_connect(const char *dsn, char *err, size_t errlen)
 {
-    PGconn *c = PQconnectdb(dsn ? dsn : "");
+    /* The setting travels in the startup packet, so PQreset keeps it: a session
+     * opened again after a database restart must not start printing NOTICEs. */
+    const char *const keys[] = {"dbname", "options", NULL};
+    const char *const vals[] = {dsn ? dsn : "", "-c client_min_messages=warning", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c) {
         pg_copy_msg("out of memory", err, errlen);
         return NULL;
@@ -91,9 +104,7 @@ PGconn *bm_pg_connect(const char *dsn, char *err, size_t errlen)
         pg_copy_msg(PQerrorMessage(c), err, errlen);
         goto fail;
     }
-    /* NOTICEs such as "relation already exists, skipping" are noise on stderr. */
-    if (bm_pg_exec(c, "SET client_min_messages = warning", err, errlen) != 0)
-        goto fail;
+    PQsetNoticeProcessor(c, on_notice, NULL);
     return c;
 fail:
     PQfinish(c);

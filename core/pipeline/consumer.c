@@ -144,6 +144,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
 int bm_pipeline_start(bm_engine *e, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char session[16], heartbeat[16], sock[16];
+    snprintf(session, sizeof session, "%d", e->cfg.session_timeout_ms);
+    snprintf(heartbeat, sizeof heartbeat, "%d",
+             e->cfg.session_timeout_ms / 3 < 1000 ? e->cfg.session_timeout_ms / 3 : 1000);
+    snprintf(sock, sizeof sock, "%d", e->cfg.socket_timeout_ms);
     struct {
         const char *k, *v;
     } kv[] = {
@@ -156,8 +161,9 @@ int bm_pipeline_start(bm_engine *e, char *err, size_t errlen)
         {"fetch.wait.max.ms", "20"},
         {"queued.min.messages", "200000"},
         {"fetch.message.max.bytes", "4194304"},
-        {"session.timeout.ms", "10000"},
-        {"heartbeat.interval.ms", "1000"},
+        {"session.timeout.ms", session},
+        {"heartbeat.interval.ms", heartbeat},
+        {"socket.timeout.ms", sock},
         {"log_level", "4"},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
@@ -167,6 +173,7 @@ int bm_pipeline_start(bm_engine *e, char *err, size_t errlen)
         }
     }
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_log_cb(conf, bm_kafka_log_cb);
     rd_kafka_conf_set_opaque(conf, e);
     e->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
     if (!e->consumer) {

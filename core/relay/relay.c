@@ -188,17 +188,21 @@ bm_relay *bm_relay_start(const bm_config *cfg, const char *bootstrap, bm_engine_
     }
     snprintf(r->dsn, sizeof r->dsn, "%s", cfg->pg_dsn);
     r->stats = stats;
+    char sock[16];
+    snprintf(sock, sizeof sock, "%d", cfg->socket_timeout_ms);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, errlen) ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
         rd_kafka_conf_set(conf, "linger.ms", "10", err, errlen) ||
         rd_kafka_conf_set(conf, "compression.codec", "lz4", err, errlen) ||
-        rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", err, errlen)) {
+        rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", err, errlen) ||
+        rd_kafka_conf_set(conf, "socket.timeout.ms", sock, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         free(r);
         return NULL;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_log_cb(conf, bm_kafka_log_cb);
     rd_kafka_conf_set_opaque(conf, r);
     r->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
     if (!r->producer) {

@@ -161,7 +161,7 @@ lb_campaign *lb_config_parse(const bm_host_api *api, bm_host *host, const bm_cam
     if (has_formula) {
         char why[400];
         lb->formula =
-            api->formula_compile(host, c->id, json_string_value(formula), why, sizeof why);
+            api->formula_compile(host, c->name, json_string_value(formula), why, sizeof why);
         if (!lb->formula) {
             snprintf(err, errlen, "customFormula: %s", why);
             goto fail;
