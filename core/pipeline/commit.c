@@ -379,13 +379,21 @@ int bm_batch_commit(bm_batch *b, char *err, size_t errlen)
         rollback(pg);
         return rc;
     }
-    if (ensure_stage(pg, err, errlen) != 0 || (b->ndirty && copy_states(b, err, errlen) != 0) ||
-        write_grants(b, err, errlen) != 0 || write_outbox(b, err, errlen) != 0 ||
+    int64_t t0 = bm_now_ms();
+    if (ensure_stage(pg, err, errlen) != 0 || (b->ndirty && copy_states(b, err, errlen) != 0)) {
+        rollback(pg);
+        return -1;
+    }
+    int64_t t1 = bm_now_ms();
+    if (write_grants(b, err, errlen) != 0 || write_outbox(b, err, errlen) != 0 ||
         write_dedup(b, err, errlen) != 0) {
         rollback(pg);
         return -1;
     }
+    int64_t t2 = bm_now_ms();
     r = PQexec(pg, "COMMIT");
+    bm_debug("pipeline", "commit states_ms=%lld outbox_ms=%lld commit_ms=%lld",
+             (long long)(t1 - t0), (long long)(t2 - t1), (long long)(bm_now_ms() - t2));
     ok = ok_cmd(r);
     PQclear(r);
     if (!ok) {
