@@ -51,7 +51,7 @@ static const key_def g_keys[] = {
     INT("kafka", "socket_timeout_ms", socket_timeout_ms, "10000", 1000, 300000,
         "a broker connection silent this long is dropped and reopened"),
     STR("postgres", "dsn", pg_dsn, "dbname=brightmatter", "libpq connection string"),
-    INT("pipeline", "batch_max_events", batch_max_events, "20000", 1, 1000000,
+    INT("pipeline", "batch_max_events", batch_max_events, "50000", 1, 1000000,
         "events per batch transaction at most"),
     INT("pipeline", "batch_linger_ms", batch_linger_ms, "50", 0, 60000,
         "how long a batch waits to fill"),

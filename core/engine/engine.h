@@ -50,6 +50,7 @@ typedef struct bm_engine_stats {
 double bm_stats_latency_pct(bm_engine_stats *st, double pct);
 
 typedef struct bm_admin bm_admin;
+typedef struct bm_committer bm_committer;
 typedef struct bm_relay bm_relay;
 
 typedef struct bm_engine {
@@ -60,7 +61,8 @@ typedef struct bm_engine {
     rd_kafka_t *consumer;
     rd_kafka_queue_t *queue;
     rd_kafka_t *config_consumer; /* config.campaigns, every partition, no group */
-    rd_kafka_topic_partition_list_t *lag_offsets;
+    bm_committer *committer;     /* runs batch N's transaction while N+1 is prepared */
+    int need_rewind;             /* a commit failed while a rebalance was settling it */
     char copy_dir[1100];
 
     bm_loader_host lh;
@@ -111,6 +113,9 @@ int bm_pipeline_start(bm_engine *e, char *err, size_t errlen);
 void bm_pipeline_stop(bm_engine *e);
 /* Drops cached state of a partition (or all when partition < 0). */
 void bm_pipeline_drop_cache(bm_engine *e, int32_t partition);
+/* Collects the batch in flight; 0 committed (or none), -1 failed (cache dropped:
+ * the caller rewinds to the stored offsets). */
+int bm_pipeline_settle(bm_engine *e);
 /* Frees the pipeline's reusable buffers (at shutdown). */
 void bm_pipeline_free_run(void);
 /* Re-reads offsets from PostgreSQL for the owned partitions and seeks there. */

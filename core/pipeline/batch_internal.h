@@ -53,8 +53,8 @@ void bm_batch_finish(bm_batch *b);
 /* Loads from PostgreSQL every entry in `v` not loaded yet; 0 or -1 with err. */
 int bm_batch_load_states(bm_engine *e, bm_state_entry **v, size_t n, char *err, size_t errlen);
 
-/* The batch's single transaction: states, outbox, grants, dedup ids, offsets
- * (fenced). 0 committed; 1 fence lost (rolled back); -1 database error. */
-int bm_batch_commit(bm_batch *b, char *err, size_t errlen);
+/* Serializes what the batch writes into a commit job (moves the outbox rows and
+ * grants out of the batch). NULL on OOM. */
+struct bm_job *bm_batch_to_job(bm_batch *b);
 
 #endif

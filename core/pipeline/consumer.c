@@ -12,6 +12,7 @@
 #include "engine/engine.h"
 #include "log/log.h"
 #include "pg/pg.h"
+#include "pipeline/committer.h"
 
 /* Reads (creating if absent) the stored next offset of one partition. */
 static int read_offset(bm_engine *e, int32_t partition, int64_t *out, char *err, size_t errlen)
@@ -111,6 +112,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     bm_engine *e = opaque;
+    /* Ownership changes only with nothing in flight: the batch being committed
+     * is settled first, and if it failed everything is read again afterwards. */
+    if (bm_pipeline_settle(e) != 0)
+        e->need_rewind = 1;
     if (rerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
             int32_t p = parts->elems[i].partition;
@@ -143,6 +148,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
 
 int bm_pipeline_start(bm_engine *e, char *err, size_t errlen)
 {
+    e->committer = bm_committer_start(e->cfg.pg_dsn, err, errlen);
+    if (!e->committer)
+        return -1;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char session[16], heartbeat[16], sock[16];
     snprintf(session, sizeof session, "%d", e->cfg.session_timeout_ms);
@@ -198,6 +206,8 @@ int bm_pipeline_start(bm_engine *e, char *err, size_t errlen)
 
 void bm_pipeline_stop(bm_engine *e)
 {
+    /* The last batch commits before the group is left. */
+    (void)bm_pipeline_settle(e);
     if (e->queue) {
         rd_kafka_queue_destroy(e->queue);
         e->queue = NULL;
@@ -208,6 +218,8 @@ void bm_pipeline_stop(bm_engine *e)
         rd_kafka_destroy(e->consumer);
         e->consumer = NULL;
     }
+    bm_committer_stop(e->committer);
+    e->committer = NULL;
     for (int p = 0; p < BM_MAX_PARTITIONS; p++) {
         bm_dedup_free(&e->parts[p].dedup);
         free(e->parts[p].new_hashes);

@@ -14,6 +14,7 @@
 #include "event/event.h"
 #include "log/log.h"
 #include "pipeline/batch_internal.h"
+#include "pipeline/committer.h"
 
 typedef struct bm_item {
     rd_kafka_message_t *msg;
@@ -65,7 +66,10 @@ static size_t poll_batch(bm_engine *e, bm_run *r)
     int64_t deadline = 0;
     int timeout = 100;
     while (r->n < max && *e->run) {
-        ssize_t got = rd_kafka_consume_batch_queue(e->queue, timeout, r->msgs, max - r->n);
+        /* consume_batch_queue waits its whole timeout unless `max` messages come, so
+         * while idle ask for one message: the batch starts as soon as it arrives. */
+        size_t want = r->n == 0 && !deadline ? 1 : max - r->n;
+        ssize_t got = rd_kafka_consume_batch_queue(e->queue, timeout, r->msgs, want);
         for (ssize_t i = 0; i < got; i++) {
             rd_kafka_message_t *m = r->msgs[i];
             if (m->err) {
@@ -292,28 +296,23 @@ static void rewind_all(bm_engine *e)
 }
 
 /* Kafka-side commit of what PostgreSQL now holds: for lag monitoring only. */
-static void commit_lag(bm_engine *e)
+static void commit_lag(bm_engine *e, const bm_job *j)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
-    for (int p = 0; p < e->npart_seen; p++)
-        if (e->parts[p].in_batch)
-            rd_kafka_topic_partition_list_add(l, e->cfg.events_topic, p)->offset =
-                e->parts[p].batch_next;
-    if (l->cnt)
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)j->nparts + 1);
+    for (size_t i = 0; i < j->nparts; i++)
+        rd_kafka_topic_partition_list_add(l, e->cfg.events_topic, j->parts[i].partition)->offset =
+            j->parts[i].next;
+    if (l->cnt && e->consumer)
         rd_kafka_commit(e->consumer, l, 1);
     rd_kafka_topic_partition_list_destroy(l);
 }
 
 /* Commit time minus each message's CreateTime, into log2 buckets. */
-static void record_latency(bm_engine *e, bm_run *r)
+static void record_latency(bm_engine *e, const bm_job *j)
 {
     int64_t now = bm_now_ms();
-    for (size_t i = 0; i < r->n; i++) {
-        rd_kafka_timestamp_type_t tt;
-        int64_t ts = rd_kafka_message_timestamp(r->items[i].msg, &tt);
-        if (ts <= 0 || tt != RD_KAFKA_TIMESTAMP_CREATE_TIME)
-            continue;
-        int64_t ms = now - ts;
+    for (size_t i = 0; i < j->ncreated; i++) {
+        int64_t ms = now - j->created_ms[i];
         int bucket = 0;
         while (ms > 0 && bucket < 31) {
             ms >>= 1;
@@ -338,70 +337,58 @@ double bm_stats_latency_pct(bm_engine_stats *st, double pct)
     return 0;
 }
 
-int bm_pipeline_step(bm_engine *e)
+/* The Kafka CreateTime of every message of the batch, for the latency histogram. */
+static void keep_created(bm_run *r, bm_job *j)
 {
-    bm_run *r = &g_run;
-    if (!r->init) {
-        bm_batch_init(&r->batch, e);
-        r->init = 1;
+    j->created_ms = malloc((r->n + 1) * sizeof *j->created_ms);
+    if (!j->created_ms)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        rd_kafka_timestamp_type_t tt;
+        int64_t ts = rd_kafka_message_timestamp(r->items[i].msg, &tt);
+        if (ts > 0 && tt == RD_KAFKA_TIMESTAMP_CREATE_TIME)
+            j->created_ms[j->ncreated++] = ts;
     }
-    if (poll_batch(e, r) == 0)
+}
+
+int bm_pipeline_settle(bm_engine *e)
+{
+    bm_job *j = e->committer ? bm_committer_wait(e->committer) : NULL;
+    if (!j)
         return 0;
-    bm_batch *b = &r->batch;
-    char err[512];
-    int64_t t0 = bm_now_ms(), t1 = t0, t2 = t0, t3 = t0;
-    int rc = prepare(e, r);
-    t1 = bm_now_ms();
-    if (rc == 0 && bm_batch_load_states(e, r->load, r->nload, err, sizeof err) != 0)
-        rc = -1;
-    else if (rc != 0)
-        snprintf(err, sizeof err, "out of memory while preparing the batch");
-    t2 = bm_now_ms();
+    int rc = j->rc;
     if (rc == 0) {
-        dispatch(e, r);
-        bm_batch_finish(b);
-        t3 = bm_now_ms();
-        rc = bm_batch_commit(b, err, sizeof err);
-    }
-    bm_debug("pipeline",
-             "batch events=%zu loaded=%zu written=%zu prepare_ms=%lld load_ms=%lld "
-             "dispatch_ms=%lld commit_ms=%lld rc=%d",
-             r->n, r->nload, b->ndirty, (long long)(t1 - t0), (long long)(t2 - t1),
-             (long long)(t3 - t2), (long long)(bm_now_ms() - t3), rc);
-    uint64_t applied = 0, rejected = 0, dups = 0;
-    for (int p = 0; p < e->npart_seen; p++) {
-        if (!e->parts[p].in_batch)
-            continue;
-        applied += e->parts[p].applied;
-        rejected += e->parts[p].rejected;
-        dups += e->parts[p].duplicate;
-    }
-    if (rc == 0) {
-        for (int p = 0; p < e->npart_seen; p++)
-            if (e->parts[p].in_batch)
-                e->parts[p].expected = e->parts[p].batch_next;
-        commit_lag(e);
-        record_latency(e, r);
+        uint64_t applied = 0, rejected = 0, dups = 0;
+        for (size_t i = 0; i < j->nparts; i++) {
+            applied += j->parts[i].applied;
+            rejected += j->parts[i].rejected;
+            dups += j->parts[i].duplicate;
+        }
+        commit_lag(e, j);
+        record_latency(e, j);
         atomic_fetch_add(&e->stats.batches, 1);
-        atomic_fetch_add(&e->stats.events, r->n);
+        atomic_fetch_add(&e->stats.events, j->events);
         atomic_fetch_add(&e->stats.applied, applied);
         atomic_fetch_add(&e->stats.rejected, rejected);
         atomic_fetch_add(&e->stats.duplicates, dups);
-        end_batch(e);
-        bm_batch_reset(b);
-        run_release(r);
-        return 0;
-    }
-    if (rc == 1) {
+    } else if (rc == 1) {
         atomic_fetch_add(&e->stats.fence_lost, 1);
-        bm_warn("pipeline", "batch not applied, another instance owns a partition: %s", err);
+        bm_warn("pipeline", "batch not applied, another instance owns a partition: %s", j->err);
     } else {
         atomic_fetch_add(&e->stats.commits_failed, 1);
-        bm_error("pipeline", "batch of %zu events not applied, will retry: %s", r->n, err);
+        bm_error("pipeline", "batch of %zu events not applied, will retry: %s", j->events, j->err);
     }
-    bm_batch_reset(b);
-    run_release(r);
-    /* A lost connection comes back first; then offsets and dedup sets are reread. */
+    bm_job_free(j);
+    if (rc != 0)
+        bm_pipeline_drop_cache(e, -1);
+    return rc == 0 ? 0 : -1;
+}
+
+/* After a failed commit: the processing connection comes back first (a restarted
+ * database shows on it only when used), then offsets and dedup sets are reread. */
+static void recover(bm_engine *e)
+{
+    PQclear(PQexec(e->pg, "SELECT 1"));
     if (PQstatus(e->pg) != CONNECTION_OK) {
         for (int i = 0; *e->run && PQstatus(e->pg) != CONNECTION_OK; i++) {
             usleep(i < 10 ? 100 * 1000 : 500 * 1000);
@@ -410,7 +397,79 @@ int bm_pipeline_step(bm_engine *e)
         bm_info("pipeline", "database connection restored");
     }
     rewind_all(e);
-    return -1;
+}
+
+int bm_pipeline_step(bm_engine *e)
+{
+    bm_run *r = &g_run;
+    if (!r->init) {
+        bm_batch_init(&r->batch, e);
+        r->init = 1;
+    }
+    size_t got = poll_batch(e, r);
+    if (e->need_rewind) {
+        /* A rebalance found the batch in flight failed: what was polled since is
+         * read again from the stored offsets. */
+        e->need_rewind = 0;
+        end_batch(e);
+        run_release(r);
+        recover(e);
+        return -1;
+    }
+    if (got == 0) {
+        /* Idle: collect the batch in flight so its outcome is not left waiting. */
+        if (bm_pipeline_settle(e) != 0) {
+            recover(e);
+            return -1;
+        }
+        return 0;
+    }
+    bm_batch *b = &r->batch;
+    char err[512];
+    int64_t t0 = bm_now_ms(), t1 = t0, t2 = t0;
+    int rc = prepare(e, r);
+    t1 = bm_now_ms();
+    if (rc == 0 && bm_batch_load_states(e, r->load, r->nload, err, sizeof err) != 0) {
+        bm_error("pipeline", "batch of %zu events not prepared, will retry: %s", r->n, err);
+        rc = -1;
+    } else if (rc != 0) {
+        bm_error("pipeline", "out of memory while preparing a batch of %zu events", r->n);
+    }
+    bm_job *job = NULL;
+    t2 = bm_now_ms();
+    if (rc == 0) {
+        dispatch(e, r);
+        bm_batch_finish(b);
+        job = bm_batch_to_job(b);
+        if (job) {
+            job->events = r->n;
+            keep_created(r, job);
+        }
+    }
+    /* The batch in flight must have committed before this one may be: this one is
+     * built on that batch's state. */
+    int64_t t3 = bm_now_ms();
+    if (bm_pipeline_settle(e) != 0 || !job) {
+        bm_job_free(job);
+        end_batch(e);
+        bm_batch_reset(b);
+        run_release(r);
+        recover(e);
+        return -1;
+    }
+    bm_debug("pipeline",
+             "batch events=%zu loaded=%zu written=%zu prepare_ms=%lld load_ms=%lld "
+             "dispatch_ms=%lld wait_ms=%lld",
+             r->n, r->nload, b->ndirty, (long long)(t1 - t0), (long long)(t2 - t1),
+             (long long)(t3 - t2), (long long)(bm_now_ms() - t3));
+    for (int p = 0; p < e->npart_seen; p++)
+        if (e->parts[p].in_batch)
+            e->parts[p].expected = e->parts[p].batch_next;
+    bm_committer_submit(e->committer, job);
+    end_batch(e);
+    bm_batch_reset(b);
+    run_release(r);
+    return 0;
 }
 
 void bm_pipeline_free_run(void)

@@ -32,7 +32,7 @@ static void test_shipped_file_is_valid(void **state)
     bm_config c;
     assert_int_equal(bm_config_load(&c, path, err, sizeof err), 0);
     assert_string_equal(c.brokers, "embedded");
-    assert_int_equal(c.batch_max_events, 20000);
+    assert_int_equal(c.batch_max_events, 50000);
 }
 
 static void test_values_and_env_override(void **state)
