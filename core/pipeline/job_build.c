@@ -21,14 +21,20 @@ static void states_text(bm_batch *b, bm_job *j)
         bm_buf_double(line, s->st.value);
         bm_buf_append(line, "\t", 1);
         bm_buf_double(line, s->st.aux);
-        bm_buf_printf(line, "\t%lld\t", (long long)s->st.count);
+        bm_buf_append(line, "\t", 1);
+        bm_buf_i64(line, s->st.count);
+        bm_buf_append(line, "\t", 1);
         if (s->st.doc)
             bm_buf_copy_str(line, s->st.doc);
         else
             bm_buf_puts(line, "\\N");
-        bm_buf_printf(line, "\t%d\t%lld\t%lld\t%lld\t%lld\t%d\n", (int)s->st.completed,
-                      (long long)s->st.completed_ms, (long long)s->st.reached_ms,
-                      (long long)s->st.first_ms, (long long)s->st.updated_ms, (int)s->st.flags);
+        const int64_t tail[6] = {s->st.completed, s->st.completed_ms, s->st.reached_ms,
+                                 s->st.first_ms,  s->st.updated_ms,   s->st.flags};
+        for (int k = 0; k < 6; k++) {
+            bm_buf_append(line, "\t", 1);
+            bm_buf_i64(line, tail[k]);
+        }
+        bm_buf_append(line, "\n", 1);
         j->nstates++;
     }
     if (line->oom)

@@ -33,29 +33,29 @@ static void entry_free(bm_state_entry *e)
 void bm_state_cache_free(bm_state_cache *c)
 {
     for (size_t i = 0; i < c->cap; i++)
-        if (c->slots[i])
-            entry_free(c->slots[i]);
+        if (c->slots[i].e)
+            entry_free(c->slots[i].e);
     free(c->slots);
     memset(c, 0, sizeof *c);
 }
 
-static void insert_slot(bm_state_entry **slots, size_t cap, bm_state_entry *e)
+static void insert_slot(bm_state_slot *slots, size_t cap, bm_state_entry *e)
 {
     size_t i = e->hash & (cap - 1);
-    while (slots[i])
+    while (slots[i].e)
         i = (i + 1) & (cap - 1);
-    slots[i] = e;
+    slots[i] = (bm_state_slot){e->hash, e};
 }
 
 static int grow(bm_state_cache *c)
 {
     size_t ncap = c->cap ? c->cap * 2 : 1024;
-    bm_state_entry **ns = calloc(ncap, sizeof *ns);
+    bm_state_slot *ns = calloc(ncap, sizeof *ns);
     if (!ns)
         return -1;
     for (size_t i = 0; i < c->cap; i++)
-        if (c->slots[i])
-            insert_slot(ns, ncap, c->slots[i]);
+        if (c->slots[i].e)
+            insert_slot(ns, ncap, c->slots[i].e);
     free(c->slots);
     c->slots = ns;
     c->cap = ncap;
@@ -68,11 +68,11 @@ bm_state_entry *bm_state_cache_find(const bm_state_cache *c, uint32_t camp_slot,
         return NULL;
     uint64_t h = bm_state_key_hash(camp_slot, user);
     for (size_t i = h & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
-        bm_state_entry *e = c->slots[i];
-        if (!e)
+        const bm_state_slot *sl = &c->slots[i];
+        if (!sl->e)
             return NULL;
-        if (e->hash == h && e->camp_slot == camp_slot && strcmp(e->user, user) == 0)
-            return e;
+        if (sl->hash == h && sl->e->camp_slot == camp_slot && strcmp(sl->e->user, user) == 0)
+            return sl->e;
     }
 }
 
@@ -121,16 +121,16 @@ void bm_state_cache_drop(bm_state_cache *c, int (*drop)(const bm_state_entry *e,
     if (!c->cap)
         return;
     /* No tombstones: rebuild the table from the survivors. */
-    bm_state_entry **old = c->slots;
+    bm_state_slot *old = c->slots;
     size_t ocap = c->cap;
-    bm_state_entry **ns = calloc(ocap, sizeof *ns);
+    bm_state_slot *ns = calloc(ocap, sizeof *ns);
     if (!ns) {
         /* Out of memory while shrinking: drop everything, which is always correct. */
         drop = NULL;
     }
     c->count = 0;
     for (size_t i = 0; i < ocap; i++) {
-        bm_state_entry *e = old[i];
+        bm_state_entry *e = old[i].e;
         if (!e)
             continue;
         if (!drop || drop(e, ud)) {

@@ -27,9 +27,15 @@ typedef struct bm_state_entry {
     const char *notify_topic; /* static string from the module, this batch */
 } bm_state_entry;
 
+/* The hash sits next to the pointer so a probe touches an entry only on a match. */
+typedef struct bm_state_slot {
+    uint64_t hash;
+    bm_state_entry *e;
+} bm_state_slot;
+
 typedef struct bm_state_cache {
-    bm_state_entry **slots; /* open addressing, linear probing, no deletions */
-    size_t cap;             /* power of two */
+    bm_state_slot *slots; /* open addressing, linear probing, no deletions */
+    size_t cap;           /* power of two */
     size_t count;
 } bm_state_cache;
 

@@ -70,11 +70,19 @@ void bm_buf_printf(bm_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+/* Digits by hand: this runs for every column of every state written. */
 void bm_buf_i64(bm_buf *b, int64_t v)
 {
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-    bm_buf_append(b, tmp, (size_t)n);
+    char *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    bm_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 void bm_buf_double(bm_buf *b, double v)
@@ -83,10 +91,11 @@ void bm_buf_double(bm_buf *b, double v)
     int n;
     if (!isfinite(v))
         v = 0;
-    if (v == (double)(int64_t)v && fabs(v) < 9.0e15)
-        n = snprintf(tmp, sizeof tmp, "%" PRId64, (int64_t)v);
-    else
-        n = snprintf(tmp, sizeof tmp, "%.17g", v);
+    if (fabs(v) < 9.0e15 && v == (double)(int64_t)v) {
+        bm_buf_i64(b, (int64_t)v);
+        return;
+    }
+    n = snprintf(tmp, sizeof tmp, "%.17g", v);
     bm_buf_append(b, tmp, (size_t)n);
 }
 
