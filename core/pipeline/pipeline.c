@@ -446,13 +446,16 @@ int bm_pipeline_step(bm_engine *e)
             keep_created(r, job);
         }
     }
+    /* Everything the batch writes is in the job now. Its dirty marks are cleared
+     * before settling: a failed settle frees the cache entries they point to. */
+    size_t written = b->ndirty;
+    bm_batch_reset(b);
     /* The batch in flight must have committed before this one may be: this one is
      * built on that batch's state. */
     int64_t t3 = bm_now_ms();
     if (bm_pipeline_settle(e) != 0 || !job) {
         bm_job_free(job);
         end_batch(e);
-        bm_batch_reset(b);
         run_release(r);
         recover(e);
         return -1;
@@ -460,14 +463,13 @@ int bm_pipeline_step(bm_engine *e)
     bm_debug("pipeline",
              "batch events=%zu loaded=%zu written=%zu prepare_ms=%lld load_ms=%lld "
              "dispatch_ms=%lld wait_ms=%lld",
-             r->n, r->nload, b->ndirty, (long long)(t1 - t0), (long long)(t2 - t1),
+             r->n, r->nload, written, (long long)(t1 - t0), (long long)(t2 - t1),
              (long long)(t3 - t2), (long long)(bm_now_ms() - t3));
     for (int p = 0; p < e->npart_seen; p++)
         if (e->parts[p].in_batch)
             e->parts[p].expected = e->parts[p].batch_next;
     bm_committer_submit(e->committer, job);
     end_batch(e);
-    bm_batch_reset(b);
     run_release(r);
     return 0;
 }

@@ -143,7 +143,7 @@ int bm_e2e_module_generation(json_t *modules, const char *name);
 /* --- independent counts -------------------------------------------------------------- */
 
 typedef struct bm_e2e_field {
-    char name[16];
+    char name[32];
     long long sum, max, min, last;
 } bm_e2e_field;
 
