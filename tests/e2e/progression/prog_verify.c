@@ -83,7 +83,7 @@ static void rows_free(prows *rs)
 
 static prow *rows_find(prows *rs, int user)
 {
-    prow key;
+    prow key = {0};
     prog_user_id(user, key.user, sizeof key.user);
     prow *w = bsearch(&key, rs->v, rs->n, sizeof *rs->v, cmp_prow);
     if (w)
