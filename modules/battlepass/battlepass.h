@@ -9,6 +9,8 @@
 
 #include <brightmatter/module.h>
 
+#include "modcfg.h"
+
 /* Bounds that keep the progress document and the tier table small. */
 #define BP_MAX_SOURCES 32
 #define BP_MAX_TIERS 1000
@@ -59,21 +61,6 @@ void bp_cfg_free(const bm_host_api *api, bp_cfg *cfg);
 int bp_cfg_tier_for(const bp_cfg *cfg, double xp);
 
 /* Config helpers shared by battlepass_config.c and battlepass_tiers.c (hidden symbols). */
-/* Writes "path: message" to err; returns -1. */
-int bp_cfg_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-/* -1 with err if obj has a key outside the NULL-terminated `allowed`. */
-int bp_check_keys(json_t *obj, const char *path, const char *const *allowed, char *err,
-                  size_t errlen);
-/* Nonzero for a finite JSON number. */
-int bp_is_number(json_t *v);
-/* Nonzero unless absent or null. */
-int bp_present(json_t *v);
-/* Nonzero for a dotted path under data ("stats.kills"). */
-int bp_valid_path(const char *s);
 /* Optional reward object -> canonical {"type","config"} text in *out (NULL if absent). */
 int bp_parse_reward(json_t *r, const char *path, char **out, char *err, size_t errlen);
 /* tiers / tierCurve / rewardTemplate / maxTier -> cfg->tiers and cfg->ntiers. */

@@ -15,7 +15,7 @@
 
 static int whole_in(json_t *v, long lo, long hi, long *out)
 {
-    if (!bp_is_number(v))
+    if (!bm_modcfg_is_number(v))
         return 0;
     double d = json_number_value(v);
     if (d != floor(d) || d < (double)lo || d > (double)hi)
@@ -32,7 +32,7 @@ static int parse_explicit(json_t *list, bp_cfg *cfg, long max_tier, char *err, s
     char base[32], p[64];
     cfg->tiers = calloc(n, sizeof *cfg->tiers);
     if (!cfg->tiers)
-        return bp_cfg_fail(err, errlen, "tiers", "out of memory");
+        return bm_modcfg_fail(err, errlen, "tiers", "out of memory");
     size_t i;
     json_t *t;
     json_array_foreach(list, i, t)
@@ -41,25 +41,25 @@ static int parse_explicit(json_t *list, bp_cfg *cfg, long max_tier, char *err, s
         cfg->ntiers = (int)i + 1;
         snprintf(base, sizeof base, "tiers[%zu]", i);
         if (!json_is_object(t))
-            return bp_cfg_fail(err, errlen, base, "must be an object");
-        if (bp_check_keys(t, base, keys, err, errlen))
+            return bm_modcfg_fail(err, errlen, base, "must be an object");
+        if (bm_modcfg_check_keys(t, base, keys, err, errlen))
             return -1;
         long num;
         snprintf(p, sizeof p, "%s.tier", base);
         if (!whole_in(json_object_get(t, "tier"), (long)i + 1, (long)i + 1, &num))
-            return bp_cfg_fail(err, errlen, p,
-                               "must be %zu (tiers are numbered 1, 2, 3, ... in list order)",
-                               i + 1);
+            return bm_modcfg_fail(err, errlen, p,
+                                  "must be %zu (tiers are numbered 1, 2, 3, ... in list order)",
+                                  i + 1);
         json_t *xp = json_object_get(t, "xpRequired");
         snprintf(p, sizeof p, "%s.xpRequired", base);
-        if (!bp_is_number(xp) || json_number_value(xp) < 0)
-            return bp_cfg_fail(err, errlen, p, "must be a number >= 0");
+        if (!bm_modcfg_is_number(xp) || json_number_value(xp) < 0)
+            return bm_modcfg_fail(err, errlen, p, "must be a number >= 0");
         bt->xp_required = json_number_value(xp);
         if (i > 0 && bt->xp_required < cfg->tiers[i - 1].xp_required)
-            return bp_cfg_fail(err, errlen, p,
-                               "must be at least tiers[%zu].xpRequired (xpRequired is the "
-                               "cumulative XP that reaches the tier)",
-                               i - 1);
+            return bm_modcfg_fail(err, errlen, p,
+                                  "must be at least tiers[%zu].xpRequired (xpRequired is the "
+                                  "cumulative XP that reaches the tier)",
+                                  i - 1);
         snprintf(p, sizeof p, "%s.freeReward", base);
         if (bp_parse_reward(json_object_get(t, "freeReward"), p, &bt->free_reward, err, errlen))
             return -1;
@@ -144,24 +144,24 @@ static int parse_template(json_t *tmpl, char **free_r, char **prem_r, long *free
     static const char *const keys[] = {"freeReward", "premiumReward", "freeEvery", "premiumEvery",
                                        NULL};
     *free_every = *prem_every = 1;
-    if (!bp_present(tmpl))
+    if (!bm_modcfg_present(tmpl))
         return 0;
     if (!json_is_object(tmpl))
-        return bp_cfg_fail(err, errlen, "rewardTemplate", "must be an object");
-    if (bp_check_keys(tmpl, "rewardTemplate", keys, err, errlen) ||
+        return bm_modcfg_fail(err, errlen, "rewardTemplate", "must be an object");
+    if (bm_modcfg_check_keys(tmpl, "rewardTemplate", keys, err, errlen) ||
         bp_parse_reward(json_object_get(tmpl, "freeReward"), "rewardTemplate.freeReward", free_r,
                         err, errlen) ||
         bp_parse_reward(json_object_get(tmpl, "premiumReward"), "rewardTemplate.premiumReward",
                         prem_r, err, errlen))
         return -1;
     json_t *v = json_object_get(tmpl, "freeEvery");
-    if (bp_present(v) && !whole_in(v, 1, BP_MAX_TIERS, free_every))
-        return bp_cfg_fail(err, errlen, "rewardTemplate.freeEvery",
-                           "must be a whole number from 1 to %d", BP_MAX_TIERS);
+    if (bm_modcfg_present(v) && !whole_in(v, 1, BP_MAX_TIERS, free_every))
+        return bm_modcfg_fail(err, errlen, "rewardTemplate.freeEvery",
+                              "must be a whole number from 1 to %d", BP_MAX_TIERS);
     v = json_object_get(tmpl, "premiumEvery");
-    if (bp_present(v) && !whole_in(v, 1, BP_MAX_TIERS, prem_every))
-        return bp_cfg_fail(err, errlen, "rewardTemplate.premiumEvery",
-                           "must be a whole number from 1 to %d", BP_MAX_TIERS);
+    if (bm_modcfg_present(v) && !whole_in(v, 1, BP_MAX_TIERS, prem_every))
+        return bm_modcfg_fail(err, errlen, "rewardTemplate.premiumEvery",
+                              "must be a whole number from 1 to %d", BP_MAX_TIERS);
     return 0;
 }
 
@@ -173,25 +173,25 @@ static int parse_curve(json_t *curve, json_t *tmpl, bp_cfg *cfg, long max_tier, 
     long free_every, prem_every;
     int rc = -1;
     if (!json_is_object(curve)) {
-        bp_cfg_fail(err, errlen, "tierCurve", "must be an object with base and growth");
+        bm_modcfg_fail(err, errlen, "tierCurve", "must be an object with base and growth");
         goto done;
     }
-    if (bp_check_keys(curve, "tierCurve", keys, err, errlen))
+    if (bm_modcfg_check_keys(curve, "tierCurve", keys, err, errlen))
         goto done;
     json_t *b = json_object_get(curve, "base"), *g = json_object_get(curve, "growth");
-    if (!bp_is_number(b) || json_number_value(b) < 1) {
-        bp_cfg_fail(err, errlen, "tierCurve.base", "must be a number >= 1 (XP of tier 1)");
+    if (!bm_modcfg_is_number(b) || json_number_value(b) < 1) {
+        bm_modcfg_fail(err, errlen, "tierCurve.base", "must be a number >= 1 (XP of tier 1)");
         goto done;
     }
-    if (!bp_is_number(g) || json_number_value(g) < 1 || json_number_value(g) > 10) {
-        bp_cfg_fail(err, errlen, "tierCurve.growth", "must be a number from 1 to 10");
+    if (!bm_modcfg_is_number(g) || json_number_value(g) < 1 || json_number_value(g) > 10) {
+        bm_modcfg_fail(err, errlen, "tierCurve.growth", "must be a number from 1 to 10");
         goto done;
     }
     if (parse_template(tmpl, &free_r, &prem_r, &free_every, &prem_every, err, errlen))
         goto done;
     cfg->tiers = calloc((size_t)max_tier, sizeof *cfg->tiers);
     if (!cfg->tiers) {
-        bp_cfg_fail(err, errlen, "tierCurve", "out of memory");
+        bm_modcfg_fail(err, errlen, "tierCurve", "out of memory");
         goto done;
     }
     double base = json_number_value(b), growth = json_number_value(g), total = 0;
@@ -200,8 +200,8 @@ static int parse_curve(json_t *curve, json_t *tmpl, bp_cfg *cfg, long max_tier, 
         cfg->ntiers = i;
         total += floor(base * pow(growth, i - 1));
         if (total > BP_MAX_TOTAL_XP) {
-            bp_cfg_fail(err, errlen, "tierCurve",
-                        "tier %d would need more than 1e15 XP (lower growth or maxTier)", i);
+            bm_modcfg_fail(err, errlen, "tierCurve",
+                           "tier %d would need more than 1e15 XP (lower growth or maxTier)", i);
             goto done;
         }
         bt->xp_required = total;
@@ -222,28 +222,28 @@ int bp_parse_tiers(json_t *root, bp_cfg *cfg, char *err, size_t errlen)
     json_t *list = json_object_get(root, "tiers"), *curve = json_object_get(root, "tierCurve");
     json_t *tmpl = json_object_get(root, "rewardTemplate"), *mt = json_object_get(root, "maxTier");
     long max_tier = 0;
-    if (bp_present(list) && !json_is_array(list))
-        return bp_cfg_fail(err, errlen, "tiers", "must be a list of tiers");
-    if (bp_present(mt) && !whole_in(mt, 1, BP_MAX_TIERS, &max_tier))
-        return bp_cfg_fail(err, errlen, "maxTier", "must be a whole number from 1 to %d",
-                           BP_MAX_TIERS);
+    if (bm_modcfg_present(list) && !json_is_array(list))
+        return bm_modcfg_fail(err, errlen, "tiers", "must be a list of tiers");
+    if (bm_modcfg_present(mt) && !whole_in(mt, 1, BP_MAX_TIERS, &max_tier))
+        return bm_modcfg_fail(err, errlen, "maxTier", "must be a whole number from 1 to %d",
+                              BP_MAX_TIERS);
     size_t n = json_array_size(list);
-    if (n > 0 && bp_present(curve))
-        return bp_cfg_fail(err, errlen, "tierCurve", "give either tiers or tierCurve, not both");
-    if (bp_present(tmpl) && !bp_present(curve))
-        return bp_cfg_fail(err, errlen, "rewardTemplate", "only used with tierCurve");
+    if (n > 0 && bm_modcfg_present(curve))
+        return bm_modcfg_fail(err, errlen, "tierCurve", "give either tiers or tierCurve, not both");
+    if (bm_modcfg_present(tmpl) && !bm_modcfg_present(curve))
+        return bm_modcfg_fail(err, errlen, "rewardTemplate", "only used with tierCurve");
     if (n > 0) {
         if (n > BP_MAX_TIERS)
-            return bp_cfg_fail(err, errlen, "tiers", "at most %d tiers", BP_MAX_TIERS);
+            return bm_modcfg_fail(err, errlen, "tiers", "at most %d tiers", BP_MAX_TIERS);
         if (max_tier > (long)n)
-            return bp_cfg_fail(err, errlen, "maxTier",
-                               "must not exceed the number of tiers listed (%zu)", n);
+            return bm_modcfg_fail(err, errlen, "maxTier",
+                                  "must not exceed the number of tiers listed (%zu)", n);
         return parse_explicit(list, cfg, max_tier, err, errlen);
     }
-    if (bp_present(curve)) {
+    if (bm_modcfg_present(curve)) {
         if (!max_tier)
-            return bp_cfg_fail(err, errlen, "maxTier", "required with tierCurve");
+            return bm_modcfg_fail(err, errlen, "maxTier", "required with tierCurve");
         return parse_curve(curve, tmpl, cfg, max_tier, err, errlen);
     }
-    return bp_cfg_fail(err, errlen, "tiers", "must list at least one tier (or give tierCurve)");
+    return bm_modcfg_fail(err, errlen, "tiers", "must list at least one tier (or give tierCurve)");
 }

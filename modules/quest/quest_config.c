@@ -5,6 +5,8 @@
  */
 #include "quest.h"
 
+#include "modcfg.h"
+
 #include <ctype.h>
 #include <jansson.h>
 #include <math.h>
@@ -14,163 +16,6 @@
 #include <string.h>
 
 #define PATH_MAX_LEN 96
-
-static int cfg_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(err, errlen, "%s: %s", path, msg);
-    return -1;
-}
-
-/* Refuses keys outside `allowed` (NULL-terminated): a typo must not silently disable a rule. */
-static int check_keys(json_t *obj, const char *path, const char *const *allowed, char *err,
-                      size_t errlen)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        int ok = 0;
-        for (const char *const *a = allowed; *a && !ok; a++)
-            ok = strcmp(*a, key) == 0;
-        if (!ok) {
-            char p[PATH_MAX_LEN + 64];
-            snprintf(p, sizeof p, "%s.%s", path, key);
-            return cfg_fail(err, errlen, p, "unknown key");
-        }
-    }
-    return 0;
-}
-
-static int is_finite_number(json_t *v)
-{
-    return json_is_number(v) && isfinite(json_number_value(v));
-}
-
-/* A dotted path under data: non-empty segments of printable characters. */
-static int valid_path(const char *s)
-{
-    if (!*s || strlen(s) > 200)
-        return 0;
-    int seg = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p == '.') {
-            if (seg == 0)
-                return 0;
-            seg = 0;
-        } else if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) {
-            return 0;
-        } else {
-            seg++;
-        }
-    }
-    return seg > 0;
-}
-
-/* Number of days from 1970-01-01 to a proleptic Gregorian date. */
-static int64_t civil_days(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
-static int two(const char *s, int *out)
-{
-    if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]))
-        return -1;
-    *out = (s[0] - '0') * 10 + (s[1] - '0');
-    return 0;
-}
-
-/* RFC 3339 date-time ("2026-11-23T10:00:00.5Z", offsets allowed) to ms; 0 or -1. */
-static int parse_time(const char *s, int64_t *ms)
-{
-    int y1, y2, mo, d, h, mi, se, oh = 0, om = 0;
-    if (strlen(s) < 20 || two(s, &y1) || two(s + 2, &y2) || s[4] != '-' || two(s + 5, &mo) ||
-        s[7] != '-' || two(s + 8, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        two(s + 11, &h) || s[13] != ':' || two(s + 14, &mi) || s[16] != ':' || two(s + 17, &se))
-        return -1;
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int y = y1 * 100 + y2;
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60)
-        return -1;
-    if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return -1;
-    const char *p = s + 19;
-    int frac = 0, scale = 100, nd = 0;
-    if (*p == '.') {
-        for (p++; isdigit((unsigned char)*p); p++, nd++) {
-            frac += (*p - '0') * scale;
-            scale /= 10;
-        }
-        if (nd == 0)
-            return -1;
-    }
-    int sign = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        sign = *p == '-' ? -1 : 1;
-        if (two(p + 1, &oh) || p[3] != ':' || two(p + 4, &om) || oh > 23 || om > 59)
-            return -1;
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    int64_t secs = ((civil_days(y, mo, d) * 24 + h) * 60 + mi) * 60 + (se > 59 ? 59 : se);
-    *ms = (secs - (int64_t)sign * (oh * 60 + om) * 60) * 1000 + frac;
-    return 0;
-}
-
-/* Optional RFC 3339 field: absent or null is fine. */
-static int check_date(json_t *obj, const char *key, const char *path, int64_t *ms, char *err,
-                      size_t errlen)
-{
-    json_t *v = json_object_get(obj, key);
-    *ms = 0;
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v) || parse_time(json_string_value(v), ms) != 0)
-        return cfg_fail(err, errlen, path, "must be an RFC 3339 date-time");
-    return 0;
-}
-
-/* The window shapes the host reads: dateRange{start,end,ongoing} or startDate/endDate/ongoing. */
-static int check_window(json_t *root, char *err, size_t errlen)
-{
-    json_t *dr = json_object_get(root, "dateRange");
-    json_t *base = root;
-    const char *ks = "startDate", *ke = "endDate", *ps = "startDate", *pe = "endDate";
-    const char *po = "ongoing";
-    if (dr) {
-        static const char *const keys[] = {"start", "end", "ongoing", NULL};
-        if (!json_is_object(dr))
-            return cfg_fail(err, errlen, "dateRange", "must be an object");
-        if (check_keys(dr, "dateRange", keys, err, errlen))
-            return -1;
-        base = dr;
-        ks = "start", ke = "end", ps = "dateRange.start", pe = "dateRange.end";
-        po = "dateRange.ongoing";
-    }
-    json_t *on = json_object_get(base, "ongoing");
-    if (on && !json_is_boolean(on) && !json_is_null(on))
-        return cfg_fail(err, errlen, po, "must be true or false");
-    int64_t s = 0, e = 0;
-    if (check_date(base, ks, ps, &s, err, errlen) || check_date(base, ke, pe, &e, err, errlen))
-        return -1;
-    if (s && e && e <= s)
-        return cfg_fail(err, errlen, pe, "must be after the start");
-    return 0;
-}
 
 static int parse_op(const char *s)
 {
@@ -190,8 +35,8 @@ static int parse_condition(json_t *c, size_t idx, quest_cond *qc, char *err, siz
     char base[48], p[PATH_MAX_LEN];
     snprintf(base, sizeof base, "conditions[%zu]", idx);
     if (!json_is_object(c))
-        return cfg_fail(err, errlen, base, "must be an object");
-    if (check_keys(c, base, keys, err, errlen))
+        return bm_modcfg_fail(err, errlen, base, "must be an object");
+    if (bm_modcfg_check_keys(c, base, keys, err, errlen))
         return -1;
 
     json_t *v = json_object_get(c, "type");
@@ -201,24 +46,26 @@ static int parse_condition(json_t *c, size_t idx, quest_cond *qc, char *err, siz
         if (strcmp(json_string_value(v), types[i]) == 0)
             qc->type = i;
     if (qc->type < 0)
-        return cfg_fail(err, errlen, p, "must be one of count, value, exists, time_based");
+        return bm_modcfg_fail(err, errlen, p, "must be one of count, value, exists, time_based");
 
     v = json_object_get(c, "eventType");
     snprintf(p, sizeof p, "%s.eventType", base);
     if (!json_is_string(v) || !*json_string_value(v))
-        return cfg_fail(err, errlen, p, "must be a non-empty string");
+        return bm_modcfg_fail(err, errlen, p, "must be a non-empty string");
     if (strncmp(json_string_value(v), "bm.", 3) == 0)
-        return cfg_fail(err, errlen, p, "event types starting with bm. are reserved for commands");
+        return bm_modcfg_fail(err, errlen, p,
+                              "event types starting with bm. are reserved for commands");
     qc->event_type = strdup(json_string_value(v));
 
     v = json_object_get(c, "field");
     snprintf(p, sizeof p, "%s.field", base);
     if (v && !json_is_null(v)) {
-        if (!json_is_string(v) || !valid_path(json_string_value(v)))
-            return cfg_fail(err, errlen, p, "must be a dotted path under data (e.g. stats.kills)");
+        if (!json_is_string(v) || !bm_modcfg_valid_path(json_string_value(v)))
+            return bm_modcfg_fail(err, errlen, p,
+                                  "must be a dotted path under data (e.g. stats.kills)");
         qc->field = strdup(json_string_value(v));
     } else if (qc->type == QC_VALUE) {
-        return cfg_fail(err, errlen, p, "required for value conditions");
+        return bm_modcfg_fail(err, errlen, p, "required for value conditions");
     }
 
     /* Operator: each type has a default and a set it makes sense with. */
@@ -228,36 +75,36 @@ static int parse_condition(json_t *c, size_t idx, quest_cond *qc, char *err, siz
     if (v && !json_is_null(v)) {
         qc->op = json_is_string(v) ? parse_op(json_string_value(v)) : -1;
         if (qc->op < 0)
-            return cfg_fail(err, errlen, p, "must be one of gte, lte, eq, exists");
+            return bm_modcfg_fail(err, errlen, p, "must be one of gte, lte, eq, exists");
         if (qc->type == QC_EXISTS && qc->op != QOP_EXISTS)
-            return cfg_fail(err, errlen, p, "exists conditions take operator exists");
+            return bm_modcfg_fail(err, errlen, p, "exists conditions take operator exists");
         if (qc->type == QC_TIME && qc->op != QOP_GTE)
-            return cfg_fail(err, errlen, p, "time_based conditions take operator gte");
+            return bm_modcfg_fail(err, errlen, p, "time_based conditions take operator gte");
     }
 
     v = json_object_get(c, "target");
     snprintf(p, sizeof p, "%s.target", base);
     if (qc->type != QC_EXISTS && qc->op != QOP_EXISTS) {
-        if (!is_finite_number(v))
-            return cfg_fail(err, errlen, p, "must be a number");
+        if (!bm_modcfg_is_number(v))
+            return bm_modcfg_fail(err, errlen, p, "must be a number");
         qc->target = json_number_value(v);
         if (qc->type == QC_COUNT && qc->target < 0)
-            return cfg_fail(err, errlen, p, "must be a count >= 0");
+            return bm_modcfg_fail(err, errlen, p, "must be a count >= 0");
         if (qc->type == QC_TIME && qc->target <= 0)
-            return cfg_fail(err, errlen, p, "must be a number of seconds > 0");
+            return bm_modcfg_fail(err, errlen, p, "must be a number of seconds > 0");
     }
 
     v = json_object_get(c, "filter");
     snprintf(p, sizeof p, "%s.filter", base);
     if (v && !json_is_null(v)) {
         if (!json_is_object(v))
-            return cfg_fail(err, errlen, p, "must be an object of data paths to values");
+            return bm_modcfg_fail(err, errlen, p, "must be an object of data paths to values");
         const char *k;
         json_t *fv;
         json_object_foreach(v, k, fv)
         {
-            if (!valid_path(k))
-                return cfg_fail(err, errlen, p, "key '%.60s' is not a dotted path", k);
+            if (!bm_modcfg_valid_path(k))
+                return bm_modcfg_fail(err, errlen, p, "key '%.60s' is not a dotted path", k);
         }
         if (json_object_size(v) > 0)
             qc->filter = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
@@ -268,13 +115,13 @@ static int parse_condition(json_t *c, size_t idx, quest_cond *qc, char *err, siz
     qc->agg = qc->op == QOP_LTE ? QAGG_MIN : qc->op == QOP_EQ ? QAGG_LAST : QAGG_MAX;
     if (v && !json_is_null(v)) {
         if (qc->type != QC_VALUE)
-            return cfg_fail(err, errlen, p, "only value conditions take an aggregate");
+            return bm_modcfg_fail(err, errlen, p, "only value conditions take an aggregate");
         qc->agg = -1;
         for (int i = 0; json_is_string(v) && i < 4; i++)
             if (strcmp(json_string_value(v), aggs[i]) == 0)
                 qc->agg = i;
         if (qc->agg < 0)
-            return cfg_fail(err, errlen, p, "must be one of max, min, last, sum");
+            return bm_modcfg_fail(err, errlen, p, "must be one of max, min, last, sum");
     }
     return 0;
 }
@@ -284,35 +131,36 @@ static int parse_reward(json_t *r, char **out, char *err, size_t errlen)
 {
     static const char *const rtypes[] = {"token", "nft", "in_game", "webhook", NULL};
     if (!r || json_is_null(r))
-        return cfg_fail(err, errlen, "reward", "required (an object with type and config)");
+        return bm_modcfg_fail(err, errlen, "reward", "required (an object with type and config)");
     if (!json_is_object(r))
-        return cfg_fail(err, errlen, "reward", "must be an object with type and config");
+        return bm_modcfg_fail(err, errlen, "reward", "must be an object with type and config");
     const char *key;
     json_t *v;
     json_object_foreach(r, key, v)
     {
         if (strcmp(key, "type") && strcmp(key, "config"))
-            return cfg_fail(err, errlen, "reward",
-                            "unknown key '%.60s' (reward settings go "
-                            "under reward.config)",
-                            key);
+            return bm_modcfg_fail(err, errlen, "reward",
+                                  "unknown key '%.60s' (reward settings go "
+                                  "under reward.config)",
+                                  key);
     }
     json_t *t = json_object_get(r, "type");
     int ok = 0;
     for (const char *const *a = rtypes; json_is_string(t) && *a && !ok; a++)
         ok = strcmp(*a, json_string_value(t)) == 0;
     if (!ok)
-        return cfg_fail(err, errlen, "reward.type", "must be one of token, nft, in_game, webhook");
+        return bm_modcfg_fail(err, errlen, "reward.type",
+                              "must be one of token, nft, in_game, webhook");
     json_t *c = json_object_get(r, "config");
     if (c && !json_is_null(c) && !json_is_object(c))
-        return cfg_fail(err, errlen, "reward.config", "must be an object");
+        return bm_modcfg_fail(err, errlen, "reward.config", "must be an object");
     json_t *conf = c && json_is_object(c) ? json_incref(c) : json_object();
     json_t *canon = json_pack("{s:s, s:o}", "type", json_string_value(t), "config", conf);
     if (!canon)
-        return cfg_fail(err, errlen, "reward", "out of memory");
+        return bm_modcfg_fail(err, errlen, "reward", "out of memory");
     *out = json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(canon);
-    return *out ? 0 : cfg_fail(err, errlen, "reward", "out of memory");
+    return *out ? 0 : bm_modcfg_fail(err, errlen, "reward", "out of memory");
 }
 
 /* A list of non-empty strings; *out gets strdup'ed copies. */
@@ -320,10 +168,10 @@ static int parse_strings(json_t *a, const char *path, char ***out, size_t *n, ch
                          size_t errlen)
 {
     if (!json_is_array(a))
-        return cfg_fail(err, errlen, path, "must be a list of strings");
+        return bm_modcfg_fail(err, errlen, path, "must be a list of strings");
     *out = calloc(json_array_size(a) + 1, sizeof **out);
     if (!*out)
-        return cfg_fail(err, errlen, path, "out of memory");
+        return bm_modcfg_fail(err, errlen, path, "out of memory");
     size_t i;
     json_t *v;
     json_array_foreach(a, i, v)
@@ -331,7 +179,7 @@ static int parse_strings(json_t *a, const char *path, char ***out, size_t *n, ch
         if (!json_is_string(v) || !*json_string_value(v)) {
             char p[PATH_MAX_LEN];
             snprintf(p, sizeof p, "%s[%zu]", path, i);
-            return cfg_fail(err, errlen, p, "must be a non-empty string");
+            return bm_modcfg_fail(err, errlen, p, "must be a non-empty string");
         }
         (*out)[(*n)++] = strdup(json_string_value(v));
     }
@@ -350,16 +198,17 @@ static int parse_gating(json_t *g, quest_cfg *cfg, char *err, size_t errlen)
     if (!g || json_is_null(g))
         return 0;
     if (!json_is_object(g))
-        return cfg_fail(err, errlen, "gating", "must be an object");
-    if (check_keys(g, "gating", keys, err, errlen))
+        return bm_modcfg_fail(err, errlen, "gating", "must be an object");
+    if (bm_modcfg_check_keys(g, "gating", keys, err, errlen))
         return -1;
     json_t *v = json_object_get(g, "communities");
     if (v && !json_is_null(v)) {
         if (!json_is_array(v))
-            return cfg_fail(err, errlen, "gating.communities", "must be a list of community ids");
+            return bm_modcfg_fail(err, errlen, "gating.communities",
+                                  "must be a list of community ids");
         if (json_array_size(v) > 0)
-            return cfg_fail(err, errlen, "gating.communities",
-                            "community gating is not available yet");
+            return bm_modcfg_fail(err, errlen, "gating.communities",
+                                  "community gating is not available yet");
     }
     v = json_object_get(g, "whitelist");
     if (v && !json_is_null(v)) {
@@ -380,14 +229,14 @@ static int parse_gating(json_t *g, quest_cfg *cfg, char *err, size_t errlen)
             if (cfg->id && strcmp(cfg->required[i], cfg->id) == 0) {
                 char p[PATH_MAX_LEN];
                 snprintf(p, sizeof p, "gating.requiredQuests[%zu]", i);
-                return cfg_fail(err, errlen, p, "a quest cannot require itself");
+                return bm_modcfg_fail(err, errlen, p, "a quest cannot require itself");
             }
         }
     }
     v = json_object_get(g, "minLevel");
     if (v && !json_is_null(v)) {
-        if (!is_finite_number(v) || json_number_value(v) < 0)
-            return cfg_fail(err, errlen, "gating.minLevel", "must be a number >= 0");
+        if (!bm_modcfg_is_number(v) || json_number_value(v) < 0)
+            return bm_modcfg_fail(err, errlen, "gating.minLevel", "must be a number >= 0");
         cfg->has_min_level = 1;
         cfg->min_level = json_number_value(v);
     }
@@ -398,15 +247,16 @@ static int parse_repeat(json_t *root, quest_cfg *cfg, char *err, size_t errlen)
 {
     json_t *v = json_object_get(root, "repeatable");
     if (v && !json_is_null(v) && !json_is_boolean(v))
-        return cfg_fail(err, errlen, "repeatable", "must be true or false");
+        return bm_modcfg_fail(err, errlen, "repeatable", "must be true or false");
     cfg->repeatable = json_is_true(v);
     v = json_object_get(root, "cooldownHours");
     if (v && !json_is_null(v)) {
-        if (!is_finite_number(v) || json_number_value(v) < 0 || json_number_value(v) > 87600)
-            return cfg_fail(err, errlen, "cooldownHours",
-                            "must be a number of hours from 0 to 87600");
+        if (!bm_modcfg_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 87600)
+            return bm_modcfg_fail(err, errlen, "cooldownHours",
+                                  "must be a number of hours from 0 to 87600");
         if (!cfg->repeatable && json_number_value(v) > 0)
-            return cfg_fail(err, errlen, "cooldownHours", "only applies when repeatable is true");
+            return bm_modcfg_fail(err, errlen, "cooldownHours",
+                                  "only applies when repeatable is true");
         cfg->cooldown_ms = (int64_t)llround(json_number_value(v) * 3600000.0);
     }
     return 0;
@@ -422,33 +272,34 @@ quest_cfg *quest_cfg_parse(const char *campaign_id, const char *config_json, cha
         goto oom;
     cfg->id = strdup(campaign_id ? campaign_id : "");
     if (!root) {
-        cfg_fail(err, errlen, "config", "not valid JSON (%s)", config_json ? jerr.text : "missing");
+        bm_modcfg_fail(err, errlen, "config", "not valid JSON (%s)",
+                       config_json ? jerr.text : "missing");
         goto fail;
     }
     if (!json_is_object(root)) {
-        cfg_fail(err, errlen, "config", "must be a JSON object");
+        bm_modcfg_fail(err, errlen, "config", "must be a JSON object");
         goto fail;
     }
     json_t *v = json_object_get(root, "name");
     if (v && !json_is_string(v)) {
-        cfg_fail(err, errlen, "name", "must be a string");
+        bm_modcfg_fail(err, errlen, "name", "must be a string");
         goto fail;
     }
     v = json_object_get(root, "gameId");
     if (v && (!json_is_string(v) || !*json_string_value(v))) {
-        cfg_fail(err, errlen, "gameId", "must be a non-empty string");
+        bm_modcfg_fail(err, errlen, "gameId", "must be a non-empty string");
         goto fail;
     }
-    if (check_window(root, err, errlen))
+    if (bm_modcfg_window(root, err, errlen))
         goto fail;
 
     json_t *conds = json_object_get(root, "conditions");
     if (!json_is_array(conds) || json_array_size(conds) == 0) {
-        cfg_fail(err, errlen, "conditions", "must be a non-empty list");
+        bm_modcfg_fail(err, errlen, "conditions", "must be a non-empty list");
         goto fail;
     }
     if (json_array_size(conds) > QUEST_MAX_CONDITIONS) {
-        cfg_fail(err, errlen, "conditions", "at most %d conditions", QUEST_MAX_CONDITIONS);
+        bm_modcfg_fail(err, errlen, "conditions", "at most %d conditions", QUEST_MAX_CONDITIONS);
         goto fail;
     }
     cfg->conds = calloc(json_array_size(conds), sizeof *cfg->conds);
