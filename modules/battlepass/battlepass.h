@@ -61,8 +61,6 @@ void bp_cfg_free(const bm_host_api *api, bp_cfg *cfg);
 int bp_cfg_tier_for(const bp_cfg *cfg, double xp);
 
 /* Config helpers shared by battlepass_config.c and battlepass_tiers.c (hidden symbols). */
-/* Optional reward object -> canonical {"type","config"} text in *out (NULL if absent). */
-int bp_parse_reward(json_t *r, const char *path, char **out, char *err, size_t errlen);
 /* tiers / tierCurve / rewardTemplate / maxTier -> cfg->tiers and cfg->ntiers. */
 int bp_parse_tiers(json_t *root, bp_cfg *cfg, char *err, size_t errlen);
 

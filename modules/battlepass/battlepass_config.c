@@ -15,41 +15,6 @@
 
 #define PATH_MAX_LEN 96
 
-int bp_parse_reward(json_t *r, const char *path, char **out, char *err, size_t errlen)
-{
-    static const char *const rtypes[] = {"token", "nft", "in_game", "webhook", NULL};
-    char p[PATH_MAX_LEN];
-    *out = NULL;
-    if (!bm_modcfg_present(r))
-        return 0;
-    if (!json_is_object(r))
-        return bm_modcfg_fail(err, errlen, path, "must be an object with type and config");
-    const char *key;
-    json_t *v;
-    json_object_foreach(r, key, v)
-    {
-        if (strcmp(key, "type") && strcmp(key, "config"))
-            return bm_modcfg_fail(err, errlen, path,
-                                  "unknown key '%.60s' (reward settings go under config)", key);
-    }
-    json_t *t = json_object_get(r, "type");
-    int ok = 0;
-    for (const char *const *a = rtypes; json_is_string(t) && *a && !ok; a++)
-        ok = strcmp(*a, json_string_value(t)) == 0;
-    snprintf(p, sizeof p, "%s.type", path);
-    if (!ok)
-        return bm_modcfg_fail(err, errlen, p, "must be one of token, nft, in_game, webhook");
-    json_t *c = json_object_get(r, "config");
-    snprintf(p, sizeof p, "%s.config", path);
-    if (bm_modcfg_present(c) && !json_is_object(c))
-        return bm_modcfg_fail(err, errlen, p, "must be an object");
-    json_t *conf = json_is_object(c) ? json_incref(c) : json_object();
-    json_t *canon = json_pack("{s:s, s:o}", "type", json_string_value(t), "config", conf);
-    *out = canon ? json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(canon);
-    return *out ? 0 : bm_modcfg_fail(err, errlen, path, "out of memory");
-}
-
 static int parse_source(const bm_host_api *api, bm_host *host, const char *cid, json_t *s,
                         size_t idx, bp_source *src, char *err, size_t errlen)
 {

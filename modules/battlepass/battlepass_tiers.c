@@ -61,11 +61,11 @@ static int parse_explicit(json_t *list, bp_cfg *cfg, long max_tier, char *err, s
                                   "cumulative XP that reaches the tier)",
                                   i - 1);
         snprintf(p, sizeof p, "%s.freeReward", base);
-        if (bp_parse_reward(json_object_get(t, "freeReward"), p, &bt->free_reward, err, errlen))
+        if (bm_modcfg_reward(json_object_get(t, "freeReward"), p, &bt->free_reward, err, errlen))
             return -1;
         snprintf(p, sizeof p, "%s.premiumReward", base);
-        if (bp_parse_reward(json_object_get(t, "premiumReward"), p, &bt->premium_reward, err,
-                            errlen))
+        if (bm_modcfg_reward(json_object_get(t, "premiumReward"), p, &bt->premium_reward, err,
+                             errlen))
             return -1;
     }
     /* maxTier below the list length cuts the table there. */
@@ -149,10 +149,10 @@ static int parse_template(json_t *tmpl, char **free_r, char **prem_r, long *free
     if (!json_is_object(tmpl))
         return bm_modcfg_fail(err, errlen, "rewardTemplate", "must be an object");
     if (bm_modcfg_check_keys(tmpl, "rewardTemplate", keys, err, errlen) ||
-        bp_parse_reward(json_object_get(tmpl, "freeReward"), "rewardTemplate.freeReward", free_r,
-                        err, errlen) ||
-        bp_parse_reward(json_object_get(tmpl, "premiumReward"), "rewardTemplate.premiumReward",
-                        prem_r, err, errlen))
+        bm_modcfg_reward(json_object_get(tmpl, "freeReward"), "rewardTemplate.freeReward", free_r,
+                         err, errlen) ||
+        bm_modcfg_reward(json_object_get(tmpl, "premiumReward"), "rewardTemplate.premiumReward",
+                         prem_r, err, errlen))
         return -1;
     json_t *v = json_object_get(tmpl, "freeEvery");
     if (bm_modcfg_present(v) && !whole_in(v, 1, BP_MAX_TIERS, free_every))

@@ -18,6 +18,9 @@ int bm_modcfg_is_number(json_t *v);
 int bm_modcfg_present(json_t *v);
 /* 1 for a dotted path under data: non-empty segments of printable characters. */
 int bm_modcfg_valid_path(const char *s);
+/* Optional reward object at `path` -> canonical {"type","config"} text in *out
+ * (NULL when absent); 0 or -1 with err naming the field. */
+int bm_modcfg_reward(json_t *r, const char *path, char **out, char *err, size_t errlen);
 /* Checks the window shapes the host reads: dateRange{start,end,ongoing} or
  * startDate/endDate/ongoing, RFC 3339 date-times, end after start; 0 or -1. */
 int bm_modcfg_window(json_t *root, char *err, size_t errlen);

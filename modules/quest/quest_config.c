@@ -126,41 +126,12 @@ static int parse_condition(json_t *c, size_t idx, quest_cond *qc, char *err, siz
     return 0;
 }
 
-/* reward: {"type": token|nft|in_game|webhook, "config": {...}}; kept as canonical JSON text. */
+/* reward is required for a quest; its shape is checked by the shared parser. */
 static int parse_reward(json_t *r, char **out, char *err, size_t errlen)
 {
-    static const char *const rtypes[] = {"token", "nft", "in_game", "webhook", NULL};
-    if (!r || json_is_null(r))
+    if (!bm_modcfg_present(r))
         return bm_modcfg_fail(err, errlen, "reward", "required (an object with type and config)");
-    if (!json_is_object(r))
-        return bm_modcfg_fail(err, errlen, "reward", "must be an object with type and config");
-    const char *key;
-    json_t *v;
-    json_object_foreach(r, key, v)
-    {
-        if (strcmp(key, "type") && strcmp(key, "config"))
-            return bm_modcfg_fail(err, errlen, "reward",
-                                  "unknown key '%.60s' (reward settings go "
-                                  "under reward.config)",
-                                  key);
-    }
-    json_t *t = json_object_get(r, "type");
-    int ok = 0;
-    for (const char *const *a = rtypes; json_is_string(t) && *a && !ok; a++)
-        ok = strcmp(*a, json_string_value(t)) == 0;
-    if (!ok)
-        return bm_modcfg_fail(err, errlen, "reward.type",
-                              "must be one of token, nft, in_game, webhook");
-    json_t *c = json_object_get(r, "config");
-    if (c && !json_is_null(c) && !json_is_object(c))
-        return bm_modcfg_fail(err, errlen, "reward.config", "must be an object");
-    json_t *conf = c && json_is_object(c) ? json_incref(c) : json_object();
-    json_t *canon = json_pack("{s:s, s:o}", "type", json_string_value(t), "config", conf);
-    if (!canon)
-        return bm_modcfg_fail(err, errlen, "reward", "out of memory");
-    *out = json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(canon);
-    return *out ? 0 : bm_modcfg_fail(err, errlen, "reward", "out of memory");
+    return bm_modcfg_reward(r, "reward", out, err, errlen);
 }
 
 /* A list of non-empty strings; *out gets strdup'ed copies. */
