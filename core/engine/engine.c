@@ -252,14 +252,6 @@ void bm_engine_run_once(bm_engine *e)
         usleep(100 * 1000);
 }
 
-int bm_engine_run(bm_engine *e)
-{
-    while (*e->run)
-        bm_engine_run_once(e);
-    bm_info("engine", "stopping");
-    return 0;
-}
-
 void bm_engine_stop(bm_engine *e)
 {
     bm_admin_stop(e->admin);
@@ -299,13 +291,14 @@ char *bm_engine_modules_json(bm_engine *e)
         for (size_t s = 0; s < e->camps.nslots; s++)
             if (e->camps.by_slot[s] && e->camps.by_slot[s]->mi == mi)
                 ncamps++;
-        json_array_append_new(
-            mods, json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I}", "name", mi->name,
-                            "version", mi->m->version, "kind",
-                            mi->m->kind == BM_KIND_CAMPAIGN ? "campaign" : "reward", "serves",
-                            mi->m->serves, "generation", mi->generation, "file", mi->src_path,
-                            "campaigns", (json_int_t)ncamps, "events", (json_int_t)mi->events,
-                            "errors", (json_int_t)mi->errors, "skipped", (json_int_t)mi->skipped));
+        json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I}", "name",
+                              mi->name, "version", mi->m->version, "kind",
+                              mi->m->kind == BM_KIND_CAMPAIGN ? "campaign" : "reward", "serves",
+                              mi->m->serves, "generation", mi->generation, "file", mi->src_path,
+                              "campaigns", (json_int_t)ncamps, "events", (json_int_t)mi->events,
+                              "errors", (json_int_t)mi->errors, "skipped", (json_int_t)mi->skipped);
+        json_object_set_new(m, "metrics", bm_host_metrics_json(mi->host));
+        json_array_append_new(mods, m);
     }
     json_object_set_new(root, "generation", json_integer(e->mods ? e->mods->generation : 0));
     json_object_set_new(root, "modules", mods);

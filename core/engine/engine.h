@@ -90,8 +90,6 @@ int bm_engine_start(bm_engine *e, const bm_config *cfg, volatile sig_atomic_t *r
                     size_t errlen);
 /* One boundary (admin, reload, campaigns) plus one batch. */
 void bm_engine_run_once(bm_engine *e);
-/* Runs the processing loop until *run becomes 0. */
-int bm_engine_run(bm_engine *e);
 /* Stops and frees everything (consumer closed before destroy). */
 void bm_engine_stop(bm_engine *e);
 

@@ -93,11 +93,3 @@ void bm_arena_reset(void)
         g_chunks[i].used = 0;
     g_cur = 0;
 }
-
-size_t bm_arena_used(void)
-{
-    size_t n = 0;
-    for (int i = 0; i < g_nchunks; i++)
-        n += g_chunks[i].used;
-    return n;
-}

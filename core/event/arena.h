@@ -19,7 +19,5 @@ void bm_arena_begin(void);
 void bm_arena_end(void);
 /* Forgets everything allocated in the arena (all its events are released). */
 void bm_arena_reset(void);
-/* Bytes currently handed out (for tests and stats). */
-size_t bm_arena_used(void);
 
 #endif

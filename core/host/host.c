@@ -86,19 +86,14 @@ static void api_metric_add(bm_host *h, const char *name, double delta)
     pthread_mutex_unlock(&h->lock);
 }
 
-size_t bm_host_metrics_text(bm_host *h, char *buf, size_t len)
+json_t *bm_host_metrics_json(bm_host *h)
 {
-    size_t n = 0;
+    json_t *o = json_object();
     pthread_mutex_lock(&h->lock);
-    for (int i = 0; i < h->nmetrics && n < len; i++) {
-        int w = snprintf(buf + n, len - n, "bm_module_%s{module=\"%s\"} %.17g\n",
-                         h->metrics[i].name, h->module, h->metrics[i].value);
-        if (w < 0)
-            break;
-        n += (size_t)w;
-    }
+    for (int i = 0; i < h->nmetrics; i++)
+        json_object_set_new(o, h->metrics[i].name, json_real(h->metrics[i].value));
     pthread_mutex_unlock(&h->lock);
-    return n < len ? n : len;
+    return o;
 }
 
 static int64_t api_now_ms(bm_host *h)

@@ -2,6 +2,7 @@
 #ifndef BM_HOST_H
 #define BM_HOST_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -43,7 +44,7 @@ int bm_hostapi_event_number(const bm_event *ev, const char *path, double *out);
 const char *bm_hostapi_event_string(const bm_event *ev, const char *path);
 int bm_hostapi_event_matches(const bm_event *ev, const char *filter_json);
 
-/* Writes the metrics of a host as Prometheus text lines into buf; returns length. */
-size_t bm_host_metrics_text(bm_host *h, char *buf, size_t len);
+/* The counters a module added with metric_add, as a JSON object (caller owns it). */
+json_t *bm_host_metrics_json(bm_host *h);
 
 #endif

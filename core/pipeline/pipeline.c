@@ -147,13 +147,6 @@ static int push_new_hash(bm_part *pt, uint64_t h)
     return 0;
 }
 
-/* Duplicate within the window, or within this batch (checked with a linear scan
- * of the batch's new ids only when the partition set says "maybe": never). */
-static int seen_before(bm_part *pt, uint64_t h)
-{
-    return bm_dedup_contains(&pt->dedup, h);
-}
-
 static int is_command(const bm_event *ev)
 {
     return strncmp(ev->event_type, BM_CMD_PREFIX, sizeof BM_CMD_PREFIX - 1) == 0;
@@ -211,7 +204,7 @@ static int prepare(bm_engine *e, bm_run *r)
         it->ev.offset = m->offset;
         if (it->ev.event_id) {
             uint64_t h = bm_dedup_hash(it->ev.game_id, it->ev.event_id);
-            if (seen_before(pt, h)) {
+            if (bm_dedup_contains(&pt->dedup, h)) {
                 it->dup = 1;
                 pt->duplicate++;
                 continue;

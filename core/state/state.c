@@ -5,7 +5,7 @@
 
 /* FNV-1a over the user id, mixed with the slot; good enough for ids we do not choose
  * adversarially per partition, and the table grows at 50% load. */
-uint64_t bm_state_key_hash(uint32_t camp_slot, const char *user)
+static uint64_t bm_state_key_hash(uint32_t camp_slot, const char *user)
 {
     uint64_t h = 1469598103934665603ULL ^ ((uint64_t)camp_slot * 0x9E3779B97F4A7C15ULL);
     for (const unsigned char *p = (const unsigned char *)user; *p; p++) {

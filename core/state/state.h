@@ -56,7 +56,4 @@ int bm_state_entry_set_doc(bm_state_entry *e, const char *json);
 void bm_state_cache_drop(bm_state_cache *c, int (*drop)(const bm_state_entry *e, void *ud),
                          void *ud);
 
-/* Hash of a (slot, user) key; exposed for tests. */
-uint64_t bm_state_key_hash(uint32_t camp_slot, const char *user);
-
 #endif
