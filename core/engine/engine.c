@@ -173,6 +173,7 @@ int bm_engine_start(bm_engine *e, const bm_config *cfg, volatile sig_atomic_t *r
     pthread_mutex_init(&e->report_lock, NULL);
     bm_camps_init(&e->camps);
     bm_state_cache_init(&e->cache);
+    bm_levels_init(&e->levels);
     e->lua = (bm_lua_limits){.instructions = cfg->lua_instruction_limit,
                              .memory_kb = cfg->lua_memory_limit_kb,
                              .pattern_max_len = cfg->lua_pattern_max_len};
@@ -273,6 +274,7 @@ void bm_engine_stop(bm_engine *e)
         e->mods = NULL;
     }
     bm_state_cache_free(&e->cache);
+    bm_levels_free(&e->levels);
     if (e->pg)
         PQfinish(e->pg);
     e->pg = NULL;

@@ -17,6 +17,7 @@
 #include "campaign/campaign.h"
 #include "config/config.h"
 #include "kafka/kafka.h"
+#include "level/level.h"
 #include "loader/loader.h"
 #include "lua/lua_sandbox.h"
 #include "pipeline/dedup.h"
@@ -70,6 +71,7 @@ typedef struct bm_engine {
     bm_modset *mods;
     bm_camps camps;
     bm_state_cache cache;
+    bm_levels levels; /* players' levels (core/level) */
     bm_part parts[BM_MAX_PARTITIONS];
     int npart_seen;
 

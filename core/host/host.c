@@ -133,6 +133,9 @@ static const bm_host_api g_api = {
     .community_member = bm_batch_community_member,
     .metric_add = api_metric_add,
     .now_ms = api_now_ms,
+    .player_level = bm_batch_player_level,
+    .state_each = bm_batch_state_each,
+    .event_has = bm_hostapi_event_has,
 };
 
 const bm_host_api *bm_host_api_get(void)
