@@ -197,9 +197,11 @@ static size_t verify_pass(bm_e2e *e, const char *camp, const prog_oracle *o)
                 fprintf(stderr, "pass: player-%04d has no row (expected %.17g XP)\n", u, p->xp);
             continue;
         }
-        int ok = w->value == p->xp && (int)w->aux == tier && w->count == p->xp_events &&
+        int current = prog_pass_current(p->xp);
+        int ok = w->value == p->xp && (int)w->aux == current && w->count == p->xp_events &&
                  (w->flags & 1) == p->purchased && w->doc &&
-                 json_integer_value(json_object_get(w->doc, "t")) == tier &&
+                 json_integer_value(json_object_get(w->doc, "t")) == current &&
+                 json_integer_value(json_object_get(w->doc, "tc")) == tier &&
                  claims_equal(w->doc, "cf", p->claimed[0]) &&
                  claims_equal(w->doc, "cp", p->claimed[1]);
         if (!ok && bad++ < SHOW) {
@@ -207,7 +209,7 @@ static size_t verify_pass(bm_e2e *e, const char *camp, const prog_oracle *o)
             fprintf(stderr,
                     "pass: player-%04d xp %.17g tier %g events %lld flags %d doc %s; expected xp "
                     "%.17g tier %d events %lld purchased %d\n",
-                    u, w->value, w->aux, w->count, w->flags, doc ? doc : "null", p->xp, tier,
+                    u, w->value, w->aux, w->count, w->flags, doc ? doc : "null", p->xp, current,
                     p->xp_events, p->purchased);
             free(doc);
         }
