@@ -20,8 +20,8 @@ int bm_batch_player_level(bm_batch *b, const bm_event *ev, double *out)
 int bm_batch_state_each(bm_batch *b, const char *campaign_id,
                         int (*fn)(void *ud, const char *user_id, bm_state *st), void *ud)
 {
-    bm_engine *e = b->e;
-    bm_camp *c = bm_camps_find(&e->camps, campaign_id);
+    bm_pipeline *e = b->e;
+    bm_camp *c = bm_camps_find(e->camps, campaign_id);
     if (!c || !fn)
         return -1;
     /* Committed players come from the table; entries created in this process but not
