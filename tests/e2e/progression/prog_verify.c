@@ -344,6 +344,35 @@ static size_t verify_grants(bm_e2e *e, const prog_campaigns *c, const prog_oracl
     return bad;
 }
 
+/* player_levels: the level of each player's latest event (by event time) that carried one. */
+static size_t verify_levels(bm_e2e *e, const prog_oracle *o)
+{
+    PGresult *r = query(e,
+                        "SELECT user_id, level, level_at_ms FROM player_levels WHERE game_id = "
+                        "'" PROG_GAME "' ORDER BY user_id",
+                        0, NULL);
+    size_t bad = 0, want = 0;
+    for (int u = 0; u < o->users; u++)
+        want += o->bp[u].level >= 0;
+    if ((size_t)PQntuples(r) != want && bad++ < 5)
+        fprintf(stderr, "levels: %d rows, expected %zu\n", PQntuples(r), want);
+    for (int i = 0; i < PQntuples(r); i++) {
+        int u = -1;
+        sscanf(PQgetvalue(r, i, 0), "player-%d", &u);
+        if (u < 0 || u >= o->users) {
+            bad++;
+            continue;
+        }
+        double level = strtod(PQgetvalue(r, i, 1), NULL);
+        long long at = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+        if ((level != o->bp[u].level || at != o->bp[u].level_t) && bad++ < 5)
+            fprintf(stderr, "levels: player-%04d level %g at %lld, expected %d at %lld\n", u,
+                    level, at, o->bp[u].level, (long long)o->bp[u].level_t);
+    }
+    PQclear(r);
+    return bad;
+}
+
 static long long refusals(bm_e2e *e, const char *reason)
 {
     return bm_e2e_ll(e,
@@ -366,6 +395,7 @@ void prog_verify(bm_e2e *e, const prog_campaigns *c, const prog_stream *s, const
     if (c->pass[0])
         bad += verify_pass(e, c->pass, o);
     bad += verify_grants(e, c, o);
+    bad += verify_levels(e, o);
     if (bad)
         bm_e2e_fail("%zu differences from the independent count (first ones above)", bad);
 
