@@ -143,7 +143,7 @@ static int bp_show(PGconn *c, const ctl_campaign *cc, const char *user, int as_j
         return 1;
     }
     view_build(cc->config, v);
-    int tier = view_tier(v, p.value); /* tiers completed */
+    int tier = view_tier(v, p.value);                      /* tiers completed */
     int current = tier < v->ntiers ? tier + 1 : v->ntiers; /* numbered as the product does */
     int purchased = json_integer_value(json_object_get(p.doc, "p")) != 0;
     int64_t bought = json_integer_value(json_object_get(p.doc, "pt"));

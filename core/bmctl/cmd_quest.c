@@ -70,9 +70,9 @@ static void view_condition(json_t *c, json_t *e, int decided, qview *v)
         v->met = v->n > 0;
     } else if (strcmp(v->type, "value") == 0) {
         v->agg = str_or(c, "aggregate",
-                        strcmp(v->op, "lte") == 0                                 ? "min"
+                        strcmp(v->op, "lte") == 0                               ? "min"
                         : strcmp(v->op, "eq") == 0 || strcmp(v->op, "neq") == 0 ? "last"
-                                                                                  : "max");
+                                                                                : "max");
         v->has_current = v->n > 0;
         v->current = json_number_value(json_array_get(e, 1));
         v->met = v->n > 0 && cmp(v->op, v->current, v->target);
@@ -134,7 +134,9 @@ static void print_text(const ctl_campaign *cc, const char *user, const ctl_progr
             snprintf(tgt, sizeof tgt, "%g", v->target);
         printf("  %-3zu %-10s %-20s %-16s %-6s %12s %12s  %s", i + 1, v->type, v->event_type,
                v->field ? v->field : "-", v->op, cur, strcmp(v->op, "exists") == 0 ? "-" : tgt,
-               v->met ? "yes" : v->pending ? "at end" : "no");
+               v->met       ? "yes"
+               : v->pending ? "at end"
+                            : "no");
         if (v->agg)
             printf("  (%s of %lld events)", v->agg, v->n);
         if (json_object_size(v->filter) > 0) {
@@ -166,10 +168,10 @@ static json_t *view_json(const ctl_campaign *cc, const char *user, const ctl_pro
     json_object_set_new(o, "lastEventAt", p->last_ms ? json_string(t) : json_null());
     for (size_t i = 0; i < nv; i++) {
         const qview *v = &vs[i];
-        json_t *c = json_pack("{s:s, s:s, s:s, s:O, s:I, s:b}", "type", v->type, "eventType",
-                              v->event_type, "operator", v->op, "target",
-                              v->tjson ? v->tjson : json_null(), "events", (json_int_t)v->n,
-                              "met", v->met);
+        json_t *c =
+            json_pack("{s:s, s:s, s:s, s:O, s:I, s:b}", "type", v->type, "eventType", v->event_type,
+                      "operator", v->op, "target", v->tjson ? v->tjson : json_null(), "events",
+                      (json_int_t)v->n, "met", v->met);
         if (v->pending)
             json_object_set_new(c, "decidedAtEnd", json_true());
         json_object_set_new(c, "current", v->has_current ? json_real(v->current) : json_null());

@@ -241,14 +241,14 @@ int bm_levels_write(PGconn *pg, bm_buf arr[4], size_t n, char *err, size_t errle
                         bm_buf_cstr(&arr[3])};
     /* The guard keeps the later level when two writers ever raced (they cannot while
      * one process owns a player's partition, but the rule then holds in the table too). */
-    PGresult *r = PQexecParams(
-        pg,
-        "INSERT INTO player_levels AS p (game_id, user_id, level, level_at_ms) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int8[]) "
-        "ON CONFLICT (game_id, user_id) DO UPDATE SET level = EXCLUDED.level, "
-        "level_at_ms = EXCLUDED.level_at_ms, updated_at = now() "
-        "WHERE p.level_at_ms <= EXCLUDED.level_at_ms",
-        4, NULL, v, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(pg,
+                     "INSERT INTO player_levels AS p (game_id, user_id, level, level_at_ms) "
+                     "SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int8[]) "
+                     "ON CONFLICT (game_id, user_id) DO UPDATE SET level = EXCLUDED.level, "
+                     "level_at_ms = EXCLUDED.level_at_ms, updated_at = now() "
+                     "WHERE p.level_at_ms <= EXCLUDED.level_at_ms",
+                     4, NULL, v, NULL, NULL, 0);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok) {

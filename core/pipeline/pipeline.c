@@ -254,8 +254,7 @@ static void dispatch(bm_pipeline *e, bm_run *r)
         if (!it->valid || it->dup)
             continue;
         /* The event's level becomes the player's before any module reads it. */
-        bm_levels_observe(&e->levels, it->ev.game_id, it->ev.user_id, it->ev.time_ms,
-                          it->ev.data);
+        bm_levels_observe(&e->levels, it->ev.game_id, it->ev.user_id, it->ev.time_ms, it->ev.data);
         size_t nc;
         bm_camp *const *cs = bm_camps_route(e->camps, it->ev.game_id, it->ev.event_type, &nc);
         b->cur_partition = it->ev.partition;

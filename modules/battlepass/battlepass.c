@@ -412,9 +412,9 @@ static int on_purchase(const bp_instance *bi, const bp_cfg *cfg, bm_batch *b, co
         /* Every purchase command gets its answer on the progress topic, repeated or not. */
         emit_json(bi, b, TOPIC_PROGRESS, key,
                   json_pack("{s:s, s:s, s:s, s:b, s:s, s:s*, s:i, s:i, s:i, s:s}", "type",
-                            "purchase", "campaignId", cfg->id, "userId", user, "repeated",
-                            repeated, "purchasedAt", since, "eventId", api->event_id(ev), "tier",
-                            tier, "tiersCompleted", done, "claimable", claimable(cfg, &d, done),
+                            "purchase", "campaignId", cfg->id, "userId", user, "repeated", repeated,
+                            "purchasedAt", since, "eventId", api->event_id(ev), "tier", tier,
+                            "tiersCompleted", done, "claimable", claimable(cfg, &d, done),
                             "timestamp", when),
                   0);
         if (!repeated)

@@ -173,9 +173,9 @@ bp_cfg *bp_cfg_parse(const bm_host_api *api, bm_host *host, const char *campaign
         bm_modcfg_fail(err, errlen, "name", "must be a string");
         goto fail;
     }
-    static const char *const own[] = {"entryRequirement", "xpSources", "tiers", "maxTier",
-                                      "cumulative", "tierCurve", "rewardTemplate",
-                                      "seasonTheme", "gating", NULL};
+    static const char *const own[] = {
+        "entryRequirement", "xpSources",      "tiers",       "maxTier", "cumulative",
+        "tierCurve",        "rewardTemplate", "seasonTheme", "gating",  NULL};
     if (bm_modcfg_check_top(root, own, err, errlen) || bm_modcfg_window(root, err, errlen))
         goto fail;
     json_t *srcs = json_object_get(root, "xpSources");

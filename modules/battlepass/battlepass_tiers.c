@@ -68,8 +68,9 @@ static int parse_explicit(json_t *list, bp_cfg *cfg, long max_tier, int cumulati
         } else {
             bt->xp_required = prev + json_number_value(xp);
             if (bt->xp_required > BP_MAX_TOTAL_XP)
-                return bm_modcfg_fail(err, errlen, p, "the tiers up to this one need more than "
-                                                      "1e15 XP in total");
+                return bm_modcfg_fail(err, errlen, p,
+                                      "the tiers up to this one need more than "
+                                      "1e15 XP in total");
         }
         snprintf(p, sizeof p, "%s.freeReward", base);
         if (bm_modcfg_reward(json_object_get(t, "freeReward"), p, &bt->free_reward, err, errlen))

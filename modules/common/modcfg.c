@@ -264,9 +264,9 @@ int bm_modcfg_present(json_t *v)
     return v && !json_is_null(v);
 }
 
-const char *const bm_modcfg_common_keys[] = {
-    "id",      "type",      "name", "gameId", "description", "startDate",
-    "endDate", "dateRange", "ongoing", NULL};
+const char *const bm_modcfg_common_keys[] = {"id",          "type",      "name",    "gameId",
+                                             "description", "startDate", "endDate", "dateRange",
+                                             "ongoing",     NULL};
 
 int bm_modcfg_check_top(json_t *root, const char *const *own, char *err, size_t errlen)
 {

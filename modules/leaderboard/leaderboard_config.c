@@ -146,7 +146,7 @@ lb_campaign *lb_config_parse(const bm_host_api *api, bm_host *host, const bm_cam
     }
     lb->id = c->id;
     static const char *const own[] = {"refreshFrequency", "scoringMetadata", "customFormula",
-                                      "gating", "displayConfig", NULL};
+                                      "gating",           "displayConfig",   NULL};
     static const char *const display[] = {"maxEntries", "showPlayerCount", "theme", NULL};
     if (bm_modcfg_check_top(root, own, err, errlen))
         goto fail;

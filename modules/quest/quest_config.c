@@ -93,12 +93,10 @@ static int parse_condition(json_t *c, size_t idx, quest_cond *qc, char *err, siz
             return bm_modcfg_fail(err, errlen, p,
                                   "a string or boolean target needs a value condition");
         if (qc->op != QOP_EQ && qc->op != QOP_NEQ)
-            return bm_modcfg_fail(err, errlen, p,
-                                  "a %s target takes operator eq or neq",
+            return bm_modcfg_fail(err, errlen, p, "a %s target takes operator eq or neq",
                                   json_is_string(v) ? "string" : "boolean");
         if (bm_modcfg_present(json_object_get(c, "aggregate")))
-            return bm_modcfg_fail(err, errlen, p,
-                                  "a string or boolean target takes no aggregate");
+            return bm_modcfg_fail(err, errlen, p, "a string or boolean target takes no aggregate");
         qc->ttype = json_is_string(v) ? QT_STRING : QT_BOOL;
         qc->tbool = json_is_true(v);
         if (qc->ttype == QT_STRING)
@@ -142,9 +140,9 @@ static int parse_condition(json_t *c, size_t idx, quest_cond *qc, char *err, siz
     v = json_object_get(c, "aggregate");
     snprintf(p, sizeof p, "%s.aggregate", base);
     qc->deferred = qc->type == QC_COUNT && (qc->op == QOP_LTE || qc->op == QOP_EQ);
-    qc->agg = qc->op == QOP_LTE                        ? QAGG_MIN
+    qc->agg = qc->op == QOP_LTE                       ? QAGG_MIN
               : qc->op == QOP_EQ || qc->op == QOP_NEQ ? QAGG_LAST
-                                                       : QAGG_MAX;
+                                                      : QAGG_MAX;
     if (v && !json_is_null(v)) {
         if (qc->type != QC_VALUE)
             return bm_modcfg_fail(err, errlen, p, "only value conditions take an aggregate");
@@ -293,8 +291,8 @@ quest_cfg *quest_cfg_parse(const char *campaign_id, const char *config_json, cha
         bm_modcfg_fail(err, errlen, "gameId", "must be a non-empty string");
         goto fail;
     }
-    static const char *const own[] = {"conditions", "reward", "repeatable", "cooldownHours",
-                                      "gating", NULL};
+    static const char *const own[] = {"conditions",    "reward", "repeatable",
+                                      "cooldownHours", "gating", NULL};
     if (bm_modcfg_check_top(root, own, err, errlen) || bm_modcfg_window(root, err, errlen))
         goto fail;
     cfg->end_ms = bm_modcfg_window_end(root);
@@ -318,7 +316,8 @@ quest_cfg *quest_cfg_parse(const char *campaign_id, const char *config_json, cha
         if (parse_condition(v, i, &cfg->conds[i], err, errlen))
             goto fail;
         if (cfg->conds[i].deferred && !cfg->end_ms) {
-            bm_modcfg_fail(err, errlen, "conditions", "[%zu] (count with %s) is decided when the "
+            bm_modcfg_fail(err, errlen, "conditions",
+                           "[%zu] (count with %s) is decided when the "
                            "quest ends, and this quest has no endDate: give it one, or use gte",
                            i, cfg->conds[i].op == QOP_LTE ? "lte" : "eq");
             goto fail;

@@ -366,8 +366,8 @@ static size_t verify_levels(bm_e2e *e, const prog_oracle *o)
         double level = strtod(PQgetvalue(r, i, 1), NULL);
         long long at = strtoll(PQgetvalue(r, i, 2), NULL, 10);
         if ((level != o->bp[u].level || at != o->bp[u].level_t) && bad++ < 5)
-            fprintf(stderr, "levels: player-%04d level %g at %lld, expected %d at %lld\n", u,
-                    level, at, o->bp[u].level, (long long)o->bp[u].level_t);
+            fprintf(stderr, "levels: player-%04d level %g at %lld, expected %d at %lld\n", u, level,
+                    at, o->bp[u].level, (long long)o->bp[u].level_t);
     }
     PQclear(r);
     return bad;

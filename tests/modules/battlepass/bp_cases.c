@@ -232,7 +232,7 @@ void test_bp_purchase_after_progress(void **unused)
     load();
     add(bp_doc(SRC, ",\"entryRequirement\":{\"type\":\"free\"}"));
     for (int i = 0; i < 7; i++)
-        send("u1", "MATCH_END", MIDNIGHT + i * MIN, NULL); /* 350 XP: tiers 1-2 done */
+        send("u1", "MATCH_END", MIDNIGHT + i * MIN, NULL);    /* 350 XP: tiers 1-2 done */
     assert_int_equal((int)harness_state("bx", "u1")->aux, 3); /* on tier 3 */
     assert_int_equal(claim("bx", "u1", 1, 0, MIDNIGHT + HOUR), 1);
     assert_int_equal(claim("bx", "u1", 1, 0, MIDNIGHT + HOUR), 0);
@@ -474,9 +474,9 @@ void test_bp_player_level(void **unused)
     add(bp_doc(SRC, ",\"gating\":{\"requiredLevel\":10}"));
     assert_int_equal(send("u1", "MATCH_END", MIDNIGHT, "{\"level\":9}"), 0);
     assert_int_equal(send("u1", "LEVEL_UP", MIDNIGHT + 1, "{\"level\":10}"), 0);
-    assert_int_equal(send("u1", "MATCH_END", MIDNIGHT + 2, NULL), 1); /* level 10 now */
+    assert_int_equal(send("u1", "MATCH_END", MIDNIGHT + 2, NULL), 1);        /* level 10 now */
     assert_int_equal(send("u1", "MATCH_END", MIDNIGHT, "{\"level\":1}"), 1); /* older: kept 10 */
-    assert_int_equal(send("u2", "MATCH_END", MIDNIGHT, NULL), 0); /* no level known */
+    assert_int_equal(send("u2", "MATCH_END", MIDNIGHT, NULL), 0);            /* no level known */
     assert_true(harness_state("bx", "u1")->value == 100);
     harness_unload();
 }

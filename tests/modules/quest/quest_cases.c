@@ -78,8 +78,8 @@ void test_invalid_configs(void **unused)
          "conditions[0].target: a string or boolean target needs a value condition"},
         {"{\"type\":\"count\",\"eventType\":\"X\",\"target\":[1]}", NULL,
          "conditions[0].target: must be a number, a string or a boolean"},
-        {"{\"type\":\"value\",\"eventType\":\"X\",\"field\":\"mode\",\"target\":\"ranked\"}",
-         NULL, "conditions[0].target: a string target takes operator eq or neq"},
+        {"{\"type\":\"value\",\"eventType\":\"X\",\"field\":\"mode\",\"target\":\"ranked\"}", NULL,
+         "conditions[0].target: a string target takes operator eq or neq"},
         {"{\"type\":\"value\",\"eventType\":\"X\",\"field\":\"won\",\"operator\":\"lte\","
          "\"target\":true}",
          NULL, "conditions[0].target: a boolean target takes operator eq or neq"},
@@ -280,10 +280,10 @@ void test_level_and_whitelist(void **unused)
     send("g1", "u1", "KILL", T0 + 1, "{}"); /* still level 4 */
     assert_null(harness_state("qx", "u1"));
     send("g1", "u1", "LEVEL_UP", T0 + 2, "{\"level\":\"9\"}"); /* not routed; numeric string */
-    send("g1", "u1", "KILL", T0 + 3, "{}");                      /* level 9: counts */
+    send("g1", "u1", "KILL", T0 + 3, "{}");                    /* level 9: counts */
     send("g1", "u1", "KILL", T0 + 1, "{\"level\":2}"); /* older than level 9: level stays 9 */
     assert_int_equal(harness_state("qx", "u1")->count, 2);
-    send("g1", "u1", "KILL", T0 + 4, "{\"level\":3}"); /* a newer, lower level: skipped */
+    send("g1", "u1", "KILL", T0 + 4, "{\"level\":3}");  /* a newer, lower level: skipped */
     send("g2", "u1", "KILL", T0 + 5, "{\"level\":40}"); /* another game's level */
     send("g1", "u1", "KILL", T0 + 6, "{}");
     assert_int_equal(harness_state("qx", "u1")->count, 2);
@@ -364,7 +364,7 @@ void test_upper_bound_decided_at_end(void **unused)
     add(quest_doc("{\"type\":\"count\",\"eventType\":\"DEATH\",\"operator\":\"lte\","
                   "\"target\":2},{\"type\":\"exists\",\"eventType\":\"MATCH_END\"}",
                   ",\"endDate\":\"2026-03-08T00:00:00Z\""));
-    const int64_t end = 1772928000000LL; /* 2026-03-08 */
+    const int64_t end = 1772928000000LL;     /* 2026-03-08 */
     send("g1", "u1", "MATCH_END", T0, NULL); /* 0 deaths: would hold now, but not yet decided */
     send("g1", "u2", "MATCH_END", T0, NULL);
     for (int i = 0; i < 3; i++)
@@ -407,8 +407,7 @@ void test_string_and_boolean_targets(void **unused)
                   "{\"type\":\"value\",\"eventType\":\"MATCH_END\",\"field\":\"map\","
                   "\"operator\":\"neq\",\"target\":\"tutorial\"}",
                   NULL));
-    send("g1", "u1", "MATCH_END", T0,
-         "{\"mode\":\"casual\",\"won\":true,\"map\":\"tutorial\"}");
+    send("g1", "u1", "MATCH_END", T0, "{\"mode\":\"casual\",\"won\":true,\"map\":\"tutorial\"}");
     send("g1", "u1", "MATCH_END", T0 + 1, "{\"mode\":\"ranked\",\"won\":\"true\"}");
     const bm_state *st = harness_state("qx", "u1");
     assert_int_equal(st->value, 2); /* mode eq ranked, won neq false; map only tutorial yet */

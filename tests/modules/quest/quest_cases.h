@@ -22,6 +22,7 @@ void test_nonfinite_refused(void **state);
         cmocka_unit_test(test_level_and_whitelist), cmocka_unit_test(test_messages),               \
         cmocka_unit_test(test_window_and_other_games),                                             \
         cmocka_unit_test(test_upper_bound_decided_at_end),                                         \
-        cmocka_unit_test(test_string_and_boolean_targets), cmocka_unit_test(test_nonfinite_refused)
+        cmocka_unit_test(test_string_and_boolean_targets),                                         \
+        cmocka_unit_test(test_nonfinite_refused)
 
 #endif

@@ -24,7 +24,7 @@
 #define NUSERS 6
 #define HOUR 3600000LL
 #define DAY (24 * HOUR)
-#define T0 1772402400000LL         /* 2026-03-01T22:00:00Z */
+#define T0 1772402400000LL          /* 2026-03-01T22:00:00Z */
 #define T_AFTER_ALL 1893456000000LL /* 2030-01-01: after every quest's window */
 
 /* ---- generated events --------------------------------------------------- */
