@@ -33,8 +33,11 @@ static int processor_start(const bm_role_env *env, void **state, char *err, size
     p->last_prune_ms = bm_now_ms();
     bm_state_cache_init(&p->cache);
     bm_levels_init(&p->levels);
+    p->last_tick_ms = bm_now_ms();
     p->pg = bm_pg_connect(p->cfg.pg_dsn, err, errlen);
     if (!p->pg)
+        return -1;
+    if (bm_members_start(p, err, errlen) != 0)
         return -1;
     return bm_pipeline_consume(p, err, errlen);
 }
@@ -64,6 +67,7 @@ static void processor_step(void *state)
         prune_dedup(p, now);
         p->last_prune_ms = now;
     }
+    bm_members_poll(p);
     bm_pipeline_step(p);
 }
 
@@ -74,6 +78,9 @@ static void processor_stop(void *state)
         return;
     bm_pipeline_unconsume(p);
     bm_pipeline_free_run(p);
+    bm_members_stop(p);
+    bm_strset_free(&p->claimed);
+    bm_strset_free(&p->inflight);
     bm_state_cache_free(&p->cache);
     bm_levels_free(&p->levels);
     if (p->pg)
