@@ -25,8 +25,6 @@
 typedef struct quest_instance {
     const bm_host_api *api;
     bm_host *host;
-    quest_cfg **camps; /* campaigns adopted, for on_tick */
-    size_t ncamps;
 } quest_instance;
 
 /* Progress of one condition in the current attempt. */
@@ -312,27 +310,13 @@ static int quest_campaign_add(void *instance, const bm_campaign *c, bm_routes *r
             return BM_ERROR;
         }
     }
-    quest_cfg **nv = realloc(qi->camps, (qi->ncamps + 1) * sizeof *nv);
-    if (!nv) {
-        snprintf(err, errlen, "out of memory");
-        quest_cfg_free(cfg);
-        return BM_ERROR;
-    }
-    qi->camps = nv;
-    qi->camps[qi->ncamps++] = cfg;
     *cctx = cfg;
     return BM_OK;
 }
 
 static void quest_campaign_remove(void *instance, void *cctx)
 {
-    quest_instance *qi = instance;
-    for (size_t i = 0; i < qi->ncamps; i++) {
-        if (qi->camps[i] == cctx) {
-            qi->camps[i] = qi->camps[--qi->ncamps];
-            break;
-        }
-    }
+    (void)instance;
     quest_cfg_free(cctx);
 }
 
@@ -444,13 +428,14 @@ typedef struct decide_ctx {
     quest_instance *qi;
     const quest_cfg *cfg;
     bm_batch *b;
+    int64_t t; /* the moment decided: the window's end */
     int rc;
 } decide_ctx;
 
 /*
- * The window has ended: upper-bound conditions can no longer be broken, so
+ * The quest has ended: upper-bound conditions can no longer be broken, so
  * every player with progress is decided now, as if one last event had come at
- * the window's end. Marked FLAG_DECIDED either way, so it happens once.
+ * the window's end. Marked FLAG_DECIDED either way: nothing counts after it.
  */
 static int decide_one(void *ud, const char *user, bm_state *st)
 {
@@ -459,7 +444,7 @@ static int decide_one(void *ud, const char *user, bm_state *st)
     const bm_host_api *api = dc->qi->api;
     if (st->flags & FLAG_DECIDED)
         return 0;
-    int64_t t = cfg->end_ms;
+    int64_t t = dc->t;
     qprog p[QUEST_MAX_CONDITIONS];
     int64_t first_done;
     doc_read(st->doc, cfg, p, &first_done);
@@ -497,30 +482,25 @@ static int decide_one(void *ud, const char *user, bm_state *st)
     return 0;
 }
 
-/* Decides the quests whose window has ended (once per campaign and process). */
-static int quest_on_tick(void *instance, bm_batch *b, int64_t now_ms)
+/* The host ends a campaign exactly once across processes (its window closed, plus the
+ * engine's grace for late events, or its status was set): decide the upper bounds. */
+static int quest_on_campaign_end(void *instance, void *cctx, bm_batch *b, int reason,
+                                 int64_t now_ms)
 {
     quest_instance *qi = instance;
-    int rc = BM_OK;
-    for (size_t i = 0; i < qi->ncamps; i++) {
-        quest_cfg *cfg = qi->camps[i];
-        if (!cfg->ndeferred || cfg->settled || !cfg->end_ms || now_ms < cfg->end_ms)
-            continue;
-        decide_ctx dc = {qi, cfg, b, BM_OK};
-        if (qi->api->state_each(b, cfg->id, decide_one, &dc) != 0 || dc.rc != BM_OK) {
-            rc = BM_RETRY; /* the next tick tries again; decided players are skipped */
-            continue;
-        }
-        cfg->settled = 1;
-    }
-    return rc;
+    const quest_cfg *cfg = cctx;
+    if (!cfg->ndeferred || reason == BM_END_CANCELLED)
+        return BM_OK;
+    decide_ctx dc = {qi, cfg, b, cfg->end_ms && cfg->end_ms <= now_ms ? cfg->end_ms : now_ms,
+                     BM_OK};
+    if (qi->api->state_each(b, cfg->id, decide_one, &dc) != 0)
+        return BM_RETRY;
+    return dc.rc;
 }
 
 static void quest_destroy(void *instance)
 {
-    quest_instance *qi = instance;
-    free(qi->camps);
-    free(qi);
+    free(instance);
 }
 
 static const bm_module quest_module = {
@@ -535,11 +515,14 @@ static const bm_module quest_module = {
     .campaign_add = quest_campaign_add,       /* validate config, subscribe event types */
     .campaign_remove = quest_campaign_remove, /* free the parsed config */
     .on_event = quest_on_event,               /* count, complete, grant, notify */
-    .on_tick = quest_on_tick,                 /* decide upper bounds at the window's end */
+    .on_tick = NULL,                          /* nothing runs on a timer */
     .on_reward = NULL,                        /* not a reward module */
     .query = NULL,                            /* progress is read from user_progress */
     .drain = NULL,                            /* nothing buffered in the module */
     .destroy = quest_destroy,                 /* free the instance */
+    .on_campaign_tick = NULL,                 /* nothing per campaign on a timer */
+    .campaign_changed = NULL,                 /* nothing to keep across changes */
+    .on_campaign_end = quest_on_campaign_end, /* decide upper bounds when the quest ends */
     .spare = {NULL},                          /* must stay NULL */
 };
 

@@ -52,7 +52,6 @@ typedef struct quest_cfg {
     double min_level;
     int64_t end_ms; /* window end (exclusive), 0 = none */
     int ndeferred;  /* conditions decided at the window's end */
-    int settled;    /* this process has decided the deferred conditions */
 } quest_cfg;
 
 /*
