@@ -303,7 +303,12 @@ static void boundary(bm_engine *e)
     if (atomic_exchange(&e->reload_requested, 0))
         bm_engine_reload(e);
     config_consumer_poll(e);
-    if (atomic_exchange(&e->campaigns_changed, 0) || now - e->last_campaign_refresh_ms > 30000)
+    /* A batch that marked campaigns ended also changes what is served. */
+    uint64_t ends = atomic_load(&e->stats.ends_committed);
+    int ended = ends != e->ends_seen;
+    e->ends_seen = ends;
+    if (atomic_exchange(&e->campaigns_changed, 0) || ended ||
+        now - e->last_campaign_refresh_ms > 30000)
         bm_engine_refresh_campaigns(e);
     bm_loader_lock(e->loader);
     bm_camps_reap(&e->camps);
