@@ -20,8 +20,8 @@ int bm_batch_player_level(bm_batch *b, const bm_event *ev, double *out)
 
 /* Players of campaign slot `slot` that the cache holds with state: written by a batch
  * that may still be committing (pipelined), so not visible to a query yet. */
-static int cached_users(const bm_state_cache *cache, uint32_t slot, bm_strset *seen,
-                        char ***out, size_t *n)
+static int cached_users(const bm_state_cache *cache, uint32_t slot, bm_strset *seen, char ***out,
+                        size_t *n)
 {
     size_t cap = 0;
     for (size_t i = 0; i < cache->cap; i++) {
@@ -64,8 +64,8 @@ int bm_batch_state_each(bm_batch *b, const char *campaign_id,
         goto out;
     const char *params[1] = {c->row.id};
     r = PQexecParams(e->pg,
-                     "SELECT user_id FROM user_progress WHERE campaign_id = $1 ORDER BY user_id",
-                     1, NULL, params, NULL, NULL, 0);
+                     "SELECT user_id FROM user_progress WHERE campaign_id = $1 ORDER BY user_id", 1,
+                     NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         bm_error("pipeline", "campaign=%s cannot list its players: %s", c->row.id,
                  PQerrorMessage(e->pg));

@@ -345,10 +345,10 @@ void bm_job_run(bm_job *j, PGconn *pg)
     int rc = write_offsets(j, pg);
     if (rc == 0)
         rc = write_claims(j, pg);
-    if (rc == 0 && (write_states(j, pg) ||
-                    bm_levels_write(pg, j->levels, j->nlevels, j->err, sizeof j->err) ||
-                    write_grants(j, pg) || write_results(j, pg) || write_ends(j, pg) ||
-                    write_outbox(j, pg) || write_dedup(j, pg)))
+    if (rc == 0 &&
+        (write_states(j, pg) || bm_levels_write(pg, j->levels, j->nlevels, j->err, sizeof j->err) ||
+         write_grants(j, pg) || write_results(j, pg) || write_ends(j, pg) || write_outbox(j, pg) ||
+         write_dedup(j, pg)))
         rc = -1;
     if (rc != 0) {
         if (PQstatus(pg) == CONNECTION_OK)

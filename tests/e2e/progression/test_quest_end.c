@@ -91,7 +91,7 @@ static void test_upper_bound_decided_once_at_end(void **state)
         send_event(p, &seq, "reckless", "DEATH", now + i); /* 3 deaths: does not */
     send_event(p, &seq, "edge", "MATCH_END", now);
     send_event(p, &seq, "edge", "DEATH", now);
-    send_event(p, &seq, "edge", "DEATH", now + 1); /* exactly 2: completes */
+    send_event(p, &seq, "edge", "DEATH", now + 1);  /* exactly 2: completes */
     send_event(p, &seq, "spectator", "DEATH", now); /* never played a match */
     bm_e2e_producer_close(p);
     bm_e2e_wait_offsets(e, &g, seq, 30000);

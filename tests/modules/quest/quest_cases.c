@@ -364,7 +364,7 @@ void test_upper_bound_decided_at_end(void **unused)
     add(quest_doc("{\"type\":\"count\",\"eventType\":\"DEATH\",\"operator\":\"lte\","
                   "\"target\":2},{\"type\":\"exists\",\"eventType\":\"MATCH_END\"}",
                   ",\"endDate\":\"2026-03-08T00:00:00Z\""));
-    const int64_t end = 1772928000000LL; /* 2026-03-08 */
+    const int64_t end = 1772928000000LL;     /* 2026-03-08 */
     send("g1", "u1", "MATCH_END", T0, NULL); /* 0 deaths: would hold now, but not yet decided */
     send("g1", "u2", "MATCH_END", T0, NULL);
     for (int i = 0; i < 3; i++)
