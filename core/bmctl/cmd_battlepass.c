@@ -226,12 +226,12 @@ static int bp_command(bm_ctl *ctl, const ctl_campaign *cc, const char *user, int
     int64_t now = ctl_now_ms();
     const char *track = premium ? "premium" : "free";
     ctl_time_format(now, ts, sizeof ts);
-    /* Purchases are idempotent whenever they happen: one id per (pass, user) lets the
-     * engine drop a repeated request early. A claim refused now (tier not reached yet)
-     * must be possible again later, so its id carries the request time; the module's
-     * claimed set keeps repeated claims harmless. */
+    /* Every request carries its time in its id, so each one reaches the pass: a repeated
+     * purchase is acknowledged on battlepass.progress (and changes nothing), and a claim
+     * refused now (tier not completed yet) can be made again later. The module's
+     * purchased flag and claimed sets keep repeats harmless. */
     if (tier == 0)
-        snprintf(eid, sizeof eid, "cmd:purchase:%s:%s", cc->id, user);
+        snprintf(eid, sizeof eid, "cmd:purchase:%s:%s:%lld", cc->id, user, (long long)now);
     else
         snprintf(eid, sizeof eid, "cmd:claim:%s:%s:%d:%s:%lld", cc->id, user, tier, track,
                  (long long)now);

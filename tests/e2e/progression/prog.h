@@ -58,7 +58,7 @@ typedef struct prog_stream {
     int with_pass;
     int64_t midnight;      /* the UTC midnight the stream's event times span */
     long long duplicates;  /* messages the engine must drop as already applied */
-    uint8_t *purchase_out; /* per user: a purchase command (one id per pass and user) went out */
+    uint8_t *purchase_out; /* per user: a purchase command went out */
 } prog_stream;
 
 /* --- setup (prog_setup.c) ----------------------------------------------------------- */
@@ -130,6 +130,7 @@ typedef struct prog_oracle {
     prog_pass_user *bp;
     long long quest_grants, pass_grants;
     long long applied, duplicates;
+    long long purchase_acks, purchase_repeats; /* battlepass.progress purchase messages */
     long long refused[PR_N];
 } prog_oracle;
 

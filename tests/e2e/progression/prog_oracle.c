@@ -223,9 +223,9 @@ void prog_oracle_run(prog_oracle *o, const prog_stream *s)
         o->bp[u].level = -1;
     for (size_t i = 0; i < s->n; i++) {
         const prog_event *e = &s->ev[i];
-        /* The same eventId again: a re-sent message, or a second purchase (one id per pass
-         * and user). The engine drops both before any module sees them. */
-        if (e->dup_of >= 0 || (e->kind == PK_PURCHASE && bought[e->user])) {
+        /* The same eventId again: a re-sent message. The engine drops it before any
+         * module sees it. (A second purchase has an id of its own: it reaches the pass.) */
+        if (e->dup_of >= 0) {
             o->duplicates++;
             continue;
         }
@@ -240,6 +240,9 @@ void prog_oracle_run(prog_oracle *o, const prog_stream *s)
         }
         switch (e->kind) {
         case PK_PURCHASE:
+            /* Every purchase is acknowledged on battlepass.progress, repeated or not. */
+            o->purchase_acks++;
+            o->purchase_repeats += bought[e->user];
             bought[e->user] = 1;
             p->purchased = p->touched = 1;
             break;

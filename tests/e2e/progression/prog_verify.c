@@ -414,6 +414,18 @@ void prog_verify(bm_e2e *e, const prog_campaigns *c, const prog_stream *s, const
     if (c->pass[0]) {
         static const char *const reasons[PR_N] = {
             "invalid_tier", "not_purchased", "tier_not_reached", "no_reward", "already_claimed"};
+        long long acks =
+            bm_e2e_ll(e, "SELECT count(*) FROM outbox o, regexp_split_to_table("
+                         "o.payload, E'\\n') AS l WHERE o.topic = "
+                         "'battlepass.progress' AND l LIKE '%%\"type\":\"purchase\"%%'");
+        long long repeats = bm_e2e_ll(e, "SELECT count(*) FROM outbox o, regexp_split_to_table("
+                                         "o.payload, E'\\n') AS l WHERE o.topic = "
+                                         "'battlepass.progress' AND l LIKE "
+                                         "'%%\"type\":\"purchase\"%%' AND l LIKE "
+                                         "'%%\"repeated\":true%%'");
+        if (acks != o->purchase_acks || repeats != o->purchase_repeats)
+            bm_e2e_fail("%lld purchases acknowledged (%lld repeated), expected %lld (%lld)", acks,
+                        repeats, o->purchase_acks, o->purchase_repeats);
         for (int k = 0; k < PR_N; k++) {
             long long n = refusals(e, reasons[k]);
             if (n != o->refused[k])
