@@ -406,6 +406,25 @@ void test_upper_bound_decided_at_end(void **unused)
     assert_int_equal(harness_end_campaign("qx", BM_END_CANCELLED, end), BM_OK);
     assert_int_equal(harness_reward_count(), 0);
     harness_unload();
+    /* eq: exactly one death. Set to completed by the studio before its end date: decided
+     * as of that moment. */
+    load();
+    add(quest_doc("{\"type\":\"count\",\"eventType\":\"DEATH\",\"operator\":\"eq\","
+                  "\"target\":1},{\"type\":\"exists\",\"eventType\":\"MATCH_END\"}",
+                  ",\"endDate\":\"2026-03-08T00:00:00Z\""));
+    send("g1", "u1", "MATCH_END", T0, NULL);
+    send("g1", "u1", "DEATH", T0, NULL);
+    send("g1", "u2", "MATCH_END", T0, NULL);
+    send("g1", "u3", "MATCH_END", T0, NULL);
+    send("g1", "u3", "DEATH", T0, NULL);
+    send("g1", "u3", "DEATH", T0 + 1, NULL);
+    assert_int_equal(harness_end_campaign("qx", BM_END_COMPLETED, T0 + HOUR), BM_OK);
+    assert_int_equal(harness_state("qx", "u1")->completed, 1);
+    assert_int_equal(harness_state("qx", "u1")->completed_ms, T0 + HOUR);
+    assert_int_equal(harness_state("qx", "u2")->completed, 0);
+    assert_int_equal(harness_state("qx", "u3")->completed, 0);
+    assert_int_equal(harness_reward_count(), 1);
+    harness_unload();
 }
 
 /* String and boolean targets: eq and neq on the field's value. */
