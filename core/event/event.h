@@ -42,6 +42,13 @@ int bm_event_decode(bm_event *ev, const char *buf, size_t len, const bm_event_li
 /* Releases what bm_event_decode allocated. */
 void bm_event_clear(bm_event *ev);
 
+/* The engine's one rule for numbers in event data: a JSON number, or a string
+ * that is entirely a finite decimal number ("3", "-2.5", "1e3"; no spaces,
+ * hex, inf or nan). 1 with *out set, 0 otherwise. */
+int bm_event_number_value(json_t *v, double *out);
+/* The same rule for a string (a formula's result). */
+int bm_event_number_text(const char *s, double *out);
+
 /* Value at a dotted path below `obj` ("a.b.c"), or NULL. */
 json_t *bm_json_path(json_t *obj, const char *path);
 
