@@ -268,7 +268,7 @@ int64_t bm_modcfg_window_end(json_t *root)
         return 0;
     json_t *v = json_object_get(base, json_is_object(dr) ? "end" : "endDate");
     int64_t ms = 0;
-    if (json_is_string(v) && parse_time(json_string_value(v), &ms) != 0)
+    if (json_is_string(v) && bm_rfc3339_parse(json_string_value(v), &ms) != 0)
         ms = 0;
     return ms;
 }
