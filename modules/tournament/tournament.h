@@ -1,0 +1,97 @@
+/* tournament module: parsed campaign configuration and the ranking/prize math. */
+#ifndef BM_TOURNAMENT_H
+#define BM_TOURNAMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <brightmatter/module.h>
+
+/* Command event types (TOURNAMENT_ENTRY / TOURNAMENT_JOIN), keyed by user on game.events. */
+#define TN_CMD_ENTRY "bm.tournament.entry"
+#define TN_CMD_JOIN "bm.tournament.join"
+
+/* Bounds that keep configs and result tables small. */
+#define TN_MAX_PRIZE_LINES 64
+#define TN_MAX_PRIZE_RANK 10000
+#define TN_MAX_COMMUNITIES 32
+/* Largest prize pool in minor units that a double still counts exactly (2^53). */
+#define TN_MAX_MINOR 9007199254740992LL
+
+/* State flag bits (bm_state.flags). */
+#define TN_FLAG_ENTERED 1 /* entry fee paid (or joined with it) */
+#define TN_FLAG_JOINED 2  /* TOURNAMENT_JOIN recorded */
+
+enum tn_agg { TN_SUM = 0, TN_MAX = 1, TN_COUNT = 2 };
+
+/* One line of prizePool.distribution: ranks [from, to] each get bp basis points. */
+typedef struct tn_prize_line {
+    int from, to;
+    int64_t bp; /* hundredths of a percent, per rank */
+} tn_prize_line;
+
+typedef struct tn_cfg {
+    char *id; /* campaign id (owned copy) */
+    char *event_type;
+    char *field; /* dotted path under data; NULL with count or a formula */
+    enum tn_agg agg;
+    bm_formula *formula; /* NULL = none */
+    int64_t start_ms, end_ms;
+    int64_t grace_ms;     /* events processed before end + grace still count */
+    int max_participants; /* 0 = unlimited */
+    int max_attempts;     /* 0 = unlimited */
+    int join_required;
+    double fee; /* 0 = no fee */
+    int has_level;
+    double min_level;
+    char *communities[TN_MAX_COMMUNITIES];
+    size_t ncommunities;
+    /* prize pool */
+    int64_t total_minor; /* totalValue in minor units */
+    int decimals;        /* minor units per unit = 10^decimals */
+    tn_prize_line lines[TN_MAX_PRIZE_LINES];
+    size_t nlines;
+    char *reward_type;
+    char *reward_config; /* JSON object text */
+} tn_cfg;
+
+/* One player's final standing input. */
+typedef struct tn_entry {
+    const char *user;
+    double score;
+    int64_t reached_ms; /* when the score was reached: earlier ranks higher */
+    int64_t seat_ms;    /* event time of the first counted score: seats go in this order */
+} tn_entry;
+
+/* One row of the results table. */
+typedef struct tn_result {
+    int position;     /* 1..n, unique */
+    int rank;         /* shared by tied players: the best position of the tie */
+    const char *user; /* points into the entries */
+    double score;
+    int64_t prize; /* minor units; 0 = none */
+} tn_result;
+
+/* Parses and validates a tournament document; NULL with err naming the field. */
+tn_cfg *tn_cfg_parse(const bm_host_api *api, bm_host *host, const bm_campaign *c, char *err,
+                     size_t errlen);
+void tn_cfg_free(const bm_host_api *api, tn_cfg *cfg);
+
+/* Prize of each position 1..max (minor units, remainder to position 1) into
+ * out[0..max-1]; returns the sum, never above total_minor. */
+int64_t tn_prize_table(const tn_cfg *cfg, int64_t *out, int max);
+
+/* Highest rank that carries a prize (0 = none). */
+int tn_prize_ranks(const tn_cfg *cfg);
+
+/*
+ * Seats, ranks and prizes. Keeps the first max_participants entries by
+ * (seat_ms, user), orders them by (score desc, reached_ms asc, user asc),
+ * gives tied players (same score and reached_ms) the shared prize of the
+ * positions they occupy. Sorts `entries` in place; out has room for n rows;
+ * returns the number of result rows, or -1 out of memory. *refused gets the
+ * number of players left without a seat.
+ */
+int tn_rank(const tn_cfg *cfg, tn_entry *entries, size_t n, tn_result *out, size_t *refused);
+
+#endif
