@@ -24,6 +24,7 @@ static const cmd g_cmds[] = {
     {"quest", bm_cmd_quest, "quest progress CAMPAIGN USER [--json]"},
     {"battlepass", bm_cmd_battlepass,
      "battlepass show|purchase|claim CAMPAIGN USER [TIER] [--premium] [--json]"},
+    {"tournament", bm_cmd_tournament, "tournament show ID [--json] | entry|join ID USER [AMOUNT]"},
 };
 
 static void usage(FILE *f)
