@@ -212,8 +212,9 @@ static int on_score(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, const
 
 static int tn_init(const bm_host_api *api, bm_host *host, void **instance, char *err, size_t errlen)
 {
-    if (api->size < offsetof(bm_host_api, now_ms) + sizeof api->now_ms) {
-        snprintf(err, errlen, "host API too old (size %u)", (unsigned)api->size);
+    if (api->size < offsetof(bm_host_api, result_put) + sizeof api->result_put) {
+        snprintf(err, errlen, "host API 2 required (claim_once, standings, result rows); size %u",
+                 (unsigned)api->size);
         return BM_ERROR;
     }
     tn_instance *ti = calloc(1, sizeof *ti);
@@ -262,6 +263,27 @@ static int tn_on_event(void *instance, void *cctx, bm_batch *b, const bm_event *
     return on_score(ti, cfg, b, ev);
 }
 
+/* Time: the start is announced once; after endDate + grace + settle the tournament is finalised. */
+static int tn_campaign_tick(void *instance, void *cctx, bm_batch *b, int64_t now_ms)
+{
+    const tn_instance *ti = instance;
+    tn_cfg *cfg = cctx;
+    tn_announce_start(ti->api, cfg, b, now_ms);
+    if (cfg->final_done || now_ms < cfg->end_ms + cfg->grace_ms + TN_SETTLE_MS)
+        return BM_SKIP;
+    int rc = tn_finalise(ti->api, ti->host, cfg, b, now_ms, 0);
+    return rc == BM_RETRY ? BM_ERROR : rc;
+}
+
+/* The host ended the campaign (its own grace may be shorter than ours): finalise now,
+ * unless it was cancelled, which records the end without prizes. */
+static int tn_campaign_end(void *instance, void *cctx, bm_batch *b, int reason, int64_t now_ms)
+{
+    const tn_instance *ti = instance;
+    int rc = tn_finalise(ti->api, ti->host, cctx, b, now_ms, reason == BM_END_CANCELLED);
+    return rc == BM_RETRY ? BM_ERROR : rc;
+}
+
 /* {"prizes":[{"rank","prize"}...],"totalMinor","decimals"}: the payout table as configured. */
 static int tn_query(void *instance, void *cctx, const char *request_json, char **response)
 {
@@ -304,11 +326,14 @@ static const bm_module tournament_module = {
     .campaign_add = tn_campaign_add,       /* validate, compile the formula, subscribe */
     .campaign_remove = tn_campaign_remove, /* free config and formula */
     .on_event = tn_on_event,               /* scores, entry and join commands */
-    .on_tick = NULL,                       /* finalisation runs through the host's ticks */
+    .on_tick = NULL,                       /* time is per campaign (on_campaign_tick) */
     .on_reward = NULL,                     /* not a reward module */
     .query = tn_query,                     /* the payout table */
     .drain = NULL,                         /* nothing buffered in the module */
     .destroy = tn_destroy,                 /* free the instance */
+    .on_campaign_tick = tn_campaign_tick,  /* start announcement, finalisation */
+    .campaign_changed = NULL,              /* nothing kept outside the config */
+    .on_campaign_end = tn_campaign_end,    /* finalise (or record a cancellation) */
     .spare = {NULL},                       /* must stay NULL */
 };
 

@@ -53,6 +53,9 @@ typedef struct tn_cfg {
     size_t nlines;
     char *reward_type;
     char *reward_config; /* JSON object text */
+    /* what this process has seen done (the claims in PostgreSQL are the truth) */
+    int started_done;
+    int final_done;
 } tn_cfg;
 
 /* One player's final standing input. */
@@ -71,6 +74,24 @@ typedef struct tn_result {
     double score;
     int64_t prize; /* minor units; 0 = none */
 } tn_result;
+
+/* Finalisation waits this long after endDate + grace, so that batches that
+ * counted events just before the cut have committed before standings are read. */
+#define TN_SETTLE_MS 3000
+/* Most entrants a finalisation reads (seats need every entrant's seat time). */
+#define TN_MAX_ENTRANTS 50000
+
+/*
+ * Ranks the committed standings and pays the prizes, exactly once across
+ * processes (claim_once "finalise" in the batch's transaction). `cancelled`
+ * records the end without prizes. BM_OK, BM_SKIP (already done elsewhere),
+ * BM_RETRY / BM_ERROR.
+ */
+int tn_finalise(const bm_host_api *api, bm_host *host, tn_cfg *cfg, bm_batch *b, int64_t now,
+                int cancelled);
+
+/* Emits the start of the tournament once (claim_once "started"). */
+void tn_announce_start(const bm_host_api *api, tn_cfg *cfg, bm_batch *b, int64_t now);
 
 /* Parses and validates a tournament document; NULL with err naming the field. */
 tn_cfg *tn_cfg_parse(const bm_host_api *api, bm_host *host, const bm_campaign *c, char *err,
