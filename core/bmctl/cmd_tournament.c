@@ -94,10 +94,27 @@ static json_t *load_results(PGconn *c, const char *id, char *err, size_t errlen)
     return arr;
 }
 
-static const char *status_of(const tn_cfg *cfg, int64_t now, int paid)
+/* "paid" / "cancelled" once finalised (the summary row), else "" ; NULL on error. */
+static const char *final_status(PGconn *c, const char *id, char *buf, size_t len)
 {
-    if (paid)
-        return "paid";
+    const char *p[1] = {id};
+    PGresult *r = PQexecParams(c,
+                               "SELECT doc->>'status' FROM module_results WHERE campaign_id = "
+                               "$1::uuid AND kind = 'tournament' AND key = 'final'",
+                               1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return NULL;
+    }
+    snprintf(buf, len, "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    return buf;
+}
+
+static const char *status_of(const tn_cfg *cfg, int64_t now, const char *final)
+{
+    if (*final)
+        return final;
     if (now < cfg->start_ms)
         return "scheduled";
     return now < cfg->end_ms ? "running" : "ended";
@@ -161,7 +178,11 @@ static int tn_show(PGconn *c, const ctl_campaign *cc, int as_json)
         snprintf(err, sizeof err, "out of memory");
         goto done;
     }
-    int paid = json_array_size(stored) > 0;
+    char fin[32];
+    if (!final_status(c, cc->id, fin, sizeof fin)) {
+        snprintf(err, sizeof err, "reading the final status: %s", PQerrorMessage(c));
+        goto done;
+    }
     json_t *standings = json_array();
     for (int i = 0; i < n; i++)
         json_array_append_new(standings,
@@ -169,7 +190,7 @@ static int tn_show(PGconn *c, const ctl_campaign *cc, int as_json)
                                         "rank", res[i].rank, "userId", res[i].user, "score",
                                         res[i].score, "prize", (json_int_t)res[i].prize));
     out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:o, s:o}", "id", cc->id,
-                    "name", cc->name, "status", status_of(cfg, ctl_now_ms(), paid), "startMs",
+                    "name", cc->name, "status", status_of(cfg, ctl_now_ms(), fin), "startMs",
                     (json_int_t)cfg->start_ms, "endMs", (json_int_t)cfg->end_ms, "graceSeconds",
                     (json_int_t)(cfg->grace_ms / 1000), "seated", (json_int_t)n, "refused",
                     (json_int_t)refused, "totalMinor", (json_int_t)cfg->total_minor, "decimals",

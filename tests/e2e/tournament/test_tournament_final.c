@@ -230,6 +230,22 @@ static void verify(bm_e2e *e, const char *id, const ouser *u)
                                    "'\"type\":\"ended\"', ''))) / 14), 0) FROM outbox WHERE "
                                    "topic = 'tournament.events'");
     assert_int_equal(ended, 1);
+    /* bmctl shows the stored table as paid, with the same winner. */
+    char *out = NULL;
+    const char *args[] = {"tournament", "show", id, "--json", NULL};
+    assert_int_equal(bm_e2e_bmctl(e, &out, args), 0);
+    json_t *o = json_loads(out, 0, NULL);
+    if (!o)
+        fail_msg("bmctl tournament show: %s", out);
+    assert_string_equal(json_string_value(json_object_get(o, "status")), "paid");
+    assert_int_equal(json_array_size(json_object_get(o, "results")), SEATS);
+    assert_int_equal(json_integer_value(json_object_get(o, "refused")), NUSERS - SEATS);
+    json_t *first = json_array_get(json_object_get(o, "standings"), 0);
+    for (int i = 0; i < NUSERS; i++)
+        if (u[i].seated && u[i].position == 1)
+            assert_string_equal(json_string_value(json_object_get(first, "userId")), u[i].name);
+    json_decref(o);
+    free(out);
 }
 
 static void test_finalise_kill9(void **state)
@@ -273,6 +289,7 @@ static void test_finalise_kill9(void **state)
              s_ts, e_ts, SEATS);
     bm_e2e_campaign(e, json, id, sizeof id);
     ouser u[NUSERS];
+    memset(u, 0, sizeof u);
     oracle(u, start);
 
     bm_e2e_engine g[2];
