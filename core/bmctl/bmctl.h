@@ -19,5 +19,6 @@ int bm_cmd_leaderboard(bm_ctl *ctl, int argc, char **argv); /* cmd_leaderboard.c
 int bm_cmd_quest(bm_ctl *ctl, int argc, char **argv);       /* cmd_quest.c */
 int bm_cmd_battlepass(bm_ctl *ctl, int argc, char **argv);  /* cmd_battlepass.c */
 int bm_cmd_tournament(bm_ctl *ctl, int argc, char **argv);  /* cmd_tournament.c */
+int bm_cmd_community(bm_ctl *ctl, int argc, char **argv);   /* cmd_community.c */
 
 #endif

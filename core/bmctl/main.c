@@ -25,6 +25,8 @@ static const cmd g_cmds[] = {
     {"battlepass", bm_cmd_battlepass,
      "battlepass show|purchase|claim CAMPAIGN USER [TIER] [--premium] [--json]"},
     {"tournament", bm_cmd_tournament, "tournament show ID [--json] | entry|join ID USER [AMOUNT]"},
+    {"community", bm_cmd_community,
+     "community create|update|list|show|slug-check|approve|ban|unban|remove ..."},
 };
 
 static void usage(FILE *f)
