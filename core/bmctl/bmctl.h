@@ -20,5 +20,6 @@ int bm_cmd_quest(bm_ctl *ctl, int argc, char **argv);       /* cmd_quest.c */
 int bm_cmd_battlepass(bm_ctl *ctl, int argc, char **argv);  /* cmd_battlepass.c */
 int bm_cmd_tournament(bm_ctl *ctl, int argc, char **argv);  /* cmd_tournament.c */
 int bm_cmd_community(bm_ctl *ctl, int argc, char **argv);   /* cmd_community.c */
+int bm_cmd_event(bm_ctl *ctl, int argc, char **argv);       /* cmd_event.c: event send */
 
 #endif
