@@ -50,3 +50,9 @@ CREATE TABLE community_referral_clicks (
   clicked_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX idx_community_referral_clicks ON community_referral_clicks(community_id, referrer);
+
+-- A community's starter reward is a grant without a campaign.
+ALTER TABLE reward_fulfillments ALTER COLUMN campaign_id DROP NOT NULL;
+ALTER TABLE reward_fulfillments ADD COLUMN community_id UUID REFERENCES communities(id);
+ALTER TABLE reward_fulfillments ADD CONSTRAINT reward_fulfillments_owner
+  CHECK (campaign_id IS NOT NULL OR community_id IS NOT NULL);

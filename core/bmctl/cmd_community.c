@@ -15,6 +15,8 @@
 #include "bmctl/bmctl.h"
 #include "bmctl/ctl_util.h"
 #include "community/community.h"
+#include "event/command_tn.h"
+#include "kafka/kafka.h"
 #include "pg/pg.h"
 
 static void cm_usage(FILE *out)
@@ -25,9 +27,12 @@ static void cm_usage(FILE *out)
                  "       bmctl community show ID|SLUG [--json]\n"
                  "       bmctl community slug-check SLUG\n"
                  "       bmctl community approve|ban|unban|remove ID|SLUG USER\n"
+                 "       bmctl community join ID|SLUG USER METADATA_JSON [REF [INVITE]]\n"
                  "  FILE.json is a CommunityConfig (name, description, referralSlug, redirectUrl,\n"
                  "  isOpen, memberMetadata, starterReward, moderationSettings); refusals name the\n"
-                 "  field. slug-check exits 0 when the slug is free, 1 when taken or invalid.\n");
+                 "  field. slug-check exits 0 when the slug is free, 1 when taken or invalid.\n"
+                 "  join queues a COMMUNITY_JOIN command (game.events, keyed by user); the engine\n"
+                 "  applies it in order with the user's events.\n");
 }
 
 /* Appends one "key<TAB>json" line to an outbox payload (the relay's format). */
@@ -398,6 +403,40 @@ done:
     return rc;
 }
 
+/* Produces a COMMUNITY_JOIN command to game.events keyed by user. */
+static int join(bm_ctl *ctl, const char *community, const char *user, const char *meta_text,
+                const char *ref, const char *invite)
+{
+    char err[1024] = "", boot[1024];
+    json_error_t jerr;
+    json_t *meta = json_loads(meta_text, 0, &jerr);
+    if (!json_is_object(meta)) {
+        fprintf(stderr, "community: METADATA_JSON must be a JSON object (%s)\n", jerr.text);
+        json_decref(meta);
+        return 2;
+    }
+    json_t *ev =
+        bm_command_community_join(community, user, meta, ref, invite, ctl_now_ms(), "bmctl");
+    json_decref(meta);
+    char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
+    rd_kafka_t *p = NULL;
+    int rc = 1;
+    if (text && bm_kafka_bootstrap(&ctl->cfg, boot, sizeof boot, err, sizeof err) == 0 &&
+        (p = bm_kafka_producer_new(boot, err, sizeof err)) &&
+        bm_kafka_produce_sync(p, ctl->cfg.events_topic, user, text, strlen(text), err,
+                              sizeof err) == 0) {
+        printf("queued join of %s to %s\n", user, community);
+        rc = 0;
+    } else {
+        fprintf(stderr, "community: %s\n", err[0] ? err : "out of memory");
+    }
+    if (p)
+        rd_kafka_destroy(p);
+    free(text);
+    return rc;
+}
+
 int bm_cmd_community(bm_ctl *ctl, int argc, char **argv)
 {
     ctl_args a;
@@ -418,11 +457,15 @@ int bm_cmd_community(bm_ctl *ctl, int argc, char **argv)
              (strcmp(sub, "update") == 0 && a.npos == 3) ||
              (strcmp(sub, "list") == 0 && a.npos == 1) ||
              (strcmp(sub, "show") == 0 && a.npos == 2) ||
-             (strcmp(sub, "slug-check") == 0 && a.npos == 2) || (mod && a.npos == 3);
+             (strcmp(sub, "slug-check") == 0 && a.npos == 2) || (mod && a.npos == 3) ||
+             (strcmp(sub, "join") == 0 && a.npos >= 4 && a.npos <= 6);
     if (!ok) {
         cm_usage(stderr);
         return 2;
     }
+    if (strcmp(sub, "join") == 0)
+        return join(ctl, a.pos[1], a.pos[2], a.pos[3], a.npos > 4 ? a.pos[4] : NULL,
+                    a.npos > 5 ? a.pos[5] : NULL);
     PGconn *c = bm_pg_connect(ctl->cfg.pg_dsn, err, sizeof err);
     if (!c) {
         fprintf(stderr, "community: %s\n", err);

@@ -15,4 +15,15 @@
 json_t *bm_command_tournament(const char *campaign, const char *game, const char *user, int join,
                               double amount, int64_t now_ms, const char *source);
 
+/*
+ * A COMMUNITY_JOIN (bm.community.join) of user to the community `community`
+ * (id or slug) with the member's metadata (borrowed), the referrer and invite
+ * code (NULL: none). gameId is "bm.community": a join belongs to no game.
+ * The event id is one per (community, user, metadata): a retried join is
+ * dropped early and is harmless anyway. New reference, or NULL.
+ */
+json_t *bm_command_community_join(const char *community, const char *user, json_t *metadata,
+                                  const char *ref, const char *invite, int64_t now_ms,
+                                  const char *source);
+
 #endif

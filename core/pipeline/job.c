@@ -344,7 +344,8 @@ void bm_job_run(bm_job *j, PGconn *pg)
     if (rc == 0)
         rc = write_claims(j, pg);
     if (rc == 0 && (write_states(j, pg) || write_grants(j, pg) || write_results(j, pg) ||
-                    write_ends(j, pg) || write_outbox(j, pg) || write_dedup(j, pg)))
+                    bm_job_write_members(j, pg) || write_ends(j, pg) || write_outbox(j, pg) ||
+                    write_dedup(j, pg)))
         rc = -1;
     if (rc != 0) {
         if (PQstatus(pg) == CONNECTION_OK)
@@ -389,6 +390,9 @@ void bm_job_free(bm_job *j)
         free(j->results[i].key);
         free(j->results[i].doc);
     }
+    for (size_t i = 0; i < j->nmembers; i++)
+        bm_job_member_free(&j->members[i]);
+    free(j->members);
     free(j->results);
     free(j->ends);
     for (size_t i = 0; i < j->ndedup; i++)
@@ -405,5 +409,5 @@ int bm_job_empty(const bm_job *j)
     for (size_t i = 0; i < j->nout; i++)
         out += (size_t)j->out[i].count;
     return !j->failed && !j->nstates && !out && !j->ngrants && !j->nclaims && !j->nresults &&
-           !j->nends && !j->nparts && !j->ndedup;
+           !j->nmembers && !j->nends && !j->nparts && !j->ndedup;
 }
