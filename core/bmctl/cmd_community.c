@@ -377,6 +377,20 @@ static int moderate(PGconn *c, const char *what, const char *ref, const char *us
         snprintf(err, sizeof err, "%s: %s is not a member in a state this applies to", what, user);
     }
     PQclear(r);
+    if (!err[0] && strcmp(what, "approve") == 0) {
+        /* An approved member gets the starter reward now, once (same key as an open join). */
+        r = PQexecParams(c,
+                         "INSERT INTO reward_fulfillments (idempotency_key, community_id, user_id, "
+                         "reward_type, reward_config) SELECT 'community:' || id::text || ':' || $2 "
+                         "|| ':starter', id, $2, starter_reward ->> 'type', COALESCE("
+                         "starter_reward -> 'config', '{}'::jsonb) FROM communities WHERE id = "
+                         "$1::uuid AND starter_reward IS NOT NULL ON CONFLICT (idempotency_key) DO "
+                         "NOTHING",
+                         2, NULL, v, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            snprintf(err, sizeof err, "starter reward: %s", PQerrorMessage(c));
+        PQclear(r);
+    }
     if (err[0])
         goto done;
     json_t *topics = json_pack("{s:[], s:[], s:[]}", "config.communities", "community.events",

@@ -149,7 +149,8 @@ static void test_create_and_slugs(void **unused)
     snprintf(args, sizeof args, "community update %s '%s'", id,
              write_doc("guild2.json", "{\"name\":\"Iron Guild II\",\"referralSlug\":"
                                       "\"iron-guild\",\"redirectUrl\":\"https://example.com/"
-                                      "iron\",\"memberMetadata\":{\"type\":\"wallet\"}}"));
+                                      "iron\",\"memberMetadata\":{\"type\":\"wallet\"},"
+                                      "\"starterReward\":{\"type\":\"in_game\"}}"));
     assert_int_equal(run_bmctl(args, out, sizeof out, err, sizeof err), 0);
     assert_int_equal(
         q("SELECT count(*) FROM communities WHERE version = 2 AND name = 'Iron Guild II'"), 1);
@@ -171,6 +172,10 @@ static void test_moderation(void **unused)
                      0);
     assert_int_equal(q("SELECT count(*) FROM community_members WHERE user_id = 'p1' AND status = "
                        "'active'"),
+                     1);
+    /* Approved: the starter reward, once. */
+    assert_int_equal(q("SELECT count(*) FROM reward_fulfillments WHERE user_id = 'p1' AND "
+                       "idempotency_key LIKE 'community:%:p1:starter' AND reward_type = 'in_game'"),
                      1);
     /* Approving an active member is refused and writes nothing. */
     assert_int_equal(run_bmctl("community approve iron-guild a1", out, sizeof out, err, sizeof err),
