@@ -330,8 +330,10 @@ static int show(PGconn *c, const char *ref, int as_json)
     size_t i;
     json_t *x;
     json_array_foreach(refs, i, x)
+    {
         printf("  referrer  %-24s %lld joins\n", json_string_value(json_object_get(x, "referrer")),
                (long long)json_integer_value(json_object_get(x, "joins")));
+    }
     json_decref(o);
     return 0;
 }

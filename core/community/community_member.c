@@ -231,7 +231,10 @@ int bm_community_member_check(json_t *config, json_t *metadata, json_t **out, ch
         int asked = 0;
         size_t i;
         json_t *f;
-        json_array_foreach(fields, i, f) asked |= strcmp(json_string_value(f), key) == 0;
+        json_array_foreach(fields, i, f)
+        {
+            asked |= strcmp(json_string_value(f), key) == 0;
+        }
         if (!asked)
             return fail(err, errlen, key, "not asked for by this community");
     }

@@ -126,7 +126,11 @@ static int invite_ok(json_t *config, const char *code)
     json_t *codes = json_object_get(json_object_get(config, "moderationSettings"), "inviteCodes");
     size_t i;
     json_t *c;
-    json_array_foreach(codes, i, c) if (code && strcmp(json_string_value(c), code) == 0) return 1;
+    json_array_foreach(codes, i, c)
+    {
+        if (code && strcmp(json_string_value(c), code) == 0)
+            return 1;
+    }
     return 0;
 }
 

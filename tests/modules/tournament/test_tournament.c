@@ -248,9 +248,11 @@ static void o_results(int k, int64_t prize[NUSERS], int pos[NUSERS], int rank[NU
     int seated[NUSERS];
     for (int u = 0; u < NUSERS; u++) {
         int before = 0;
-        for (int v = 0; v < NUSERS; v++)
-            if (U[v].count > 0 && (U[v].first < U[u].first || (U[v].first == U[u].first && v < u)))
+        for (int v = 0; v < NUSERS; v++) {
+            const ouser *o = &U[v];
+            if (o->count > 0 && (o->first < U[u].first || (o->first == U[u].first && v < u)))
                 before++;
+        }
         seated[u] = U[u].count > 0 && (!c->max_participants || before < c->max_participants);
     }
     int64_t table[NUSERS + 2] = {0}, base_sum = 0, bp_all = 0;
