@@ -48,14 +48,19 @@ static void view_build(json_t *cfg, bp_view *v)
         json_string_value(json_object_get(json_object_get(cfg, "entryRequirement"), "type"));
     v->entry_purchase = entry && strcmp(entry, "purchase") == 0;
     if (json_array_size(tiers) > 0) {
+        /* xpRequired is what each tier costs, unless the pass says cumulative: true. */
+        int cumulative = json_is_true(json_object_get(cfg, "cumulative"));
         v->ntiers = (int)json_array_size(tiers);
         if (max > 0 && max < v->ntiers)
             v->ntiers = max;
         if (v->ntiers > 1000)
             v->ntiers = 1000;
+        double total = 0;
         for (int i = 0; i < v->ntiers; i++) {
             json_t *t = json_array_get(tiers, (size_t)i);
-            v->need[i] = json_number_value(json_object_get(t, "xpRequired"));
+            double xp = json_number_value(json_object_get(t, "xpRequired"));
+            total = cumulative ? xp : total + xp;
+            v->need[i] = total;
             v->has_free[i] = json_is_object(json_object_get(t, "freeReward"));
             v->has_prem[i] = json_is_object(json_object_get(t, "premiumReward"));
         }
@@ -138,7 +143,8 @@ static int bp_show(PGconn *c, const ctl_campaign *cc, const char *user, int as_j
         return 1;
     }
     view_build(cc->config, v);
-    int tier = view_tier(v, p.value);
+    int tier = view_tier(v, p.value);                      /* tiers completed */
+    int current = tier < v->ntiers ? tier + 1 : v->ntiers; /* numbered as the product does */
     int purchased = json_integer_value(json_object_get(p.doc, "p")) != 0;
     int64_t bought = json_integer_value(json_object_get(p.doc, "pt"));
     int64_t today = ctl_now_ms() / DAY_MS;
@@ -153,7 +159,8 @@ static int bp_show(PGconn *c, const ctl_campaign *cc, const char *user, int as_j
     json_object_set_new(o, "userId", json_string(user));
     json_object_set_new(o, "xp", json_real(p.value));
     json_object_set_new(o, "xpEvents", json_integer(p.count));
-    json_object_set_new(o, "tier", json_integer(tier));
+    json_object_set_new(o, "tier", json_integer(current));
+    json_object_set_new(o, "tiersCompleted", json_integer(tier));
     json_object_set_new(o, "maxTier", json_integer(v->ntiers));
     json_object_set_new(o, "nextTierXp", tier < v->ntiers ? json_real(v->need[tier]) : json_null());
     json_object_set_new(o, "purchased", json_boolean(purchased));
@@ -184,9 +191,10 @@ static int bp_show(PGconn *c, const ctl_campaign *cc, const char *user, int as_j
         printf("user:        %s\n", user);
         printf("xp:          %g (%lld events gave XP)\n", p.value, p.count);
         if (tier < v->ntiers)
-            printf("tier:        %d of %d (next at %g XP)\n", tier, v->ntiers, v->need[tier]);
+            printf("tier:        %d of %d (%d completed; tier %d completes at %g XP)\n", current,
+                   v->ntiers, tier, current, v->need[tier]);
         else
-            printf("tier:        %d of %d (top tier)\n", tier, v->ntiers);
+            printf("tier:        %d of %d (all completed)\n", current, v->ntiers);
         printf("purchased:   %s%s%s\n", purchased ? "yes (" : "no", purchased ? t : "",
                purchased ? ")" : "");
         print_list("claimed:     free", json_object_get(o, "claimedFree"));
@@ -218,12 +226,12 @@ static int bp_command(bm_ctl *ctl, const ctl_campaign *cc, const char *user, int
     int64_t now = ctl_now_ms();
     const char *track = premium ? "premium" : "free";
     ctl_time_format(now, ts, sizeof ts);
-    /* Purchases are idempotent whenever they happen: one id per (pass, user) lets the
-     * engine drop a repeated request early. A claim refused now (tier not reached yet)
-     * must be possible again later, so its id carries the request time; the module's
-     * claimed set keeps repeated claims harmless. */
+    /* Every request carries its time in its id, so each one reaches the pass: a repeated
+     * purchase is acknowledged on battlepass.progress (and changes nothing), and a claim
+     * refused now (tier not completed yet) can be made again later. The module's
+     * purchased flag and claimed sets keep repeats harmless. */
     if (tier == 0)
-        snprintf(eid, sizeof eid, "cmd:purchase:%s:%s", cc->id, user);
+        snprintf(eid, sizeof eid, "cmd:purchase:%s:%s:%lld", cc->id, user, (long long)now);
     else
         snprintf(eid, sizeof eid, "cmd:claim:%s:%s:%d:%s:%lld", cc->id, user, tier, track,
                  (long long)now);

@@ -23,7 +23,9 @@ static void quest_usage(FILE *out)
 typedef struct qview {
     const char *type, *event_type, *field, *op, *agg;
     json_t *filter;
+    json_t *tjson; /* the target as configured: number, string or boolean */
     double target;
+    int pending; /* an upper bound not decided yet (decided when the quest ends) */
     long long n;
     double current;
     int has_current, met;
@@ -35,6 +37,8 @@ static int cmp(const char *op, double x, double target)
         return x <= target;
     if (strcmp(op, "eq") == 0)
         return x == target;
+    if (strcmp(op, "neq") == 0)
+        return x != target;
     if (strcmp(op, "exists") == 0)
         return 1;
     return x >= target;
@@ -46,8 +50,9 @@ static const char *str_or(json_t *obj, const char *key, const char *dflt)
     return s ? s : dflt;
 }
 
-/* Fills v from condition c and its progress entry e ([n], [n,v] or [n,t0,t1]). */
-static void view_condition(json_t *c, json_t *e, qview *v)
+/* Fills v from condition c and its progress entry e ([n], [n,v] or [n,t0,t1]); `decided`:
+ * the window's end has decided the player's upper bounds (flags bit 1). */
+static void view_condition(json_t *c, json_t *e, int decided, qview *v)
 {
     memset(v, 0, sizeof *v);
     v->type = str_or(c, "type", "count");
@@ -55,13 +60,19 @@ static void view_condition(json_t *c, json_t *e, qview *v)
     v->field = str_or(c, "field", NULL);
     v->op = str_or(c, "operator", strcmp(v->type, "exists") == 0 ? "exists" : "gte");
     v->filter = json_object_get(c, "filter");
-    v->target = json_number_value(json_object_get(c, "target"));
+    v->tjson = json_object_get(c, "target");
+    v->target = json_number_value(v->tjson);
     v->n = json_integer_value(json_array_get(e, 0));
-    if (strcmp(v->type, "value") == 0) {
+    if (strcmp(v->type, "value") == 0 && (json_is_string(v->tjson) || json_is_boolean(v->tjson))) {
+        /* eq / neq on a string or boolean: n counts the events whose field passed. */
+        v->has_current = 1;
+        v->current = (double)v->n;
+        v->met = v->n > 0;
+    } else if (strcmp(v->type, "value") == 0) {
         v->agg = str_or(c, "aggregate",
-                        strcmp(v->op, "lte") == 0  ? "min"
-                        : strcmp(v->op, "eq") == 0 ? "last"
-                                                   : "max");
+                        strcmp(v->op, "lte") == 0                               ? "min"
+                        : strcmp(v->op, "eq") == 0 || strcmp(v->op, "neq") == 0 ? "last"
+                                                                                : "max");
         v->has_current = v->n > 0;
         v->current = json_number_value(json_array_get(e, 1));
         v->met = v->n > 0 && cmp(v->op, v->current, v->target);
@@ -80,6 +91,11 @@ static void view_condition(json_t *c, json_t *e, qview *v)
         v->has_current = 1;
         v->current = (double)v->n;
         v->met = strcmp(v->op, "exists") == 0 ? v->n > 0 : cmp(v->op, (double)v->n, v->target);
+        /* count lte / eq can still be broken: it holds only once the quest has ended. */
+        if (strcmp(v->op, "lte") == 0 || strcmp(v->op, "eq") == 0) {
+            v->pending = !decided;
+            v->met = v->met && decided;
+        }
     }
 }
 
@@ -110,10 +126,17 @@ static void print_text(const ctl_campaign *cc, const char *user, const ctl_progr
             snprintf(cur, sizeof cur, "%g", v->current);
         else
             snprintf(cur, sizeof cur, "-");
-        snprintf(tgt, sizeof tgt, "%g", v->target);
+        if (json_is_string(v->tjson))
+            snprintf(tgt, sizeof tgt, "\"%.28s\"", json_string_value(v->tjson));
+        else if (json_is_boolean(v->tjson))
+            snprintf(tgt, sizeof tgt, "%s", json_is_true(v->tjson) ? "true" : "false");
+        else
+            snprintf(tgt, sizeof tgt, "%g", v->target);
         printf("  %-3zu %-10s %-20s %-16s %-6s %12s %12s  %s", i + 1, v->type, v->event_type,
                v->field ? v->field : "-", v->op, cur, strcmp(v->op, "exists") == 0 ? "-" : tgt,
-               v->met ? "yes" : "no");
+               v->met       ? "yes"
+               : v->pending ? "at end"
+                            : "no");
         if (v->agg)
             printf("  (%s of %lld events)", v->agg, v->n);
         if (json_object_size(v->filter) > 0) {
@@ -145,9 +168,12 @@ static json_t *view_json(const ctl_campaign *cc, const char *user, const ctl_pro
     json_object_set_new(o, "lastEventAt", p->last_ms ? json_string(t) : json_null());
     for (size_t i = 0; i < nv; i++) {
         const qview *v = &vs[i];
-        json_t *c = json_pack("{s:s, s:s, s:s, s:f, s:I, s:b}", "type", v->type, "eventType",
-                              v->event_type, "operator", v->op, "target", v->target, "events",
-                              (json_int_t)v->n, "met", v->met);
+        json_t *c =
+            json_pack("{s:s, s:s, s:s, s:O, s:I, s:b}", "type", v->type, "eventType", v->event_type,
+                      "operator", v->op, "target", v->tjson ? v->tjson : json_null(), "events",
+                      (json_int_t)v->n, "met", v->met);
+        if (v->pending)
+            json_object_set_new(c, "decidedAtEnd", json_true());
         json_object_set_new(c, "current", v->has_current ? json_real(v->current) : json_null());
         if (v->field)
             json_object_set_new(c, "field", json_string(v->field));
@@ -193,7 +219,8 @@ static int quest_progress(bm_ctl *ctl, const char *campaign, const char *user, i
         goto fail;
     json_t *prog = json_object_get(p.doc, "c");
     for (size_t i = 0; i < nv; i++)
-        view_condition(json_array_get(conds, i), json_array_get(prog, i), &vs[i]);
+        view_condition(json_array_get(conds, i), json_array_get(prog, i), (p.flags & 2) != 0,
+                       &vs[i]);
     int repeatable = json_is_true(json_object_get(cc.config, "repeatable"));
     double cooldown_h = json_number_value(json_object_get(cc.config, "cooldownHours"));
     const char *status = !p.found                         ? "not_started"

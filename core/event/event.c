@@ -1,6 +1,8 @@
 #include "event.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -208,4 +210,31 @@ void bm_event_clear(bm_event *ev)
     if (ev->root)
         json_decref(ev->root);
     memset(ev, 0, sizeof *ev);
+}
+
+int bm_event_number_text(const char *s, double *out)
+{
+    if (!s || !*s)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!isdigit((unsigned char)*p) && !strchr("+-.eE", *p))
+            return 0;
+    char *end;
+    double d = strtod(s, &end);
+    if (end == s || *end || !isfinite(d))
+        return 0;
+    *out = d;
+    return 1;
+}
+
+int bm_event_number_value(json_t *v, double *out)
+{
+    if (json_is_number(v)) {
+        double d = json_number_value(v);
+        if (!isfinite(d))
+            return 0;
+        *out = d;
+        return 1;
+    }
+    return json_is_string(v) && bm_event_number_text(json_string_value(v), out);
 }

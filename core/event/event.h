@@ -46,6 +46,13 @@ int bm_rfc3339_parse(const char *s, int64_t *ms_out);
 /* Formats ms since the epoch as RFC 3339 UTC with milliseconds. */
 void bm_rfc3339_format(int64_t ms, char *buf, size_t len);
 
+/* The engine's one rule for numbers in event data: a JSON number, or a string
+ * that is entirely a finite decimal number ("3", "-2.5", "1e3"; no spaces,
+ * hex, inf or nan). 1 with *out set, 0 otherwise. */
+int bm_event_number_value(json_t *v, double *out);
+/* The same rule for a string (a formula's result). */
+int bm_event_number_text(const char *s, double *out);
+
 /* Value at a dotted path below `obj` ("a.b.c"), or NULL. */
 json_t *bm_json_path(json_t *obj, const char *path);
 

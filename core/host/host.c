@@ -137,6 +137,9 @@ static const bm_host_api g_api = {
     .standings_top = bm_batch_standings_top,
     .standings_rank = bm_batch_standings_rank,
     .result_put = bm_batch_result_put,
+    .player_level = bm_batch_player_level,
+    .state_each = bm_batch_state_each,
+    .event_has = bm_hostapi_event_has,
 };
 
 const bm_host_api *bm_host_api_get(void)

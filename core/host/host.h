@@ -43,6 +43,7 @@ int64_t bm_hostapi_event_time_ms(const bm_event *ev);
 int bm_hostapi_event_number(const bm_event *ev, const char *path, double *out);
 const char *bm_hostapi_event_string(const bm_event *ev, const char *path);
 int bm_hostapi_event_matches(const bm_event *ev, const char *filter_json);
+int bm_hostapi_event_has(const bm_event *ev, const char *path);
 
 /* The counters a module added with metric_add, as a JSON object (caller owns it). */
 json_t *bm_host_metrics_json(bm_host *h);

@@ -34,20 +34,20 @@ int64_t bm_hostapi_event_time_ms(const bm_event *ev)
 
 int bm_hostapi_event_number(const bm_event *ev, const char *path, double *out)
 {
-    json_t *v = bm_json_path(ev->data, path);
-    if (!v || !json_is_number(v))
-        return -1;
-    double d = json_number_value(v);
-    if (!isfinite(d))
-        return -1;
-    *out = d;
-    return 0;
+    /* Numeric strings count as their number: the one rule formulas follow too. */
+    return bm_event_number_value(bm_json_path(ev->data, path), out) ? 0 : -1;
 }
 
 const char *bm_hostapi_event_string(const bm_event *ev, const char *path)
 {
     json_t *v = bm_json_path(ev->data, path);
     return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int bm_hostapi_event_has(const bm_event *ev, const char *path)
+{
+    json_t *v = bm_json_path(ev->data, path);
+    return v && !json_is_null(v);
 }
 
 /* Numbers compare by value (3 equals 3.0); everything else by json_equal. */

@@ -429,6 +429,11 @@ int bm_lua_eval(bm_lua_formula *f, const bm_event *ev, double *out, char *err, s
             return BM_OK;
         }
         snprintf(err, errlen, "formula returned a non-finite number");
+    } else if (t == LUA_TSTRING && bm_event_number_text(lua_tostring(L, 2), out)) {
+        /* The rule field sources follow: a numeric string counts as its number. */
+        lua_settop(L, 1);
+        f->st.ok++;
+        return BM_OK;
     } else {
         snprintf(err, errlen, "formula returned a %s, expected a number or nil",
                  lua_typename(L, t));

@@ -24,5 +24,9 @@ int bm_batch_standings_rank(bm_batch *b, const char *campaign_id, const char *us
                             bm_standing *out);
 int bm_batch_result_put(bm_batch *b, const char *campaign_id, const char *kind, const char *key,
                         const char *doc_json);
+/* Host API version 2 (batch_progress.c): the player's level, and every player of a campaign. */
+int bm_batch_player_level(bm_batch *b, const bm_event *ev, double *out);
+int bm_batch_state_each(bm_batch *b, const char *campaign_id,
+                        int (*fn)(void *ud, const char *user_id, bm_state *st), void *ud);
 
 #endif

@@ -88,6 +88,7 @@ static int drop_partition(const bm_state_entry *s, void *ud)
 void bm_pipeline_drop_cache(bm_pipeline *e, int32_t partition)
 {
     bm_state_cache_drop(&e->cache, drop_partition, partition < 0 ? NULL : &partition);
+    bm_levels_drop(&e->levels, partition);
 }
 
 /* Prepares one partition for consumption: offset and dedup from PostgreSQL.

@@ -6,6 +6,8 @@
  */
 #include "pipeline/job.h"
 
+#include "level/level.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,9 +345,10 @@ void bm_job_run(bm_job *j, PGconn *pg)
     int rc = write_offsets(j, pg);
     if (rc == 0)
         rc = write_claims(j, pg);
-    if (rc == 0 && (write_states(j, pg) || write_grants(j, pg) || write_results(j, pg) ||
-                    bm_job_write_members(j, pg) || write_ends(j, pg) || write_outbox(j, pg) ||
-                    write_dedup(j, pg)))
+    if (rc == 0 &&
+        (write_states(j, pg) || bm_levels_write(pg, j->levels, j->nlevels, j->err, sizeof j->err) ||
+         write_grants(j, pg) || write_results(j, pg) || bm_job_write_members(j, pg) ||
+         write_ends(j, pg) || write_outbox(j, pg) || write_dedup(j, pg)))
         rc = -1;
     if (rc != 0) {
         if (PQstatus(pg) == CONNECTION_OK)
@@ -368,6 +371,8 @@ void bm_job_free(bm_job *j)
     if (!j)
         return;
     bm_buf_free(&j->states);
+    for (int k = 0; k < 4; k++)
+        bm_buf_free(&j->levels[k]);
     for (size_t i = 0; i < j->nout; i++)
         bm_buf_free(&j->out[i].lines);
     free(j->out);

@@ -81,6 +81,8 @@ typedef struct bm_job {
     size_t ndedup;
     bm_job_part *parts;
     size_t nparts;
+    bm_buf levels[4]; /* players' levels changed: games, users, levels, times (core/level) */
+    size_t nlevels;
     int64_t *created_ms; /* Kafka CreateTime of each message, for the latency histogram */
     size_t ncreated;
     size_t events;

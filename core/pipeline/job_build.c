@@ -148,6 +148,7 @@ bm_job *bm_batch_to_job(bm_batch *b)
     snprintf(j->topic, sizeof j->topic, "%s", e->cfg.events_topic);
     j->failed = b->failed;
     states_text(b, j);
+    bm_levels_take(&e->levels, j->levels, &j->nlevels);
     take_outbox(b, j);
     take_parts(e, j);
     return j;

@@ -218,6 +218,10 @@ static int prepare(bm_pipeline *e, bm_run *r)
         pt->applied++;
         size_t nc;
         bm_camp *const *cs = bm_camps_route(e->camps, it->ev.game_id, it->ev.event_type, &nc);
+        /* The player's level: needed when the event sets it or a campaign may gate on it. */
+        if ((nc || json_object_get(it->ev.data, "level")) &&
+            bm_levels_want(&e->levels, it->ev.game_id, it->ev.user_id, m->partition) != 0)
+            return -1;
         for (size_t k = 0; k < nc; k++) {
             int created;
             bm_state_entry *s =
@@ -250,6 +254,8 @@ static void dispatch(bm_pipeline *e, bm_run *r)
         bm_item *it = &r->items[i];
         if (!it->valid || it->dup)
             continue;
+        /* The event's level becomes the player's before any module reads it. */
+        bm_levels_observe(&e->levels, it->ev.game_id, it->ev.user_id, it->ev.time_ms, it->ev.data);
         size_t nc;
         bm_camp *const *cs = bm_camps_route(e->camps, it->ev.game_id, it->ev.event_type, &nc);
         b->cur_partition = it->ev.partition;
@@ -446,7 +452,8 @@ int bm_pipeline_step(bm_pipeline *e)
     int64_t t0 = bm_now_ms(), t1 = t0, t2 = t0;
     int rc = prepare(e, r);
     t1 = bm_now_ms();
-    if (rc == 0 && bm_batch_load_states(e, r->load, r->nload, err, sizeof err) != 0) {
+    if (rc == 0 && (bm_batch_load_states(e, r->load, r->nload, err, sizeof err) != 0 ||
+                    bm_levels_load(&e->levels, e->pg, err, sizeof err) != 0)) {
         bm_error("pipeline", "batch of %zu events not prepared, will retry: %s", r->n, err);
         rc = -1;
     } else if (rc != 0) {

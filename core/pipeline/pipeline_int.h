@@ -9,6 +9,7 @@
 
 #include "campaign/campaign.h"
 #include "config/config.h"
+#include "level/level.h"
 #include "loader/loader.h"
 #include "pipeline/batch.h"
 #include "pipeline/dedup.h"
@@ -47,6 +48,7 @@ typedef struct bm_pipeline {
     bm_committer *committer; /* runs batch N's transaction while N+1 is prepared */
     int need_rewind;         /* a commit failed while a rebalance was settling it */
     bm_state_cache cache;
+    bm_levels levels; /* players' levels (core/level) */
     bm_part parts[BM_MAX_PARTITIONS];
     int npart_seen;
     bm_run *batch_run; /* the reusable buffers of one batch */

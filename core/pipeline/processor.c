@@ -32,6 +32,7 @@ static int processor_start(const bm_role_env *env, void **state, char *err, size
     p->run = env->run;
     p->last_prune_ms = bm_now_ms();
     bm_state_cache_init(&p->cache);
+    bm_levels_init(&p->levels);
     p->last_tick_ms = bm_now_ms();
     p->pg = bm_pg_connect(p->cfg.pg_dsn, err, errlen);
     if (!p->pg)
@@ -81,6 +82,7 @@ static void processor_stop(void *state)
     bm_strset_free(&p->claimed);
     bm_strset_free(&p->inflight);
     bm_state_cache_free(&p->cache);
+    bm_levels_free(&p->levels);
     if (p->pg)
         PQfinish(p->pg);
     free(p);

@@ -5,8 +5,9 @@
  * Purchases and claims are command events (bm.battlepass.purchase / claim)
  * on game.events keyed by user, so they run in the same exactly-once batch
  * as that user's game events. Everything per user lives in the host state:
- * value = total XP, aux = tier, count = events that gave XP, flags bit 0 =
- * purchased, doc = claims and daily counters.
+ * value = total XP, aux = the tier the player is on (1-based, as the product
+ * numbers it), count = events that gave XP, flags bit 0 = purchased, doc =
+ * claims and daily counters.
  */
 #include <jansson.h>
 #include <math.h>
@@ -139,12 +140,13 @@ static json_t *set_json(const bp_set *s)
     return a;
 }
 
-/* {"t":tier,"p":1,"pt":ms,"cf":[..],"cp":[..],"d":{"<day>":[xp per source]}}, empty parts left out.
- */
-static char *doc_write(const bp_cfg *cfg, const bp_doc *d, int tier)
+/* {"t":tier,"tc":completed,"p":1,"pt":ms,"cf":[..],"cp":[..],"d":{"<day>":[xp per source]}},
+ * empty parts left out. */
+static char *doc_write(const bp_cfg *cfg, const bp_doc *d, int done)
 {
     json_t *root = json_object();
-    json_object_set_new(root, "t", json_integer(tier));
+    json_object_set_new(root, "t", json_integer(bp_cfg_current_tier(cfg, done)));
+    json_object_set_new(root, "tc", json_integer(done));
     if (d->purchased) {
         json_object_set_new(root, "p", json_integer(1));
         json_object_set_new(root, "pt", json_integer(d->purchased_ms));
@@ -240,6 +242,7 @@ static double source_xp(const bm_host_api *api, const bp_source *s, const bm_eve
         if (api->formula_eval(s->formula, ev, &x) != BM_OK)
             return 0;
     } else if (s->field) {
+        /* Numeric strings count, as they do for formulas (the host's one rule). */
         if (api->event_number(ev, s->field, &x) != 0)
             return 0;
         x *= s->xp_value;
@@ -249,10 +252,11 @@ static double source_xp(const bm_host_api *api, const bp_source *s, const bm_eve
     return isfinite(x) && x > 0 ? x : 0;
 }
 
-static int claimable(const bp_cfg *cfg, const bp_doc *d, int tier)
+/* Rewards the player could claim now, with `done` tiers completed. */
+static int claimable(const bp_cfg *cfg, const bp_doc *d, int done)
 {
     int n = 0;
-    for (int i = 1; i <= tier && i <= cfg->ntiers; i++) {
+    for (int i = 1; i <= done && i <= cfg->ntiers; i++) {
         const bp_tier *bt = &cfg->tiers[i - 1];
         if (bt->free_reward && (!cfg->entry_purchase || d->purchased) &&
             !set_has(&d->claimed[0], i))
@@ -273,19 +277,20 @@ static void emit_json(const bp_instance *bi, bm_batch *b, const char *topic, con
     json_decref(msg);
 }
 
-static json_t *next_xp(const bp_cfg *cfg, int tier)
+/* Total XP that completes the tier the player is on; null once all are completed. */
+static json_t *next_xp(const bp_cfg *cfg, int done)
 {
-    return tier < cfg->ntiers ? json_real(cfg->tiers[tier].xp_required) : json_null();
+    return done < cfg->ntiers ? json_real(cfg->tiers[done].xp_required) : json_null();
 }
 
 /* Writes the document and state; then the coalesced UI snapshot. */
 static int save(const bp_instance *bi, const bp_cfg *cfg, bm_batch *b, bm_state *st,
                 const bp_doc *d, const char *user, int64_t t)
 {
-    int tier = bp_cfg_tier_for(cfg, st->value);
-    st->aux = tier;
+    int done = bp_cfg_tier_for(cfg, st->value);
+    st->aux = bp_cfg_current_tier(cfg, done);
     st->flags = d->purchased ? (st->flags | FLAG_PURCHASED) : (st->flags & ~FLAG_PURCHASED);
-    char *doc = doc_write(cfg, d, tier);
+    char *doc = doc_write(cfg, d, done);
     int rc = doc ? bi->api->state_set_doc(b, st, doc) : -1;
     free(doc);
     if (rc != 0 || bi->api->state_put(b, st, NULL) != 0)
@@ -294,10 +299,11 @@ static int save(const bp_instance *bi, const bp_cfg *cfg, bm_batch *b, bm_state 
     snprintf(key, sizeof key, "%s:%s", cfg->id, user);
     format_time(t, when, sizeof when);
     emit_json(bi, b, TOPIC_UI, key,
-              json_pack("{s:s, s:s, s:s, s:f, s:i, s:o, s:b, s:i, s:s}", "type", "progress",
-                        "campaignId", cfg->id, "userId", user, "xp", st->value, "tier", tier,
-                        "nextTierXp", next_xp(cfg, tier), "purchased", d->purchased, "claimable",
-                        claimable(cfg, d, tier), "timestamp", when),
+              json_pack("{s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:b, s:i, s:s}", "type", "progress",
+                        "campaignId", cfg->id, "userId", user, "xp", st->value, "tier",
+                        bp_cfg_current_tier(cfg, done), "tiersCompleted", done, "nextTierXp",
+                        next_xp(cfg, done), "purchased", d->purchased, "claimable",
+                        claimable(cfg, d, done), "timestamp", when),
               BM_EMIT_COALESCE);
     return BM_OK;
 }
@@ -315,8 +321,9 @@ static int on_xp(const bp_instance *bi, const bp_cfg *cfg, bm_batch *b, const bm
     if (!any)
         return BM_SKIP;
     if (cfg->has_level) {
+        /* The player's level as the host keeps it, not a field of this event. */
         double lvl;
-        if (api->event_number(ev, "level", &lvl) != 0 || lvl < cfg->required_level)
+        if (api->player_level(b, ev, &lvl) != 0 || lvl < cfg->required_level)
             return BM_SKIP;
     }
     const char *user = api->event_user(ev);
@@ -326,12 +333,18 @@ static int on_xp(const bp_instance *bi, const bp_cfg *cfg, bm_batch *b, const bm
         return BM_RETRY;
     bp_doc d;
     doc_read(st->doc, cfg, &d);
+    /* XP counts from the pass's start whether or not the pass is bought yet: a
+     * purchase unlocks what the player has already earned. */
     int rc = BM_SKIP;
-    if (cfg->entry_purchase && !d.purchased)
-        goto done;
     double xp = apply_limits(cfg, &d, raw, t);
     if (!(xp > 0))
         goto done;
+    if (!isfinite(st->value + xp)) {
+        /* An overflowing total would wipe the player's XP: refuse the event. */
+        api->metric_add(bi->host, "battlepass_nonfinite_refused", 1);
+        rc = BM_ERROR;
+        goto done;
+    }
     int before = bp_cfg_tier_for(cfg, st->value);
     st->value += xp;
     st->count++;
@@ -342,19 +355,21 @@ static int on_xp(const bp_instance *bi, const bp_cfg *cfg, bm_batch *b, const bm
     rc = save(bi, cfg, b, st, &d, user, t);
     if (rc != BM_OK)
         goto done;
-    int tier = bp_cfg_tier_for(cfg, st->value);
+    int done_now = bp_cfg_tier_for(cfg, st->value);
+    int tier = bp_cfg_current_tier(cfg, done_now);
     char key[512], when[40];
     snprintf(key, sizeof key, "%s:%s", cfg->id, user);
     format_time(t, when, sizeof when);
     emit_json(bi, b, TOPIC_PROGRESS, key,
-              json_pack("{s:s, s:s, s:f, s:i, s:o, s:s}", "campaignId", cfg->id, "userId", user,
-                        "xp", st->value, "tier", tier, "nextTierXp", next_xp(cfg, tier),
-                        "timestamp", when),
+              json_pack("{s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:s}", "type", "xp", "campaignId",
+                        cfg->id, "userId", user, "xp", st->value, "tier", tier, "tiersCompleted",
+                        done_now, "nextTierXp", next_xp(cfg, done_now), "timestamp", when),
               BM_EMIT_COALESCE);
-    if (tier > before)
+    if (done_now > before)
         emit_json(bi, b, TOPIC_UI, user,
-                  json_pack("{s:s, s:s, s:s, s:i, s:s}", "type", "tier_reached", "campaignId",
-                            cfg->id, "userId", user, "tier", tier, "timestamp", when),
+                  json_pack("{s:s, s:s, s:s, s:i, s:i, s:s}", "type", "tier_reached", "campaignId",
+                            cfg->id, "userId", user, "tier", tier, "tiersCompleted", done_now,
+                            "timestamp", when),
                   0);
 done:
     doc_clear(&d);
@@ -380,21 +395,35 @@ static int on_purchase(const bp_instance *bi, const bp_cfg *cfg, bm_batch *b, co
         return BM_RETRY;
     bp_doc d;
     doc_read(st->doc, cfg, &d);
-    int rc = BM_SKIP; /* a second purchase changes nothing */
+    int rc = BM_SKIP; /* a second purchase changes nothing, but is acknowledged */
+    int repeated = d.purchased;
     if (!d.purchased) {
         d.purchased = 1;
         d.purchased_ms = t;
         rc = save(bi, cfg, b, st, &d, user, t);
-        if (rc == BM_OK) {
-            char when[40];
-            format_time(t, when, sizeof when);
-            int tier = bp_cfg_tier_for(cfg, st->value);
+    }
+    if (rc == BM_OK || repeated) {
+        char when[40], since[40], key[512];
+        format_time(t, when, sizeof when);
+        format_time(d.purchased_ms, since, sizeof since);
+        snprintf(key, sizeof key, "%s:%s", cfg->id, user);
+        int done = bp_cfg_tier_for(cfg, st->value);
+        int tier = bp_cfg_current_tier(cfg, done);
+        /* Every purchase command gets its answer on the progress topic, repeated or not. */
+        emit_json(bi, b, TOPIC_PROGRESS, key,
+                  json_pack("{s:s, s:s, s:s, s:b, s:s, s:s*, s:i, s:i, s:i, s:s}", "type",
+                            "purchase", "campaignId", cfg->id, "userId", user, "repeated", repeated,
+                            "purchasedAt", since, "eventId", api->event_id(ev), "tier", tier,
+                            "tiersCompleted", done, "claimable", claimable(cfg, &d, done),
+                            "timestamp", when),
+                  0);
+        if (!repeated)
             emit_json(bi, b, TOPIC_UI, user,
-                      json_pack("{s:s, s:s, s:s, s:i, s:i, s:s}", "type", "purchased", "campaignId",
-                                cfg->id, "userId", user, "tier", tier, "claimable",
-                                claimable(cfg, &d, tier), "timestamp", when),
+                      json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:s}", "type", "purchased",
+                                "campaignId", cfg->id, "userId", user, "tier", tier,
+                                "tiersCompleted", done, "claimable", claimable(cfg, &d, done),
+                                "timestamp", when),
                       0);
-        }
     }
     doc_clear(&d);
     return rc;
@@ -473,8 +502,10 @@ static int on_claim(const bp_instance *bi, const bp_cfg *cfg, bm_batch *b, const
 
 static int bp_init(const bm_host_api *api, bm_host *host, void **instance, char *err, size_t errlen)
 {
-    if (api->size < offsetof(bm_host_api, now_ms) + sizeof api->now_ms) {
-        snprintf(err, errlen, "host API too old (size %u)", (unsigned)api->size);
+    if (api->size < offsetof(bm_host_api, player_level) + sizeof api->player_level ||
+        !api->player_level) {
+        snprintf(err, errlen, "host API too old (size %u, version %u; needs version 2)",
+                 (unsigned)api->size, (unsigned)api->version);
         return BM_ERROR;
     }
     bp_instance *bi = calloc(1, sizeof *bi);

@@ -31,7 +31,7 @@ typedef struct bp_source {
 } bp_source;
 
 typedef struct bp_tier {
-    double xp_required;   /* cumulative total XP that reaches this tier */
+    double xp_required;   /* total XP that completes this tier (unlocks its rewards) */
     char *free_reward;    /* reward JSON text or NULL */
     char *premium_reward; /* reward JSON text or NULL */
 } bp_tier;
@@ -42,7 +42,7 @@ typedef struct bp_cfg {
     size_t nsources;
     bp_tier *tiers; /* tiers[0] is tier 1; ntiers = maxTier in effect */
     int ntiers;
-    int entry_purchase; /* 1: nothing (XP, claims) counts before the purchase */
+    int entry_purchase; /* 1: claims (both tracks) need the purchase; XP counts before it */
     int has_level;
     double required_level;
 } bp_cfg;
@@ -57,8 +57,11 @@ bp_cfg *bp_cfg_parse(const bm_host_api *api, bm_host *host, const char *campaign
 /* Frees a config (and its formulas). NULL is fine. */
 void bp_cfg_free(const bm_host_api *api, bp_cfg *cfg);
 
-/* Highest tier whose xpRequired is <= xp (0 = none reached). */
+/* Tiers completed with `xp` total XP: 0..ntiers. */
 int bp_cfg_tier_for(const bp_cfg *cfg, double xp);
+/* The tier the player is on, as the product numbers it: 1 at 0 XP, N+1 once
+ * tier N is completed, at most ntiers. */
+int bp_cfg_current_tier(const bp_cfg *cfg, int completed);
 
 /* Config helpers shared by battlepass_config.c and battlepass_tiers.c (hidden symbols). */
 /* tiers / tierCurve / rewardTemplate / maxTier -> cfg->tiers and cfg->ntiers. */

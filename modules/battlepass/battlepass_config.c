@@ -173,7 +173,10 @@ bp_cfg *bp_cfg_parse(const bm_host_api *api, bm_host *host, const char *campaign
         bm_modcfg_fail(err, errlen, "name", "must be a string");
         goto fail;
     }
-    if (bm_modcfg_window(root, err, errlen))
+    static const char *const own[] = {
+        "entryRequirement", "xpSources",      "tiers",       "maxTier", "cumulative",
+        "tierCurve",        "rewardTemplate", "seasonTheme", "gating",  NULL};
+    if (bm_modcfg_check_top(root, own, err, errlen) || bm_modcfg_window(root, err, errlen))
         goto fail;
     json_t *srcs = json_object_get(root, "xpSources");
     if (!json_is_array(srcs) || json_array_size(srcs) == 0) {
@@ -240,4 +243,9 @@ int bp_cfg_tier_for(const bp_cfg *cfg, double xp)
             hi = mid;
     }
     return lo;
+}
+
+int bp_cfg_current_tier(const bp_cfg *cfg, int completed)
+{
+    return completed < cfg->ntiers ? completed + 1 : cfg->ntiers;
 }

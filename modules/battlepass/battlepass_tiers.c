@@ -1,7 +1,9 @@
 /*
  * battlepass module: the tier table. Either an explicit list of tiers whose
- * xpRequired is the cumulative XP that reaches each tier, or a generated
- * curve where tier i costs floor(base * growth^(i-1)) XP on top of tier i-1.
+ * xpRequired is what the tier costs on top of the previous one (the product's
+ * tier generator writes it so; "cumulative": true reads totals instead), or a
+ * generated curve where tier i costs floor(base * growth^(i-1)) XP. Both are
+ * kept as the total XP that completes each tier.
  */
 #include "battlepass.h"
 
@@ -24,7 +26,8 @@ static int whole_in(json_t *v, long lo, long hi, long *out)
     return 1;
 }
 
-static int parse_explicit(json_t *list, bp_cfg *cfg, long max_tier, char *err, size_t errlen)
+static int parse_explicit(json_t *list, bp_cfg *cfg, long max_tier, int cumulative, char *err,
+                          size_t errlen)
 {
     static const char *const keys[] = {"tier", "xpRequired",  "freeReward", "premiumReward",
                                        "name", "description", NULL};
@@ -54,12 +57,21 @@ static int parse_explicit(json_t *list, bp_cfg *cfg, long max_tier, char *err, s
         snprintf(p, sizeof p, "%s.xpRequired", base);
         if (!bm_modcfg_is_number(xp) || json_number_value(xp) < 0)
             return bm_modcfg_fail(err, errlen, p, "must be a number >= 0");
-        bt->xp_required = json_number_value(xp);
-        if (i > 0 && bt->xp_required < cfg->tiers[i - 1].xp_required)
-            return bm_modcfg_fail(err, errlen, p,
-                                  "must be at least tiers[%zu].xpRequired (xpRequired is the "
-                                  "cumulative XP that reaches the tier)",
-                                  i - 1);
+        double prev = i > 0 ? cfg->tiers[i - 1].xp_required : 0;
+        if (cumulative) {
+            bt->xp_required = json_number_value(xp);
+            if (bt->xp_required < prev)
+                return bm_modcfg_fail(err, errlen, p,
+                                      "must be at least tiers[%zu].xpRequired (with cumulative: "
+                                      "true, xpRequired is the total XP that completes the tier)",
+                                      i - 1);
+        } else {
+            bt->xp_required = prev + json_number_value(xp);
+            if (bt->xp_required > BP_MAX_TOTAL_XP)
+                return bm_modcfg_fail(err, errlen, p,
+                                      "the tiers up to this one need more than "
+                                      "1e15 XP in total");
+        }
         snprintf(p, sizeof p, "%s.freeReward", base);
         if (bm_modcfg_reward(json_object_get(t, "freeReward"), p, &bt->free_reward, err, errlen))
             return -1;
@@ -221,7 +233,12 @@ int bp_parse_tiers(json_t *root, bp_cfg *cfg, char *err, size_t errlen)
 {
     json_t *list = json_object_get(root, "tiers"), *curve = json_object_get(root, "tierCurve");
     json_t *tmpl = json_object_get(root, "rewardTemplate"), *mt = json_object_get(root, "maxTier");
+    json_t *cum = json_object_get(root, "cumulative");
     long max_tier = 0;
+    if (bm_modcfg_present(cum) && !json_is_boolean(cum))
+        return bm_modcfg_fail(err, errlen, "cumulative", "must be true or false");
+    if (json_is_true(cum) && !bm_modcfg_present(list))
+        return bm_modcfg_fail(err, errlen, "cumulative", "only applies to an explicit tiers list");
     if (bm_modcfg_present(list) && !json_is_array(list))
         return bm_modcfg_fail(err, errlen, "tiers", "must be a list of tiers");
     if (bm_modcfg_present(mt) && !whole_in(mt, 1, BP_MAX_TIERS, &max_tier))
@@ -238,7 +255,7 @@ int bp_parse_tiers(json_t *root, bp_cfg *cfg, char *err, size_t errlen)
         if (max_tier > (long)n)
             return bm_modcfg_fail(err, errlen, "maxTier",
                                   "must not exceed the number of tiers listed (%zu)", n);
-        return parse_explicit(list, cfg, max_tier, err, errlen);
+        return parse_explicit(list, cfg, max_tier, json_is_true(cum), err, errlen);
     }
     if (bm_modcfg_present(curve)) {
         if (!max_tier)

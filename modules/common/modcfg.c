@@ -26,6 +26,49 @@ int bm_modcfg_fail(char *err, size_t errlen, const char *path, const char *fmt, 
     return -1;
 }
 
+/* Edit distance between two short keys (case-insensitive), capped at 9. */
+static int key_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 9;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int same = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]);
+            int best = diag + (same ? 0 : 1);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb] > 9 ? 9 : row[lb];
+}
+
+const char *bm_modcfg_suggest(const char *key, const char *const *allowed)
+{
+    const char *best = NULL;
+    int bestd = 9;
+    size_t kl = strlen(key);
+    for (const char *const *a = allowed; *a; a++) {
+        int d = key_distance(key, *a);
+        /* A near miss: at most 2 edits, and fewer than a third of the key's length. */
+        if (d < bestd && d <= 2 && (size_t)d * 3 <= kl + 1) {
+            bestd = d;
+            best = *a;
+        }
+    }
+    return best;
+}
+
 /* Refuses keys outside `allowed` (NULL-terminated): a typo must not silently disable a rule. */
 int bm_modcfg_check_keys(json_t *obj, const char *path, const char *const *allowed, char *err,
                          size_t errlen)
@@ -39,7 +82,13 @@ int bm_modcfg_check_keys(json_t *obj, const char *path, const char *const *allow
             ok = strcmp(*a, key) == 0;
         if (!ok) {
             char p[PATH_MAX_LEN + 64];
-            snprintf(p, sizeof p, "%s.%s", path, key);
+            if (path && *path)
+                snprintf(p, sizeof p, "%s.%.60s", path, key);
+            else
+                snprintf(p, sizeof p, "%.60s", key);
+            const char *near = bm_modcfg_suggest(key, allowed);
+            if (near)
+                return bm_modcfg_fail(err, errlen, p, "unknown key (did you mean %s?)", near);
             return bm_modcfg_fail(err, errlen, p, "unknown key");
         }
     }
@@ -225,4 +274,60 @@ int bm_modcfg_reward(json_t *r, const char *path, char **out, char *err, size_t 
 int bm_modcfg_present(json_t *v)
 {
     return v && !json_is_null(v);
+}
+
+const char *const bm_modcfg_common_keys[] = {"id",          "type",      "name",    "gameId",
+                                             "description", "startDate", "endDate", "dateRange",
+                                             "ongoing",     NULL};
+
+int bm_modcfg_check_top(json_t *root, const char *const *own, char *err, size_t errlen)
+{
+    const char *all[64];
+    size_t n = 0;
+    for (const char *const *a = bm_modcfg_common_keys; *a && n < 63; a++)
+        all[n++] = *a;
+    for (const char *const *a = own; *a && n < 63; a++)
+        all[n++] = *a;
+    all[n] = NULL;
+    return bm_modcfg_check_keys(root, "", all, err, errlen);
+}
+
+int bm_modcfg_number_of(json_t *v, double *out)
+{
+    double d;
+    if (json_is_number(v)) {
+        d = json_number_value(v);
+    } else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+        /* Decimal only: no leading space, hex, inf or nan (strtod would take them). */
+        if (!*s || !(isdigit((unsigned char)*s) || *s == '-' || *s == '+' || *s == '.'))
+            return 0;
+        for (const char *p = s; *p; p++)
+            if (!(isdigit((unsigned char)*p) || strchr("+-.eE", *p)))
+                return 0;
+        d = strtod(s, &end);
+        if (end == s || *end)
+            return 0;
+    } else {
+        return 0;
+    }
+    if (!isfinite(d))
+        return 0;
+    *out = d;
+    return 1;
+}
+
+int64_t bm_modcfg_window_end(json_t *root)
+{
+    /* As the host reads it: "ongoing": true means no window at all. */
+    json_t *dr = json_object_get(root, "dateRange");
+    json_t *base = json_is_object(dr) ? dr : root;
+    if (json_is_true(json_object_get(base, "ongoing")))
+        return 0;
+    json_t *v = json_object_get(base, json_is_object(dr) ? "end" : "endDate");
+    int64_t ms = 0;
+    if (json_is_string(v) && parse_time(json_string_value(v), &ms) != 0)
+        ms = 0;
+    return ms;
 }

@@ -5,9 +5,10 @@
  * number at scoringMetadata.dataField under the event's data (1 for count).
  * The board value aggregates those scores per player: sum, max, min, count,
  * average or last. reached_ms records when the value last changed, by event
- * time; ranks break ties by it (earlier first). A player's level for
- * gating.minLevel is the `level` the scoring event carries in its data.
+ * time; ranks break ties by it (earlier first). gating.minLevel compares the
+ * player's level as the host keeps it. Semantics are in README.md.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,12 @@ typedef struct lb_instance {
 
 static int lb_init(const bm_host_api *api, bm_host *host, void **instance, char *err, size_t errlen)
 {
-    (void)err;
-    (void)errlen;
+    if (api->size < offsetof(bm_host_api, event_has) + sizeof api->event_has ||
+        !api->player_level || !api->event_has) {
+        snprintf(err, errlen, "host API too old (size %u, version %u; needs version 2)",
+                 (unsigned)api->size, (unsigned)api->version);
+        return BM_ERROR;
+    }
     lb_instance *in = calloc(1, sizeof *in);
     if (!in)
         return BM_ERROR;
@@ -58,9 +63,10 @@ static int score_of(const lb_instance *in, const lb_campaign *lb, const bm_event
 {
     if (lb->formula)
         return in->api->formula_eval(lb->formula, ev, x);
-    if (lb->agg == LB_COUNT && !lb->data_field[0]) {
+    if (lb->agg == LB_COUNT) {
+        /* count counts events that carry the field, whatever its type. */
         *x = 1;
-        return BM_OK;
+        return !lb->data_field[0] || in->api->event_has(ev, lb->data_field) ? BM_OK : BM_SKIP;
     }
     return in->api->event_number(ev, lb->data_field, x) == 0 ? BM_OK : BM_SKIP;
 }
@@ -75,7 +81,7 @@ static int lb_on_event(void *instance, void *cctx, bm_batch *b, const bm_event *
         return BM_SKIP;
     if (lb->min_level > 0) {
         double level;
-        if (api->event_number(ev, "level", &level) != 0 || level < lb->min_level)
+        if (api->player_level(b, ev, &level) != 0 || level < lb->min_level)
             return BM_SKIP;
     }
     double x;
@@ -86,29 +92,37 @@ static int lb_on_event(void *instance, void *cctx, bm_batch *b, const bm_event *
     bm_state *st = api->state_get(b, lb->id, user);
     double before = st->value;
     int first = st->count == 0;
+    double value = st->value, aux = st->aux;
     switch (lb->agg) {
     case LB_SUM:
-        st->value += x;
+        value += x;
         break;
     case LB_MAX:
-        if (first || x > st->value)
-            st->value = x;
+        if (first || x > value)
+            value = x;
         break;
     case LB_MIN:
-        if (first || x < st->value)
-            st->value = x;
+        if (first || x < value)
+            value = x;
         break;
     case LB_COUNT:
-        st->value += 1;
+        value += 1;
         break;
     case LB_AVERAGE:
-        st->aux += x;
-        st->value = st->aux / (double)(st->count + 1);
+        aux += x;
+        value = aux / (double)(st->count + 1);
         break;
     case LB_LAST:
-        st->value = x;
+        value = x;
         break;
     }
+    if (!isfinite(value) || !isfinite(aux)) {
+        /* Two scores of 1e308 must not wipe the player's total: refuse this event. */
+        api->metric_add(in->host, "leaderboard_nonfinite_refused", 1);
+        return BM_ERROR;
+    }
+    st->value = value;
+    st->aux = aux;
     st->count++;
     if (first)
         st->first_ms = t;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "leaderboard.h"
+#include "modcfg.h"
 
 static const char *const k_aggs[] = {"sum", "max", "min", "count", "average", "last"};
 
@@ -36,10 +37,13 @@ static int parse_gating(lb_campaign *lb, json_t *g, char *err, size_t errlen)
 {
     if (!g || json_is_null(g))
         return 0;
+    static const char *const keys[] = {"communities", "whitelist", "minLevel", NULL};
     if (!json_is_object(g)) {
         snprintf(err, errlen, "gating: must be an object");
         return -1;
     }
+    if (bm_modcfg_check_keys(g, "gating", keys, err, errlen))
+        return -1;
     json_t *comm = json_object_get(g, "communities");
     if (comm && !(json_is_array(comm) && json_array_size(comm) == 0)) {
         snprintf(err, errlen, "gating.communities: community gating is not available yet");
@@ -79,10 +83,13 @@ static int parse_gating(lb_campaign *lb, json_t *g, char *err, size_t errlen)
 
 static int parse_scoring(lb_campaign *lb, json_t *s, int has_formula, char *err, size_t errlen)
 {
+    static const char *const keys[] = {"eventType", "dataField", "aggregation", NULL};
     if (!json_is_object(s)) {
         snprintf(err, errlen, "scoringMetadata: required, an object");
         return -1;
     }
+    if (bm_modcfg_check_keys(s, "scoringMetadata", keys, err, errlen))
+        return -1;
     const char *et = json_string_value(json_object_get(s, "eventType"));
     if (!et || !*et || strlen(et) >= sizeof lb->event_type) {
         snprintf(err, errlen, "scoringMetadata.eventType: required, a non-empty string");
@@ -138,6 +145,14 @@ lb_campaign *lb_config_parse(const bm_host_api *api, bm_host *host, const bm_cam
         goto fail;
     }
     lb->id = c->id;
+    static const char *const own[] = {"refreshFrequency", "scoringMetadata", "customFormula",
+                                      "gating",           "displayConfig",   NULL};
+    static const char *const display[] = {"maxEntries", "showPlayerCount", "theme", NULL};
+    if (bm_modcfg_check_top(root, own, err, errlen))
+        goto fail;
+    json_t *dcv = json_object_get(root, "displayConfig");
+    if (json_is_object(dcv) && bm_modcfg_check_keys(dcv, "displayConfig", display, err, errlen))
+        goto fail;
     json_t *formula = json_object_get(root, "customFormula");
     int has_formula = formula && !json_is_null(formula) &&
                       !(json_is_string(formula) && json_string_length(formula) == 0);

@@ -7,6 +7,7 @@
  * config, so the host may drop its cache or reload this module at any time.
  */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 
 #define TOPIC_PROGRESS "quest.progress"
 #define TOPIC_UI "ui.quest_updates"
+
+#define FLAG_DECIDED 2 /* the window's end decided this player's upper-bound conditions */
 
 typedef struct quest_instance {
     const bm_host_api *api;
@@ -93,6 +96,8 @@ static int cmp_op(int op, double x, double target)
         return x <= target;
     case QOP_EQ:
         return x == target;
+    case QOP_NEQ:
+        return x != target;
     case QOP_EXISTS:
         return 1;
     default:
@@ -100,13 +105,19 @@ static int cmp_op(int op, double x, double target)
     }
 }
 
-/* Whether a condition holds for the progress of the current attempt. */
-static int cond_holds(const quest_cond *c, const qprog *p)
+/* Whether a condition holds for the progress of the current attempt. An
+ * upper-bound count (lte, eq) can still be broken by the next event, so it
+ * holds only once the window has ended (`decided`). */
+static int cond_holds(const quest_cond *c, const qprog *p, int decided)
 {
     switch (c->type) {
     case QC_COUNT:
+        if (c->deferred && !decided)
+            return 0;
         return c->op == QOP_EXISTS ? p->n >= 1 : cmp_op(c->op, (double)p->n, c->target);
     case QC_VALUE:
+        if (c->ttype != QT_NUMBER)
+            return p->n >= 1; /* n counts events whose field passed the eq/neq test */
         return p->n >= 1 && cmp_op(c->op, p->v, c->target);
     case QC_EXISTS:
         return p->n >= 1;
@@ -135,6 +146,12 @@ static int cond_match(const bm_host_api *api, const quest_cond *c, const bm_even
         return 0;
     if (!c->field)
         return 1;
+    if (c->ttype == QT_STRING && c->op == QOP_NEQ) {
+        const char *v = api->event_string(ev, c->field);
+        return v && strcmp(v, c->tstr) != 0;
+    }
+    if (c->ttype != QT_NUMBER)
+        return api->event_matches(ev, c->tfilter) != 0;
     if (api->event_number(ev, c->field, x) == 0)
         return 1;
     return c->type != QC_VALUE && api->event_string(ev, c->field) != NULL;
@@ -143,7 +160,7 @@ static int cond_match(const bm_host_api *api, const quest_cond *c, const bm_even
 static void cond_apply(const quest_cond *c, qprog *p, double x, int64_t t)
 {
     p->n++;
-    if (c->type == QC_VALUE) {
+    if (c->type == QC_VALUE && c->ttype == QT_NUMBER) {
         if (p->n == 1 || c->agg == QAGG_LAST)
             p->v = x;
         else if (c->agg == QAGG_SUM)
@@ -184,13 +201,26 @@ static int prerequisites_met(const quest_instance *qi, const quest_cfg *cfg, bm_
     return 1;
 }
 
-static json_t *progress_json(const quest_cfg *cfg, const qprog *p)
+static json_t *target_json(const quest_cond *c)
+{
+    if (c->ttype == QT_STRING)
+        return json_string(c->tstr);
+    if (c->ttype == QT_BOOL)
+        return json_boolean(c->tbool);
+    return json_real(c->target);
+}
+
+static json_t *progress_json(const quest_cfg *cfg, const qprog *p, int decided)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < cfg->nconds; i++)
-        json_array_append_new(
-            a, json_pack("{s:f, s:f, s:b}", "current", cond_current(&cfg->conds[i], &p[i]),
-                         "target", cfg->conds[i].target, "met", cond_holds(&cfg->conds[i], &p[i])));
+    for (size_t i = 0; i < cfg->nconds; i++) {
+        const quest_cond *c = &cfg->conds[i];
+        json_t *o = json_pack("{s:f, s:o, s:b}", "current", cond_current(c, &p[i]), "target",
+                              target_json(c), "met", cond_holds(c, &p[i], decided));
+        if (c->deferred && !decided)
+            json_object_set_new(o, "decidedAtEnd", json_true());
+        json_array_append_new(a, o);
+    }
     return a;
 }
 
@@ -229,7 +259,7 @@ static void complete(const quest_instance *qi, const quest_cfg *cfg, bm_batch *b
     char key[512], when[40];
     completion_key(cfg, user, st->completed, key, sizeof key);
     format_time(st->completed_ms, when, sizeof when);
-    const char *eid = api->event_id(ev);
+    const char *eid = ev ? api->event_id(ev) : NULL;
     emit_json(qi, b, TOPIC_PROGRESS, user,
               json_pack("{s:s, s:s, s:i, s:s, s:s, s:s*}", "questId", cfg->id, "userId", user,
                         "completion", st->completed, "completedAt", when, "idempotencyKey", key,
@@ -246,8 +276,10 @@ static void complete(const quest_instance *qi, const quest_cfg *cfg, bm_batch *b
 static int quest_init(const bm_host_api *api, bm_host *host, void **instance, char *err,
                       size_t errlen)
 {
-    if (api->size < offsetof(bm_host_api, now_ms) + sizeof api->now_ms) {
-        snprintf(err, errlen, "host API too old (size %u)", (unsigned)api->size);
+    if (api->size < offsetof(bm_host_api, state_each) + sizeof api->state_each ||
+        !api->player_level) {
+        snprintf(err, errlen, "host API too old (size %u, version %u; needs version 2)",
+                 (unsigned)api->size, (unsigned)api->version);
         return BM_ERROR;
     }
     quest_instance *qi = calloc(1, sizeof *qi);
@@ -308,14 +340,17 @@ static int quest_on_event(void *instance, void *cctx, bm_batch *b, const bm_even
     if (!any || !quest_cfg_whitelisted(cfg, user))
         return BM_SKIP;
     if (cfg->has_min_level) {
+        /* The player's level as the host keeps it, not a field of this event. */
         double lvl;
-        if (api->event_number(ev, "level", &lvl) != 0 || lvl < cfg->min_level)
+        if (api->player_level(b, ev, &lvl) != 0 || lvl < cfg->min_level)
             return BM_SKIP;
     }
 
     bm_state *st = api->state_get(b, cfg->id, user);
     if (!st)
         return BM_RETRY;
+    if (st->flags & FLAG_DECIDED)
+        return BM_SKIP; /* the window's end settled this player's attempt for good */
     if (st->completed > 0 && (!cfg->repeatable || t < st->completed_ms + cfg->cooldown_ms))
         return BM_SKIP;
     if (!prerequisites_met(qi, cfg, b, user, t))
@@ -328,7 +363,12 @@ static int quest_on_event(void *instance, void *cctx, bm_batch *b, const bm_even
     for (size_t i = 0; i < cfg->nconds; i++) {
         if (hit[i])
             cond_apply(&cfg->conds[i], &p[i], xs[i], t);
-        met += (size_t)cond_holds(&cfg->conds[i], &p[i]);
+        if (!isfinite(p[i].v)) {
+            /* A sum that overflows would wipe the player's progress: refuse the event. */
+            api->metric_add(qi->host, "quest_nonfinite_refused", 1);
+            return BM_ERROR;
+        }
+        met += (size_t)cond_holds(&cfg->conds[i], &p[i], 0);
     }
 
     /* Everything that can fail happens before the state is touched, so a
@@ -343,7 +383,7 @@ static int quest_on_event(void *instance, void *cctx, bm_batch *b, const bm_even
             memset(p, 0, cfg->nconds * sizeof *p);
             met = 0;
             for (size_t i = 0; i < cfg->nconds; i++)
-                met += (size_t)cond_holds(&cfg->conds[i], &p[i]);
+                met += (size_t)cond_holds(&cfg->conds[i], &p[i], 0);
         }
     }
     char *doc = doc_write(cfg, p, first_done);
@@ -378,10 +418,84 @@ static int quest_on_event(void *instance, void *cctx, bm_batch *b, const bm_even
     emit_json(qi, b, TOPIC_UI, key,
               json_pack("{s:s, s:s, s:s, s:b, s:i, s:o, s:s}", "type", "progress", "questId",
                         cfg->id, "userId", user, "completed", st->completed > 0 && !cfg->repeatable,
-                        "completions", st->completed, "conditions", progress_json(cfg, p),
+                        "completions", st->completed, "conditions", progress_json(cfg, p, 0),
                         "timestamp", when),
               BM_EMIT_COALESCE);
     return BM_OK;
+}
+
+typedef struct decide_ctx {
+    quest_instance *qi;
+    const quest_cfg *cfg;
+    bm_batch *b;
+    int64_t t; /* the moment decided: the window's end */
+    int rc;
+} decide_ctx;
+
+/*
+ * The quest has ended: upper-bound conditions can no longer be broken, so
+ * every player with progress is decided now, as if one last event had come at
+ * the window's end. Marked FLAG_DECIDED either way: nothing counts after it.
+ */
+static int decide_one(void *ud, const char *user, bm_state *st)
+{
+    decide_ctx *dc = ud;
+    const quest_cfg *cfg = dc->cfg;
+    const bm_host_api *api = dc->qi->api;
+    if (st->flags & FLAG_DECIDED)
+        return 0;
+    int64_t t = dc->t;
+    qprog p[QUEST_MAX_CONDITIONS];
+    int64_t first_done;
+    doc_read(st->doc, cfg, p, &first_done);
+    size_t met = 0;
+    for (size_t i = 0; i < cfg->nconds; i++)
+        met += (size_t)cond_holds(&cfg->conds[i], &p[i], 1);
+    int open = st->completed == 0 || cfg->repeatable;
+    int done = open && st->count > 0 && met == cfg->nconds &&
+               prerequisites_met(dc->qi, cfg, dc->b, user, t);
+    if (done) {
+        int32_t n = st->completed + 1;
+        char *doc = doc_write(cfg, p, first_done ? first_done : t);
+        int rc = doc ? grant(dc->qi, cfg, dc->b, user, n) : BM_RETRY;
+        if (rc == BM_OK && api->state_set_doc(dc->b, st, doc) != 0)
+            rc = BM_RETRY;
+        free(doc);
+        if (rc != BM_OK) {
+            dc->rc = rc;
+            return 1;
+        }
+        st->completed = n;
+        st->completed_ms = t;
+        if ((double)met != st->value) {
+            st->value = (double)met;
+            st->reached_ms = t;
+        }
+    }
+    st->flags |= FLAG_DECIDED;
+    if (api->state_put(dc->b, st, NULL) != 0) {
+        dc->rc = BM_RETRY;
+        return 1;
+    }
+    if (done)
+        complete(dc->qi, cfg, dc->b, NULL, user, st);
+    return 0;
+}
+
+/* The host ends a campaign exactly once across processes (its window closed, plus the
+ * engine's grace for late events, or its status was set): decide the upper bounds. */
+static int quest_on_campaign_end(void *instance, void *cctx, bm_batch *b, int reason,
+                                 int64_t now_ms)
+{
+    quest_instance *qi = instance;
+    const quest_cfg *cfg = cctx;
+    if (!cfg->ndeferred || reason == BM_END_CANCELLED)
+        return BM_OK;
+    decide_ctx dc = {qi, cfg, b, cfg->end_ms && cfg->end_ms <= now_ms ? cfg->end_ms : now_ms,
+                     BM_OK};
+    if (qi->api->state_each(b, cfg->id, decide_one, &dc) != 0)
+        return BM_RETRY;
+    return dc.rc;
 }
 
 static void quest_destroy(void *instance)
@@ -401,11 +515,14 @@ static const bm_module quest_module = {
     .campaign_add = quest_campaign_add,       /* validate config, subscribe event types */
     .campaign_remove = quest_campaign_remove, /* free the parsed config */
     .on_event = quest_on_event,               /* count, complete, grant, notify */
-    .on_tick = NULL,                          /* nothing is time-driven */
+    .on_tick = NULL,                          /* nothing runs on a timer */
     .on_reward = NULL,                        /* not a reward module */
     .query = NULL,                            /* progress is read from user_progress */
     .drain = NULL,                            /* nothing buffered in the module */
     .destroy = quest_destroy,                 /* free the instance */
+    .on_campaign_tick = NULL,                 /* nothing per campaign on a timer */
+    .campaign_changed = NULL,                 /* nothing to keep across changes */
+    .on_campaign_end = quest_on_campaign_end, /* decide upper bounds when the quest ends */
     .spare = {NULL},                          /* must stay NULL */
 };
 

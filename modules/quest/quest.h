@@ -11,7 +11,10 @@
 enum { QC_COUNT, QC_VALUE, QC_EXISTS, QC_TIME };
 
 /* Operators (QuestCondition.operator). */
-enum { QOP_GTE, QOP_LTE, QOP_EQ, QOP_EXISTS };
+enum { QOP_GTE, QOP_LTE, QOP_EQ, QOP_EXISTS, QOP_NEQ };
+
+/* Type of a condition's target. */
+enum { QT_NUMBER, QT_STRING, QT_BOOL };
 
 /* How a value condition folds data.<field> over matching events. */
 enum { QAGG_MAX, QAGG_MIN, QAGG_LAST, QAGG_SUM };
@@ -27,6 +30,11 @@ typedef struct quest_cond {
     char *field;      /* owned dotted path under data, NULL = none */
     char *filter;     /* owned JSON object text, NULL = none */
     double target;    /* count, value, seconds (time_based) */
+    int ttype;        /* QT_*: string and boolean targets are value conditions with eq/neq */
+    char *tstr;       /* string target (owned), NULL otherwise */
+    int tbool;        /* boolean target */
+    char *tfilter;    /* {"<field>": <target>} (owned): the eq test for string/boolean */
+    int deferred;     /* count with lte/eq: decided when the quest's window ends */
 } quest_cond;
 
 typedef struct quest_cfg {
@@ -42,6 +50,8 @@ typedef struct quest_cfg {
     size_t nrequired;
     int has_min_level;
     double min_level;
+    int64_t end_ms; /* window end (exclusive), 0 = none */
+    int ndeferred;  /* conditions decided at the window's end */
 } quest_cfg;
 
 /*

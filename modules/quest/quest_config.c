@@ -19,8 +19,8 @@
 
 static int parse_op(const char *s)
 {
-    static const char *const ops[] = {"gte", "lte", "eq", "exists"};
-    for (int i = 0; i < 4; i++)
+    static const char *const ops[] = {"gte", "lte", "eq", "exists", "neq"};
+    for (int i = 0; i < 5; i++)
         if (strcmp(s, ops[i]) == 0)
             return i;
     return -1;
@@ -75,18 +75,45 @@ static int parse_condition(json_t *c, size_t idx, quest_cond *qc, char *err, siz
     if (v && !json_is_null(v)) {
         qc->op = json_is_string(v) ? parse_op(json_string_value(v)) : -1;
         if (qc->op < 0)
-            return bm_modcfg_fail(err, errlen, p, "must be one of gte, lte, eq, exists");
+            return bm_modcfg_fail(err, errlen, p, "must be one of gte, lte, eq, neq, exists");
         if (qc->type == QC_EXISTS && qc->op != QOP_EXISTS)
             return bm_modcfg_fail(err, errlen, p, "exists conditions take operator exists");
         if (qc->type == QC_TIME && qc->op != QOP_GTE)
             return bm_modcfg_fail(err, errlen, p, "time_based conditions take operator gte");
+        if (qc->type == QC_COUNT && qc->op == QOP_NEQ)
+            return bm_modcfg_fail(err, errlen, p, "count conditions take gte, lte, eq or exists");
     }
 
     v = json_object_get(c, "target");
     snprintf(p, sizeof p, "%s.target", base);
-    if (qc->type != QC_EXISTS && qc->op != QOP_EXISTS) {
+    if (qc->type != QC_EXISTS && qc->op != QOP_EXISTS &&
+        (json_is_string(v) || json_is_boolean(v))) {
+        /* "finish a match in mode ranked", "won: true": equality tests only. */
+        if (qc->type != QC_VALUE)
+            return bm_modcfg_fail(err, errlen, p,
+                                  "a string or boolean target needs a value condition");
+        if (qc->op != QOP_EQ && qc->op != QOP_NEQ)
+            return bm_modcfg_fail(err, errlen, p, "a %s target takes operator eq or neq",
+                                  json_is_string(v) ? "string" : "boolean");
+        if (bm_modcfg_present(json_object_get(c, "aggregate")))
+            return bm_modcfg_fail(err, errlen, p, "a string or boolean target takes no aggregate");
+        qc->ttype = json_is_string(v) ? QT_STRING : QT_BOOL;
+        qc->tbool = json_is_true(v);
+        if (qc->ttype == QT_STRING)
+            qc->tstr = strdup(json_string_value(v));
+        json_t *f = json_object();
+        /* A boolean neq is an eq on the other value: the field must still be a boolean. */
+        if (qc->ttype == QT_BOOL && qc->op == QOP_NEQ)
+            json_object_set_new(f, qc->field, json_boolean(!qc->tbool));
+        else
+            json_object_set(f, qc->field, v);
+        qc->tfilter = json_dumps(f, JSON_COMPACT);
+        json_decref(f);
+        if (!qc->tfilter || (qc->ttype == QT_STRING && !qc->tstr))
+            return bm_modcfg_fail(err, errlen, p, "out of memory");
+    } else if (qc->type != QC_EXISTS && qc->op != QOP_EXISTS) {
         if (!bm_modcfg_is_number(v))
-            return bm_modcfg_fail(err, errlen, p, "must be a number");
+            return bm_modcfg_fail(err, errlen, p, "must be a number, a string or a boolean");
         qc->target = json_number_value(v);
         if (qc->type == QC_COUNT && qc->target < 0)
             return bm_modcfg_fail(err, errlen, p, "must be a count >= 0");
@@ -112,7 +139,10 @@ static int parse_condition(json_t *c, size_t idx, quest_cond *qc, char *err, siz
 
     v = json_object_get(c, "aggregate");
     snprintf(p, sizeof p, "%s.aggregate", base);
-    qc->agg = qc->op == QOP_LTE ? QAGG_MIN : qc->op == QOP_EQ ? QAGG_LAST : QAGG_MAX;
+    qc->deferred = qc->type == QC_COUNT && (qc->op == QOP_LTE || qc->op == QOP_EQ);
+    qc->agg = qc->op == QOP_LTE                       ? QAGG_MIN
+              : qc->op == QOP_EQ || qc->op == QOP_NEQ ? QAGG_LAST
+                                                      : QAGG_MAX;
     if (v && !json_is_null(v)) {
         if (qc->type != QC_VALUE)
             return bm_modcfg_fail(err, errlen, p, "only value conditions take an aggregate");
@@ -261,8 +291,11 @@ quest_cfg *quest_cfg_parse(const char *campaign_id, const char *config_json, cha
         bm_modcfg_fail(err, errlen, "gameId", "must be a non-empty string");
         goto fail;
     }
-    if (bm_modcfg_window(root, err, errlen))
+    static const char *const own[] = {"conditions",    "reward", "repeatable",
+                                      "cooldownHours", "gating", NULL};
+    if (bm_modcfg_check_top(root, own, err, errlen) || bm_modcfg_window(root, err, errlen))
         goto fail;
+    cfg->end_ms = bm_modcfg_window_end(root);
 
     json_t *conds = json_object_get(root, "conditions");
     if (!json_is_array(conds) || json_array_size(conds) == 0) {
@@ -282,6 +315,14 @@ quest_cfg *quest_cfg_parse(const char *campaign_id, const char *config_json, cha
         cfg->nconds++;
         if (parse_condition(v, i, &cfg->conds[i], err, errlen))
             goto fail;
+        if (cfg->conds[i].deferred && !cfg->end_ms) {
+            bm_modcfg_fail(err, errlen, "conditions",
+                           "[%zu] (count with %s) is decided when the "
+                           "quest ends, and this quest has no endDate: give it one, or use gte",
+                           i, cfg->conds[i].op == QOP_LTE ? "lte" : "eq");
+            goto fail;
+        }
+        cfg->ndeferred += cfg->conds[i].deferred;
     }
     if (parse_reward(json_object_get(root, "reward"), &cfg->reward_json, err, errlen) ||
         parse_repeat(root, cfg, err, errlen) ||
@@ -312,6 +353,8 @@ void quest_cfg_free(quest_cfg *cfg)
         free(cfg->conds[i].event_type);
         free(cfg->conds[i].field);
         free(cfg->conds[i].filter);
+        free(cfg->conds[i].tstr);
+        free(cfg->conds[i].tfilter);
     }
     free(cfg->conds);
     free(cfg->reward_json);

@@ -33,6 +33,13 @@ typedef struct hx_camp {
     void *cctx;
 } hx_camp;
 
+/* The player's level as the engine keeps it (core/level): per (game, user). */
+typedef struct hx_level {
+    char *game, *user;
+    double level;
+    int64_t ms;
+} hx_level;
+
 typedef struct hx {
     void *dl;
     char path[1024];
@@ -51,6 +58,8 @@ typedef struct hx {
     size_t duplicates;
     int batch_size, batch_events;
     harness_stats stats;
+    hx_level *levels;
+    size_t nlevels;
 } hx;
 
 static hx g_hx = {.batch_size = 1};
@@ -203,6 +212,58 @@ static int hx_reward_grant(bm_batch *b, const char *campaign_id, const char *use
     return 0;
 }
 
+static hx_level *level_find(const char *game, const char *user)
+{
+    for (size_t i = 0; i < g_hx.nlevels; i++)
+        if (strcmp(g_hx.levels[i].game, game) == 0 && strcmp(g_hx.levels[i].user, user) == 0)
+            return &g_hx.levels[i];
+    return NULL;
+}
+
+/* The engine's rule: the level of the latest event by event time (ties: later in stream). */
+static void level_observe(const bm_event *ev)
+{
+    double v;
+    if (!bm_event_number_value(json_object_get(ev->data, "level"), &v))
+        return;
+    hx_level *l = level_find(ev->game_id, ev->user_id);
+    if (!l) {
+        g_hx.levels = grow(g_hx.levels, g_hx.nlevels, sizeof *g_hx.levels);
+        l = &g_hx.levels[g_hx.nlevels++];
+        *l = (hx_level){strdup(ev->game_id), strdup(ev->user_id), v, ev->time_ms};
+        return;
+    }
+    if (ev->time_ms >= l->ms) {
+        l->level = v;
+        l->ms = ev->time_ms;
+    }
+}
+
+static int hx_player_level(bm_batch *b, const bm_event *ev, double *out)
+{
+    (void)b;
+    const hx_level *l = level_find(ev->game_id, ev->user_id);
+    if (!l)
+        return -1;
+    *out = l->level;
+    return 0;
+}
+
+static int hx_state_each(bm_batch *b, const char *campaign_id,
+                         int (*fn)(void *ud, const char *user_id, bm_state *st), void *ud)
+{
+    /* Entries are only appended, so indexes stay valid while fn runs. */
+    size_t n = g_hx.nentries;
+    for (size_t i = 0; i < n; i++) {
+        hx_entry *e = g_hx.entries[i];
+        if (strcmp(e->camp, campaign_id) != 0 || !e->exists)
+            continue;
+        if (fn(ud, e->user, hx_state_get(b, e->camp, e->user)) != 0)
+            break;
+    }
+    return 0;
+}
+
 static int hx_community_member(bm_batch *b, const char *community_id, const char *user_id)
 {
     (void)b;
@@ -266,6 +327,8 @@ int harness_load(const char *so_path, char *err, size_t errlen)
     g_hx.api.emit = hx_emit;
     g_hx.api.reward_grant = hx_reward_grant;
     g_hx.api.community_member = hx_community_member;
+    g_hx.api.player_level = hx_player_level;
+    g_hx.api.state_each = hx_state_each;
     snprintf(g_hx.path, sizeof g_hx.path, "%s", so_path);
     return open_module(err, errlen);
 }
@@ -382,6 +445,9 @@ void harness_unload(void)
     }
     free(g_hx.grants);
     free(g_hx.pgrants);
+    for (size_t i = 0; i < g_hx.nlevels; i++)
+        free(g_hx.levels[i].game), free(g_hx.levels[i].user);
+    free(g_hx.levels);
     memset(&g_hx, 0, sizeof g_hx);
     g_hx.batch_size = 1;
 }
@@ -405,6 +471,7 @@ int harness_event(const char *event_json)
         return -1;
     }
     g_hx.stats.events++;
+    level_observe(&ev);
     int command = strncmp(ev.event_type, "bm.", 3) == 0, oks = 0;
     for (size_t i = 0; i < g_hx.ncamps; i++) {
         hx_camp *hc = g_hx.camps[i];
@@ -465,6 +532,36 @@ void harness_flush(void)
     }
     g_hx.npgrants = 0;
     g_hx.batch_events = 0;
+}
+
+int harness_tick(int64_t now_ms)
+{
+    harness_flush();
+    if (!g_hx.m || !g_hx.m->on_tick)
+        return BM_OK;
+    /* A tick is a batch of its own in the engine (between event batches). */
+    g_hx.batch_events = 1;
+    int rc = g_hx.m->on_tick(g_hx.instance, (bm_batch *)&g_hx, now_ms);
+    harness_flush();
+    return rc;
+}
+
+int harness_end_campaign(const char *id, int reason, int64_t now_ms)
+{
+    harness_flush();
+    hx_camp *hc = NULL;
+    for (size_t i = 0; i < g_hx.ncamps && !hc; i++)
+        if (strcmp(g_hx.camps[i]->id, id) == 0)
+            hc = g_hx.camps[i];
+    if (!hc || !g_hx.m)
+        return BM_ERROR;
+    if (g_hx.m->abi_version < 2 || !g_hx.m->on_campaign_end)
+        return BM_OK;
+    /* The engine's end batch: its own transaction, committed at once. */
+    g_hx.batch_events = 1;
+    int rc = g_hx.m->on_campaign_end(g_hx.instance, hc->cctx, (bm_batch *)&g_hx, reason, now_ms);
+    harness_flush();
+    return rc;
 }
 
 void harness_set_batch_size(int n)

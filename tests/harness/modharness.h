@@ -78,6 +78,15 @@ int harness_remove_campaign(const char *id);
  */
 int harness_event(const char *event_json);
 
+/* Ends the current batch, then calls the module's on_tick with `now_ms` in a
+ * batch of its own, committed at once. Returns on_tick's result. */
+int harness_tick(int64_t now_ms);
+
+/* Ends the current batch, then calls on_campaign_end (BM_END_*) for campaign `id` in a
+ * batch of its own, committed at once, as the engine does once per campaign.
+ * Returns its result (BM_OK when the module has none), BM_ERROR for an unknown id. */
+int harness_end_campaign(const char *id, int reason, int64_t now_ms);
+
 /* Events per batch (default 1). Ends the current batch first. */
 void harness_set_batch_size(int n);
 

@@ -191,7 +191,9 @@ typedef struct bm_host_api {
     const char *(*event_user)(const bm_event *ev); /* userId */
     const char *(*event_type)(const bm_event *ev); /* eventType */
     int64_t (*event_time_ms)(const bm_event *ev);  /* timestamp, ms since epoch */
-    /* Number at a dotted path under "data" ("stats.kills"); 0 if found, -1 if not. */
+    /* Number at a dotted path under "data" ("stats.kills"); 0 if found, -1 if not.
+     * A string that is entirely a finite decimal number ("3", "-2.5") counts as
+     * that number; formula results follow the same rule. */
     int (*event_number)(const bm_event *ev, const char *path, double *out);
     /* String at a dotted path under "data", or NULL. */
     const char *(*event_string)(const bm_event *ev, const char *path);
@@ -261,6 +263,26 @@ typedef struct bm_host_api {
      * unknown. */
     int (*result_put)(bm_batch *b, const char *campaign_id, const char *kind, const char *key,
                       const char *doc_json);
+
+    /* --- progression (host API version 2, appended after result_put) --- */
+
+    /* The player's level, kept by the host per (game, player): the `level` (a
+     * number under "data") of the latest, by event time, of the player's events
+     * applied so far, this one included; LEVEL_UP events are ordinary events.
+     * Persisted with the batch. 0 with *out set, -1 when no event of the player
+     * has carried a level yet. */
+    int (*player_level)(bm_batch *b, const bm_event *ev, double *out);
+
+    /* Calls fn for every player that has state in the campaign (committed or
+     * in this batch), with that state as state_get returns it; fn edits it and
+     * calls state_put as on_event would. Stops early when fn returns nonzero.
+     * For time-driven decisions (on_tick). 0, or -1 when the host cannot list. */
+    int (*state_each)(bm_batch *b, const char *campaign_id,
+                      int (*fn)(void *ud, const char *user_id, bm_state *st), void *ud);
+
+    /* 1 if "data" has a value other than null at the dotted path, whatever its
+     * type (number, string, boolean, object, array); 0 if not. */
+    int (*event_has)(const bm_event *ev, const char *path);
 } bm_host_api;
 
 /* The module descriptor. Fill it with designated initializers. */

@@ -58,7 +58,7 @@ typedef struct prog_stream {
     int with_pass;
     int64_t midnight;      /* the UTC midnight the stream's event times span */
     long long duplicates;  /* messages the engine must drop as already applied */
-    uint8_t *purchase_out; /* per user: a purchase command (one id per pass and user) went out */
+    uint8_t *purchase_out; /* per user: a purchase command went out */
 } prog_stream;
 
 /* --- setup (prog_setup.c) ----------------------------------------------------------- */
@@ -117,6 +117,8 @@ typedef struct prog_pass_user {
     int ndays;
     int64_t day[64];
     double used[64][3];
+    int level; /* the player's level: of the latest event by event time; -1 = none yet */
+    int64_t level_t;
 } prog_pass_user;
 
 enum { PR_INVALID_TIER, PR_NOT_PURCHASED, PR_NOT_REACHED, PR_NO_REWARD, PR_ALREADY, PR_N };
@@ -128,14 +130,17 @@ typedef struct prog_oracle {
     prog_pass_user *bp;
     long long quest_grants, pass_grants;
     long long applied, duplicates;
+    long long purchase_acks, purchase_repeats; /* battlepass.progress purchase messages */
     long long refused[PR_N];
 } prog_oracle;
 
 /* Applies the stream, message by message, as the READMEs say. */
 void prog_oracle_run(prog_oracle *o, const prog_stream *s);
 void prog_oracle_free(prog_oracle *o);
-/* Tier reached with xp (0 = none). */
+/* Tiers completed with xp (0 = none). */
 int prog_pass_tier(double xp);
+/* The tier the player is on, as the product numbers it: 1 at the start, at most PROG_TIERS. */
+int prog_pass_current(double xp);
 /* XP that reaches tier (1..PROG_TIERS). */
 double prog_pass_need(int tier);
 /* The reward of a tier on a track: 1 with its type and config JSON, 0 when there is none. */

@@ -16,7 +16,7 @@
 
 #include "e2e/progression/prog.h"
 
-/* Cumulative XP of tiers 1..8. */
+/* Total XP that completes tiers 1..8 (the campaign file gives the differences). */
 static const double k_need[PROG_TIERS] = {100, 300, 550, 800, 1050, 1300, 1450, 1600};
 
 /* XP sources in config order: MATCH_END score x 0.5 (400 a day), ENEMY_KILL 4 (100 a
@@ -43,6 +43,12 @@ int prog_pass_tier(double xp)
     while (t < PROG_TIERS && k_need[t] <= xp)
         t++;
     return t;
+}
+
+int prog_pass_current(double xp)
+{
+    int done = prog_pass_tier(xp);
+    return done < PROG_TIERS ? done + 1 : PROG_TIERS;
 }
 
 /* Free rewards on odd tiers, premium rewards on every tier but 4. */
@@ -146,7 +152,8 @@ static void pass_xp(prog_pass_user *p, const prog_event *e)
         raw[2] = 50;
     if (!(raw[0] > 0 || raw[1] > 0 || raw[2] > 0))
         return;
-    if (e->level < 0 || e->level < PASS_MIN_LEVEL)
+    /* requiredLevel compares the player's level, not the event's. */
+    if (p->level < 0 || p->level < PASS_MIN_LEVEL)
         return;
     int64_t day = utc_day(e->t), newest = 0;
     int have = 0;
@@ -212,18 +219,30 @@ void prog_oracle_run(prog_oracle *o, const prog_stream *s)
     uint8_t *bought = calloc((size_t)s->users, 1);
     if (!bought)
         bm_e2e_fail("out of memory");
+    for (int u = 0; u < s->users; u++)
+        o->bp[u].level = -1;
     for (size_t i = 0; i < s->n; i++) {
         const prog_event *e = &s->ev[i];
-        /* The same eventId again: a re-sent message, or a second purchase (one id per pass
-         * and user). The engine drops both before any module sees them. */
-        if (e->dup_of >= 0 || (e->kind == PK_PURCHASE && bought[e->user])) {
+        /* The same eventId again: a re-sent message. The engine drops it before any
+         * module sees it. (A second purchase has an id of its own: it reaches the pass.) */
+        if (e->dup_of >= 0) {
             o->duplicates++;
             continue;
         }
         o->applied++;
         prog_pass_user *p = &o->bp[e->user];
+        /* The host keeps the player's level before any campaign sees the event: the
+         * level of the latest of the player's events of this game, by event time. */
+        if (e->kind != PK_OTHER_GAME && e->kind != PK_PURCHASE && e->kind != PK_CLAIM &&
+            e->level >= 0 && (p->level < 0 || e->t >= p->level_t)) {
+            p->level = e->level;
+            p->level_t = e->t;
+        }
         switch (e->kind) {
         case PK_PURCHASE:
+            /* Every purchase is acknowledged on battlepass.progress, repeated or not. */
+            o->purchase_acks++;
+            o->purchase_repeats += bought[e->user];
             bought[e->user] = 1;
             p->purchased = p->touched = 1;
             break;

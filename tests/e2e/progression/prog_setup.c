@@ -47,6 +47,7 @@ void prog_install_quest(bm_e2e *e, const char *from)
     install_file(from, e->mods_dir, "quest.so");
 }
 
+/* xpRequired is what each tier costs on top of the previous one (the product's meaning). */
 static void pass_json(char *buf, size_t len)
 {
     size_t n = (size_t)snprintf(
@@ -61,7 +62,7 @@ static void pass_json(char *buf, size_t len)
         PROG_TIERS);
     for (int t = 1; t <= PROG_TIERS && n < len; t++) {
         n += (size_t)snprintf(buf + n, len - n, "%s{\"tier\":%d,\"xpRequired\":%g",
-                              t > 1 ? "," : "", t, prog_pass_need(t));
+                              t > 1 ? "," : "", t, prog_pass_need(t) - prog_pass_need(t - 1));
         char type[32], config[128];
         if (prog_pass_reward(t, 0, type, sizeof type, config, sizeof config) && n < len)
             n += (size_t)snprintf(buf + n, len - n,

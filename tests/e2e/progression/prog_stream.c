@@ -41,11 +41,9 @@ static prog_event *push(prog_stream *s)
     return e;
 }
 
-/* A purchase carries one id per (pass, user): a second one is a duplicate to the engine. */
+/* A purchase id carries its request time: a second purchase reaches the pass too. */
 static void note_purchase(prog_stream *s, int user)
 {
-    if (s->purchase_out[user])
-        s->duplicates++;
     s->purchase_out[user] = 1;
 }
 
@@ -203,12 +201,12 @@ size_t prog_event_json(const prog_campaigns *c, const prog_stream *s, size_t i, 
     static const char *const weapons[] = {"sword", "bow", "rifle"};
     int n = 0;
     switch (e->kind) {
-    case PK_PURCHASE: /* core/bmctl/cmd_battlepass.c: one id per (pass, user) */
+    case PK_PURCHASE: /* core/bmctl/cmd_battlepass.c: the id carries the request time */
         n = snprintf(buf, len,
-                     "{\"eventId\":\"cmd:purchase:%s:%s\",\"gameId\":\"" PROG_GAME "\","
+                     "{\"eventId\":\"cmd:purchase:%s:%s:%lld:%zu\",\"gameId\":\"" PROG_GAME "\","
                      "\"userId\":\"%s\",\"eventType\":\"bm.battlepass.purchase\","
                      "\"timestamp\":\"%s\",\"source\":\"bmctl\",\"data\":{\"campaignId\":\"%s\"}}",
-                     c->pass, user, user, ts, c->pass);
+                     c->pass, user, (long long)e->t, idx, user, ts, c->pass);
         break;
     case PK_CLAIM: /* the claim id carries the request time */
         n = snprintf(buf, len,

@@ -197,9 +197,11 @@ static size_t verify_pass(bm_e2e *e, const char *camp, const prog_oracle *o)
                 fprintf(stderr, "pass: player-%04d has no row (expected %.17g XP)\n", u, p->xp);
             continue;
         }
-        int ok = w->value == p->xp && (int)w->aux == tier && w->count == p->xp_events &&
+        int current = prog_pass_current(p->xp);
+        int ok = w->value == p->xp && (int)w->aux == current && w->count == p->xp_events &&
                  (w->flags & 1) == p->purchased && w->doc &&
-                 json_integer_value(json_object_get(w->doc, "t")) == tier &&
+                 json_integer_value(json_object_get(w->doc, "t")) == current &&
+                 json_integer_value(json_object_get(w->doc, "tc")) == tier &&
                  claims_equal(w->doc, "cf", p->claimed[0]) &&
                  claims_equal(w->doc, "cp", p->claimed[1]);
         if (!ok && bad++ < SHOW) {
@@ -207,7 +209,7 @@ static size_t verify_pass(bm_e2e *e, const char *camp, const prog_oracle *o)
             fprintf(stderr,
                     "pass: player-%04d xp %.17g tier %g events %lld flags %d doc %s; expected xp "
                     "%.17g tier %d events %lld purchased %d\n",
-                    u, w->value, w->aux, w->count, w->flags, doc ? doc : "null", p->xp, tier,
+                    u, w->value, w->aux, w->count, w->flags, doc ? doc : "null", p->xp, current,
                     p->xp_events, p->purchased);
             free(doc);
         }
@@ -342,6 +344,35 @@ static size_t verify_grants(bm_e2e *e, const prog_campaigns *c, const prog_oracl
     return bad;
 }
 
+/* player_levels: the level of each player's latest event (by event time) that carried one. */
+static size_t verify_levels(bm_e2e *e, const prog_oracle *o)
+{
+    PGresult *r = query(e,
+                        "SELECT user_id, level, level_at_ms FROM player_levels WHERE game_id = "
+                        "'" PROG_GAME "' ORDER BY user_id",
+                        0, NULL);
+    size_t bad = 0, want = 0;
+    for (int u = 0; u < o->users; u++)
+        want += o->bp[u].level >= 0;
+    if ((size_t)PQntuples(r) != want && bad++ < 5)
+        fprintf(stderr, "levels: %d rows, expected %zu\n", PQntuples(r), want);
+    for (int i = 0; i < PQntuples(r); i++) {
+        int u = -1;
+        sscanf(PQgetvalue(r, i, 0), "player-%d", &u);
+        if (u < 0 || u >= o->users) {
+            bad++;
+            continue;
+        }
+        double level = strtod(PQgetvalue(r, i, 1), NULL);
+        long long at = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+        if ((level != o->bp[u].level || at != o->bp[u].level_t) && bad++ < 5)
+            fprintf(stderr, "levels: player-%04d level %g at %lld, expected %d at %lld\n", u, level,
+                    at, o->bp[u].level, (long long)o->bp[u].level_t);
+    }
+    PQclear(r);
+    return bad;
+}
+
 static long long refusals(bm_e2e *e, const char *reason)
 {
     return bm_e2e_ll(e,
@@ -364,6 +395,7 @@ void prog_verify(bm_e2e *e, const prog_campaigns *c, const prog_stream *s, const
     if (c->pass[0])
         bad += verify_pass(e, c->pass, o);
     bad += verify_grants(e, c, o);
+    bad += verify_levels(e, o);
     if (bad)
         bm_e2e_fail("%zu differences from the independent count (first ones above)", bad);
 
@@ -382,6 +414,18 @@ void prog_verify(bm_e2e *e, const prog_campaigns *c, const prog_stream *s, const
     if (c->pass[0]) {
         static const char *const reasons[PR_N] = {
             "invalid_tier", "not_purchased", "tier_not_reached", "no_reward", "already_claimed"};
+        long long acks =
+            bm_e2e_ll(e, "SELECT count(*) FROM outbox o, regexp_split_to_table("
+                         "o.payload, E'\\n') AS l WHERE o.topic = "
+                         "'battlepass.progress' AND l LIKE '%%\"type\":\"purchase\"%%'");
+        long long repeats = bm_e2e_ll(e, "SELECT count(*) FROM outbox o, regexp_split_to_table("
+                                         "o.payload, E'\\n') AS l WHERE o.topic = "
+                                         "'battlepass.progress' AND l LIKE "
+                                         "'%%\"type\":\"purchase\"%%' AND l LIKE "
+                                         "'%%\"repeated\":true%%'");
+        if (acks != o->purchase_acks || repeats != o->purchase_repeats)
+            bm_e2e_fail("%lld purchases acknowledged (%lld repeated), expected %lld (%lld)", acks,
+                        repeats, o->purchase_acks, o->purchase_repeats);
         for (int k = 0; k < PR_N; k++) {
             long long n = refusals(e, reasons[k]);
             if (n != o->refused[k])

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <math.h>
 
 #include "bp_cases.h"
 #include "event/event.h"
@@ -78,6 +79,7 @@ static const char *last_refusal(void)
     return buf;
 }
 
+/* Tiers cost 100, 200, 300 XP: they complete at 100, 300 and 600 XP in total. */
 static char *bp_doc(const char *sources, const char *extra)
 {
     static char buf[4096];
@@ -86,9 +88,9 @@ static char *bp_doc(const char *sources, const char *extra)
              "\"tiers\":[{\"tier\":1,\"xpRequired\":100,"
              "\"freeReward\":{\"type\":\"in_game\",\"config\":{\"item\":\"a\"}},"
              "\"premiumReward\":{\"type\":\"token\",\"config\":{\"amount\":1}}},"
-             "{\"tier\":2,\"xpRequired\":300,"
+             "{\"tier\":2,\"xpRequired\":200,"
              "\"premiumReward\":{\"type\":\"token\",\"config\":{\"amount\":2}}},"
-             "{\"tier\":3,\"xpRequired\":600,"
+             "{\"tier\":3,\"xpRequired\":300,"
              "\"freeReward\":{\"type\":\"in_game\",\"config\":{\"item\":\"c\"}}}]%s}",
              sources, extra ? extra : "");
     return buf;
@@ -151,9 +153,21 @@ void test_bp_invalid_configs(void **unused)
          "tiers: must list at least one tier (or give tierCurve)"},
         {"{\"id\":\"bx\",\"xpSources\":[" SRC "],\"tiers\":[{\"tier\":2,\"xpRequired\":5}]}",
          "tiers[0].tier: must be 1"},
-        {"{\"id\":\"bx\",\"xpSources\":[" SRC "],\"tiers\":[{\"tier\":1,\"xpRequired\":50},"
-         "{\"tier\":2,\"xpRequired\":40}]}",
+        {"{\"id\":\"bx\",\"xpSources\":[" SRC "],\"cumulative\":true,"
+         "\"tiers\":[{\"tier\":1,\"xpRequired\":50},{\"tier\":2,\"xpRequired\":40}]}",
          "tiers[1].xpRequired: must be at least tiers[0].xpRequired"},
+        {"{\"id\":\"bx\",\"xpSources\":[" SRC "],\"cumulative\":\"yes\","
+         "\"tiers\":[{\"tier\":1,\"xpRequired\":50}]}",
+         "cumulative: must be true or false"},
+        {"{\"id\":\"bx\",\"xpSources\":[" SRC "],\"cumulative\":true,\"maxTier\":3,"
+         "\"tierCurve\":{\"base\":100,\"growth\":1.1}}",
+         "cumulative: only applies to an explicit tiers list"},
+        {"{\"id\":\"bx\",\"xpSources\":[" SRC "],\"tiers\":[{\"tier\":1,\"xpRequired\":5}],"
+         "\"xpSource\":[]}",
+         "xpSource: unknown key (did you mean xpSources?)"},
+        {"{\"id\":\"bx\",\"xpSources\":[" SRC "],\"tiers\":[{\"tier\":1,\"xpRequired\":5}],"
+         "\"scoringMetadata\":{}}",
+         "scoringMetadata: unknown key"},
         {"{\"id\":\"bx\",\"xpSources\":[" SRC "],\"tiers\":[{\"tier\":1,\"xpRequired\":50,"
          "\"freeReward\":{\"type\":\"Gems!\"}}]}",
          "tiers[0].freeReward.type: must be a reward type"},
@@ -193,7 +207,7 @@ void test_bp_daily_limit_midnight(void **unused)
     /* A late event for the previous day still meets that day's (full) counter. */
     assert_int_equal(send("u1", "MATCH_END", MIDNIGHT - 30 * MIN, "{\"score\":1}"), 0);
     assert_int_equal(harness_state("bx", "u1")->count, 4);
-    assert_int_equal((int)harness_state("bx", "u1")->aux, 1);
+    assert_int_equal((int)harness_state("bx", "u1")->aux, 2); /* tier 1 done: on tier 2 */
     harness_unload();
 }
 
@@ -218,8 +232,8 @@ void test_bp_purchase_after_progress(void **unused)
     load();
     add(bp_doc(SRC, ",\"entryRequirement\":{\"type\":\"free\"}"));
     for (int i = 0; i < 7; i++)
-        send("u1", "MATCH_END", MIDNIGHT + i * MIN, NULL); /* 350 XP: tier 2 */
-    assert_int_equal((int)harness_state("bx", "u1")->aux, 2);
+        send("u1", "MATCH_END", MIDNIGHT + i * MIN, NULL);    /* 350 XP: tiers 1-2 done */
+    assert_int_equal((int)harness_state("bx", "u1")->aux, 3); /* on tier 3 */
     assert_int_equal(claim("bx", "u1", 1, 0, MIDNIGHT + HOUR), 1);
     assert_int_equal(claim("bx", "u1", 1, 0, MIDNIGHT + HOUR), 0);
     assert_string_equal(last_refusal(), "already_claimed");
@@ -235,6 +249,21 @@ void test_bp_purchase_after_progress(void **unused)
 
     assert_int_equal(purchase("bx", "u1", MIDNIGHT + 2 * HOUR), 1);
     assert_int_equal(purchase("bx", "u1", MIDNIGHT + 3 * HOUR), 0); /* idempotent */
+    /* ... but both purchases are acknowledged on battlepass.progress. */
+    int acks = 0, repeated = 0;
+    for (size_t i = 0; i < harness_message_count(); i++) {
+        const harness_msg *m = harness_message_at(i);
+        json_t *j = json_loads(m->json, 0, NULL);
+        if (strcmp(m->topic, "battlepass.progress") == 0 &&
+            strcmp(json_string_value(json_object_get(j, "type")), "purchase") == 0) {
+            acks++;
+            repeated += json_is_true(json_object_get(j, "repeated"));
+            assert_int_equal(json_integer_value(json_object_get(j, "claimable")), 2);
+        }
+        json_decref(j);
+    }
+    assert_int_equal(acks, 2);
+    assert_int_equal(repeated, 1);
     assert_int_equal(harness_state("bx", "u1")->flags & 1, 1);
     assert_int_equal(claim("bx", "u1", 2, 1, MIDNIGHT + 4 * HOUR), 1);
     assert_int_equal(claim("bx", "u1", 1, 1, MIDNIGHT + 4 * HOUR), 1);
@@ -254,23 +283,27 @@ void test_bp_purchase_after_progress(void **unused)
     harness_unload();
 }
 
+/* A pass that must be bought: XP counts from the start; buying unlocks the rewards of
+ * every tier already completed, each claimable once. */
 void test_bp_entry_purchase(void **unused)
 {
     (void)unused;
     load();
     add(bp_doc(SRC, ",\"entryRequirement\":{\"type\":\"purchase\",\"config\":{}}"));
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(send("u1", "MATCH_END", MIDNIGHT + i * MIN, NULL), 0);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(send("u1", "MATCH_END", MIDNIGHT + i * MIN, NULL), 1);
+    assert_true(harness_state("bx", "u1")->value == 350); /* earned before the purchase */
     assert_int_equal(claim("bx", "u1", 1, 0, MIDNIGHT + HOUR), 0);
     assert_string_equal(last_refusal(), "not_purchased");
-    assert_null(harness_state("bx", "u1"));
     purchase("bx", "u1", MIDNIGHT + HOUR);
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(send("u1", "MATCH_END", MIDNIGHT + 2 * HOUR + i * MIN, NULL), 1);
-    assert_true(harness_state("bx", "u1")->value == 100);
     assert_int_equal(claim("bx", "u1", 1, 0, MIDNIGHT + 3 * HOUR), 1);
     assert_int_equal(claim("bx", "u1", 1, 1, MIDNIGHT + 3 * HOUR), 1);
-    assert_int_equal(harness_reward_count(), 2);
+    assert_int_equal(claim("bx", "u1", 2, 1, MIDNIGHT + 3 * HOUR), 1);
+    assert_int_equal(claim("bx", "u1", 2, 1, MIDNIGHT + 3 * HOUR), 0);
+    assert_string_equal(last_refusal(), "already_claimed");
+    assert_int_equal(claim("bx", "u1", 3, 0, MIDNIGHT + 3 * HOUR), 0);
+    assert_string_equal(last_refusal(), "tier_not_reached");
+    assert_int_equal(harness_reward_count(), 3);
     harness_unload();
 }
 
@@ -281,11 +314,12 @@ void test_bp_tier_curve(void **unused)
     add("{\"id\":\"bc\",\"xpSources\":[{\"eventType\":\"XP\",\"field\":\"n\"}],\"maxTier\":5,"
         "\"tierCurve\":{\"base\":100,\"growth\":1.1},\"rewardTemplate\":{\"premiumEvery\":2,"
         "\"premiumReward\":{\"type\":\"nft\",\"config\":{\"token\":\"tier-{tier}\"}}}}");
-    /* costs 100, 110, 121, 133, 146 -> cumulative 100, 210, 331, 464, 610 */
+    /* costs 100, 110, 121, 133, 146 -> completed at 100, 210, 331, 464, 610; `tier` is
+     * the tier the player is on (1 at the start, 5 at most) */
     static const struct {
         int add, tier;
-    } steps[] = {{99, 0},  {1, 1},   {109, 1}, {1, 2},    {121, 3},
-                 {133, 4}, {145, 4}, {1, 5},   {10000, 5}};
+    } steps[] = {{99, 1},  {1, 2},   {109, 2}, {1, 3},    {121, 4},
+                 {133, 5}, {145, 5}, {1, 5},   {10000, 5}};
     char data[64];
     double total = 0;
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
@@ -361,7 +395,8 @@ void test_bp_messages(void **unused)
         if (strcmp(m->topic, "battlepass.progress") == 0) {
             assert_string_equal(m->key, "bx:u1");
             assert_true(json_number_value(json_object_get(j, "xp")) == 350);
-            assert_int_equal(json_integer_value(json_object_get(j, "tier")), 2);
+            assert_int_equal(json_integer_value(json_object_get(j, "tier")), 3);
+            assert_int_equal(json_integer_value(json_object_get(j, "tiersCompleted")), 2);
             assert_true(json_number_value(json_object_get(j, "nextTierXp")) == 600);
         } else if (strcmp(type, "tier_reached") == 0) {
             tiers++;
@@ -373,5 +408,102 @@ void test_bp_messages(void **unused)
     }
     assert_int_equal(tiers, 2);
     assert_int_equal(snapshots, 1);
+    harness_unload();
+}
+
+/* The product's tier generator (tier i costs floor(100 * 1.1^(i-1))), pasted as an
+ * explicit list, the same curve, and the list of totals with cumulative: true give
+ * the same tier for every XP: tier 10 is completed at 1,591 XP. */
+void test_bp_product_tiers(void **unused)
+{
+    (void)unused;
+    char doc[16384], cum[16384];
+    size_t n = 0, m = 0;
+    double total = 0;
+    n += (size_t)snprintf(doc + n, sizeof doc - n,
+                          "{\"id\":\"bl\",\"xpSources\":[{\"eventType\":\"XP\","
+                          "\"field\":\"n\"}],\"maxTier\":30,\"tiers\":[");
+    m += (size_t)snprintf(cum + m, sizeof cum - m,
+                          "{\"id\":\"bt\",\"xpSources\":[{\"eventType\":\"XP\","
+                          "\"field\":\"n\"}],\"cumulative\":true,\"tiers\":[");
+    for (int i = 1; i <= 30; i++) {
+        double cost = floor(100 * pow(1.1, i - 1)); /* generateTiers() of the dashboard */
+        total += cost;
+        n += (size_t)snprintf(doc + n, sizeof doc - n, "%s{\"tier\":%d,\"xpRequired\":%.0f}",
+                              i > 1 ? "," : "", i, cost);
+        m += (size_t)snprintf(cum + m, sizeof cum - m, "%s{\"tier\":%d,\"xpRequired\":%.0f}",
+                              i > 1 ? "," : "", i, total);
+    }
+    snprintf(doc + n, sizeof doc - n, "]}");
+    snprintf(cum + m, sizeof cum - m, "]}");
+    load();
+    add(doc);
+    add(cum);
+    add("{\"id\":\"bc\",\"xpSources\":[{\"eventType\":\"XP\",\"field\":\"n\"}],"
+        "\"maxTier\":30,\"tierCurve\":{\"base\":100,\"growth\":1.1}}");
+    double xp = 0;
+    for (int step = 0; xp < total + 50; step++) {
+        int add_xp = 1 + (step * 37) % 97;
+        char data[32];
+        snprintf(data, sizeof data, "{\"n\":%d}", add_xp);
+        send("u1", "XP", MIDNIGHT + step, data);
+        xp += add_xp;
+        double aux = harness_state("bl", "u1")->aux;
+        assert_true(harness_state("bt", "u1")->aux == aux);
+        assert_true(harness_state("bc", "u1")->aux == aux);
+    }
+    harness_unload();
+    /* Tier 10 is completed at exactly 1,591 XP. */
+    load();
+    add(doc);
+    send("u1", "XP", MIDNIGHT, "{\"n\":1590}");
+    assert_int_equal((int)harness_state("bl", "u1")->aux, 10);
+    send("u1", "XP", MIDNIGHT + 1, "{\"n\":1}");
+    assert_int_equal((int)harness_state("bl", "u1")->aux, 11);
+    json_t *d = json_loads(harness_state("bl", "u1")->doc, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(d, "tc")), 10);
+    json_decref(d);
+    harness_unload();
+}
+
+/* requiredLevel compares the player's level, kept from any event (LEVEL_UP too). */
+void test_bp_player_level(void **unused)
+{
+    (void)unused;
+    load();
+    add(bp_doc(SRC, ",\"gating\":{\"requiredLevel\":10}"));
+    assert_int_equal(send("u1", "MATCH_END", MIDNIGHT, "{\"level\":9}"), 0);
+    assert_int_equal(send("u1", "LEVEL_UP", MIDNIGHT + 1, "{\"level\":10}"), 0);
+    assert_int_equal(send("u1", "MATCH_END", MIDNIGHT + 2, NULL), 1);        /* level 10 now */
+    assert_int_equal(send("u1", "MATCH_END", MIDNIGHT, "{\"level\":1}"), 1); /* older: kept 10 */
+    assert_int_equal(send("u2", "MATCH_END", MIDNIGHT, NULL), 0);            /* no level known */
+    assert_true(harness_state("bx", "u1")->value == 100);
+    harness_unload();
+}
+
+/* Totals never silently reset: XP that would overflow is refused, the old total kept. */
+void test_bp_nonfinite(void **unused)
+{
+    (void)unused;
+    load();
+    add(bp_doc("{\"eventType\":\"XP\",\"field\":\"n\"}", NULL));
+    assert_int_equal(send("u1", "XP", MIDNIGHT, "{\"n\":1e308}"), 1);
+    assert_int_equal(send("u1", "XP", MIDNIGHT + 1, "{\"n\":1e308}"), 0);
+    const bm_state *st = harness_state("bx", "u1");
+    assert_true(st->value == 1e308);
+    assert_int_equal((int)st->aux, 3);
+    assert_int_equal(st->count, 1);
+    assert_int_equal(harness_stats_get().error, 1);
+    /* Numeric strings count as their number, as a formula's "3" does. */
+    harness_unload();
+    load();
+    add(bp_doc("{\"eventType\":\"XP\",\"field\":\"n\"},"
+               "{\"eventType\":\"XF\",\"formula\":\"return data.n\"}",
+               NULL));
+    assert_int_equal(send("u1", "XP", MIDNIGHT, "{\"n\":\"3\"}"), 1);
+    assert_int_equal(send("u1", "XF", MIDNIGHT, "{\"n\":\"3\"}"), 1);
+    assert_int_equal(send("u1", "XP", MIDNIGHT, "{\"n\":\"3 apples\"}"), 0);
+    assert_int_equal(send("u1", "XF", MIDNIGHT, "{\"n\":\"0x10\"}"), 0);
+    assert_true(harness_state("bx", "u1")->value == 6);
     harness_unload();
 }

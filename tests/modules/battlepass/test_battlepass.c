@@ -45,6 +45,7 @@ typedef struct bev {
     int camp;    /* commands: 0 bp-free, 1 bp-paid, 2 a campaign that is not loaded */
     int tier;    /* claims: -1 = not a number */
     int premium; /* claims: 0 false, 1 true, 2 absent */
+    int strnum;  /* the score is sent as a numeric string ("150"): it counts the same */
 } bev;
 
 static const char *const CAMP_ID[3] = {"bp-free", "bp-paid", "bp-gone"};
@@ -93,6 +94,7 @@ static void gen_events(uint64_t seed, bev *out, int n)
         e->camp = rng_int(&s, 10) == 0 ? 2 : rng_int(&s, 2);
         e->tier = rng_int(&s, 25) == 0 ? -1 : rng_int(&s, e->camp == 1 ? 22 : 12);
         e->premium = rng_int(&s, 3);
+        e->strnum = rng_int(&s, 4) == 0;
     }
 }
 
@@ -119,7 +121,7 @@ static void event_json(const bev *e, int idx, char *buf, size_t len)
         if (e->level >= 0)
             ADD(",\"level\":%d", e->level);
         if (e->score >= 0)
-            ADD(",\"score\":%d", e->score);
+            ADD(e->strnum ? ",\"score\":\"%d\"" : ",\"score\":%d", e->score);
         ADD(",\"weapon\":\"%s\"", e->weapon ? "sword" : "bow");
         if (e->damage >= 0)
             ADD(",\"damage\":%d", e->damage);
@@ -137,6 +139,8 @@ static void event_json(const bev *e, int idx, char *buf, size_t len)
 
 /* ---- the two passes ------------------------------------------------------ */
 
+/* Total XP that completes each tier; the campaign file gives what each tier costs on
+ * top of the previous one (the product's meaning of xpRequired). */
 static const double BP1_XP[10] = {300, 800, 1500, 2400, 3500, 4800, 6300, 8000, 10000, 12500};
 
 static void bp1_json(char *buf, size_t len)
@@ -152,7 +156,7 @@ static void bp1_json(char *buf, size_t len)
         "{\"eventType\":\"QUEST_DONE\",\"xpValue\":50}],\"tiers\":[");
     for (int i = 1; i <= 10; i++) {
         n += (size_t)snprintf(buf + n, len - n, "%s{\"tier\":%d,\"xpRequired\":%g",
-                              i > 1 ? "," : "", i, BP1_XP[i - 1]);
+                              i > 1 ? "," : "", i, BP1_XP[i - 1] - (i > 1 ? BP1_XP[i - 2] : 0));
         if (i % 2)
             n += (size_t)snprintf(buf + n, len - n,
                                   ",\"freeReward\":{\"type\":\"in_game\",\"config\":"
@@ -230,12 +234,20 @@ static void oracle_setup(void)
     OB[1].start = BP2_START, OB[1].end = BP2_END;
 }
 
+/* Tiers completed (their rewards unlocked). */
 static int otier(const obp *b, double xp)
 {
     int t = 0;
     while (t < b->ntiers && b->need[t] <= xp)
         t++;
     return t;
+}
+
+/* The tier the player is on, numbered as the product does: 1 at the start. */
+static int ocurrent(const obp *b, double xp)
+{
+    int done = otier(b, xp);
+    return done < b->ntiers ? done + 1 : b->ntiers;
 }
 
 static int ohas_reward(int bp, int tier, int premium)
@@ -279,7 +291,7 @@ static void oraw(int bp, const bev *e, double raw[3])
     }
 }
 
-static void oxp(int bp, ouser *u, const bev *e)
+static void oxp(int bp, ouser *u, const bev *e, int level)
 {
     const obp *b = &OB[bp];
     double raw[3];
@@ -288,10 +300,10 @@ static void oxp(int bp, ouser *u, const bev *e)
     oraw(bp, e, raw);
     if (!(raw[0] > 0 || raw[1] > 0 || raw[2] > 0))
         return;
-    if (b->min_level >= 0 && (e->level < 0 || e->level < b->min_level))
+    /* requiredLevel: the player's level (latest by event time), not the event's. */
+    if (b->min_level >= 0 && (level < 0 || level < b->min_level))
         return;
-    if (b->purchase_entry && !u->purchased)
-        return;
+    /* XP counts before the purchase of a paid pass too (retroactive premium). */
     int64_t day = (e->t >= 0 ? e->t / DAY : -1);
     double total = 0;
     for (int i = 0; i < 3; i++) {
@@ -383,11 +395,12 @@ static void check_user(int bp, int u, const ouser *o)
     if (st->value != o->xp)
         fail_msg("%s/%s xp module %.17g oracle %.17g", CAMP_ID[bp], user, st->value, o->xp);
     assert_int_equal(st->count, o->count);
-    assert_int_equal((int)st->aux, otier(&OB[bp], o->xp));
+    assert_int_equal((int)st->aux, ocurrent(&OB[bp], o->xp));
     assert_int_equal(st->flags & 1, o->purchased);
     json_t *doc = json_loads(st->doc, 0, NULL);
     assert_non_null(doc);
-    assert_int_equal(json_integer_value(json_object_get(doc, "t")), otier(&OB[bp], o->xp));
+    assert_int_equal(json_integer_value(json_object_get(doc, "t")), ocurrent(&OB[bp], o->xp));
+    assert_int_equal(json_integer_value(json_object_get(doc, "tc")), otier(&OB[bp], o->xp));
     static const char *const keys[2] = {"cf", "cp"};
     for (int k = 0; k < 2; k++) {
         json_t *a = json_object_get(doc, keys[k]);
@@ -426,7 +439,11 @@ static void property_run(uint64_t seed, int batch, int reload_every)
     static ouser ou[NBP][NUSERS];
     char buf[1024], err[512];
     orefusals rf = {0};
-    size_t grants = 0;
+    size_t grants = 0, purchases = 0;
+    int level[NUSERS];
+    int64_t level_t[NUSERS] = {0};
+    for (int u = 0; u < NUSERS; u++)
+        level[u] = -1;
     memset(ou, 0, sizeof ou);
     oracle_setup();
     gen_events(seed, evs, N);
@@ -438,7 +455,11 @@ static void property_run(uint64_t seed, int batch, int reload_every)
         assert_true(harness_event(buf) >= 0);
         if (reload_every && i % reload_every == reload_every - 1)
             assert_int_equal(harness_reload(err, sizeof err), 0);
+        if (e->kind != B_PURCHASE && e->kind != B_CLAIM && e->level >= 0 &&
+            (level[e->user] < 0 || e->t >= level_t[e->user]))
+            level[e->user] = e->level, level_t[e->user] = e->t;
         if (e->kind == B_PURCHASE) {
+            purchases += e->camp < NBP; /* every purchase is acknowledged, repeated or not */
             if (e->camp < NBP && !ou[e->camp][e->user].purchased)
                 ou[e->camp][e->user].purchased = ou[e->camp][e->user].touched = 1;
         } else if (e->kind == B_CLAIM) {
@@ -446,7 +467,7 @@ static void property_run(uint64_t seed, int batch, int reload_every)
                 oclaim(e->camp, &ou[e->camp][e->user], e, &rf, &grants);
         } else {
             for (int b = 0; b < NBP; b++)
-                oxp(b, &ou[b][e->user], e);
+                oxp(b, &ou[b][e->user], e, level[e->user]);
         }
     }
     harness_flush();
@@ -464,6 +485,13 @@ static void property_run(uint64_t seed, int batch, int reload_every)
     assert_true(grants > 30);
     assert_true(rf.not_purchased > 0 && rf.not_reached > 0 && rf.already > 0 && rf.no_reward > 0);
     assert_true(harness_message_count_topic("battlepass.progress") > 100);
+    size_t acks = 0;
+    for (size_t i = 0; i < harness_message_count(); i++) {
+        const harness_msg *m = harness_message_at(i);
+        acks += strcmp(m->topic, "battlepass.progress") == 0 &&
+                strstr(m->json, "\"type\":\"purchase\"") != NULL;
+    }
+    assert_int_equal(acks, purchases);
     int top = 0;
     for (int u = 0; u < NUSERS; u++)
         top = otier(&OB[0], ou[0][u].xp) > top ? otier(&OB[0], ou[0][u].xp) : top;

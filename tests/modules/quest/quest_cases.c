@@ -64,7 +64,7 @@ void test_invalid_configs(void **unused)
         const char *conds, *extra, *want;
     } cases[] = {
         {KILL10 ",{\"type\":\"count\",\"eventType\":\"X\",\"operator\":\"gt\",\"target\":1}", NULL,
-         "conditions[1].operator: must be one of gte, lte, eq, exists"},
+         "conditions[1].operator: must be one of gte, lte, eq, neq, exists"},
         {"{\"type\":\"sum\",\"eventType\":\"X\",\"target\":1}", NULL,
          "conditions[0].type: must be one of count, value, exists, time_based"},
         {"{\"type\":\"count\",\"target\":1}", NULL, "conditions[0].eventType"},
@@ -75,7 +75,30 @@ void test_invalid_configs(void **unused)
         {"{\"type\":\"value\",\"eventType\":\"X\",\"field\":\"a..b\",\"target\":1}", NULL,
          "conditions[0].field"},
         {"{\"type\":\"count\",\"eventType\":\"X\",\"target\":\"ten\"}", NULL,
-         "conditions[0].target: must be a number"},
+         "conditions[0].target: a string or boolean target needs a value condition"},
+        {"{\"type\":\"count\",\"eventType\":\"X\",\"target\":[1]}", NULL,
+         "conditions[0].target: must be a number, a string or a boolean"},
+        {"{\"type\":\"value\",\"eventType\":\"X\",\"field\":\"mode\",\"target\":\"ranked\"}", NULL,
+         "conditions[0].target: a string target takes operator eq or neq"},
+        {"{\"type\":\"value\",\"eventType\":\"X\",\"field\":\"won\",\"operator\":\"lte\","
+         "\"target\":true}",
+         NULL, "conditions[0].target: a boolean target takes operator eq or neq"},
+        {"{\"type\":\"value\",\"eventType\":\"X\",\"field\":\"m\",\"operator\":\"eq\","
+         "\"target\":\"a\",\"aggregate\":\"last\"}",
+         NULL, "conditions[0].target: a string or boolean target takes no aggregate"},
+        {"{\"type\":\"count\",\"eventType\":\"X\",\"operator\":\"neq\",\"target\":1}", NULL,
+         "conditions[0].operator: count conditions take gte, lte, eq or exists"},
+        {"{\"type\":\"count\",\"eventType\":\"DEATH\",\"operator\":\"lte\",\"target\":3}", NULL,
+         "conditions: [0] (count with lte) is decided when the quest ends, and this quest has no "
+         "endDate"},
+        {"{\"type\":\"count\",\"eventType\":\"DEATH\",\"operator\":\"eq\",\"target\":0}",
+         ",\"endDate\":\"2026-03-05T00:00:00Z\",\"ongoing\":true",
+         "conditions: [0] (count with eq) is decided when the quest ends"},
+        {KILL10, ",\"conditons\":[]", "conditons: unknown key (did you mean conditions?)"},
+        {KILL10, ",\"cooldownHour\":1", "cooldownHour: unknown key (did you mean cooldownHours?)"},
+        {KILL10, ",\"seasonTheme\":\"x\"", "seasonTheme: unknown key"},
+        {KILL10, ",\"gating\":{\"minLevle\":3}",
+         "gating.minLevle: unknown key (did you mean minLevel?)"},
         {"{\"type\":\"count\",\"eventType\":\"X\",\"target\":-1}", NULL, "conditions[0].target"},
         {"{\"type\":\"time_based\",\"eventType\":\"X\",\"operator\":\"lte\",\"target\":5}", NULL,
          "conditions[0].operator: time_based conditions take operator gte"},
@@ -252,14 +275,19 @@ void test_level_and_whitelist(void **unused)
     load();
     add(quest_doc("{\"type\":\"count\",\"eventType\":\"KILL\",\"target\":5}",
                   ",\"gating\":{\"minLevel\":5,\"whitelist\":[\"u1\",\"u2\"]}"));
+    /* minLevel compares the player's level, which the host keeps from any event. */
     send("g1", "u1", "KILL", T0, "{\"level\":4}");
-    send("g1", "u1", "KILL", T0, "{}");
-    send("g1", "u1", "KILL", T0, "{\"level\":\"9\"}"); /* not a number: no level */
+    send("g1", "u1", "KILL", T0 + 1, "{}"); /* still level 4 */
     assert_null(harness_state("qx", "u1"));
-    send("g1", "u1", "KILL", T0, "{\"level\":5}");
-    send("g1", "u1", "KILL", T0, "{\"level\":12.5}");
-    send("g1", "u3", "KILL", T0, "{\"level\":50}"); /* not on the whitelist */
+    send("g1", "u1", "LEVEL_UP", T0 + 2, "{\"level\":\"9\"}"); /* not routed; numeric string */
+    send("g1", "u1", "KILL", T0 + 3, "{}");                    /* level 9: counts */
+    send("g1", "u1", "KILL", T0 + 1, "{\"level\":2}"); /* older than level 9: level stays 9 */
     assert_int_equal(harness_state("qx", "u1")->count, 2);
+    send("g1", "u1", "KILL", T0 + 4, "{\"level\":3}");  /* a newer, lower level: skipped */
+    send("g2", "u1", "KILL", T0 + 5, "{\"level\":40}"); /* another game's level */
+    send("g1", "u1", "KILL", T0 + 6, "{}");
+    assert_int_equal(harness_state("qx", "u1")->count, 2);
+    send("g1", "u3", "KILL", T0, "{\"level\":50}"); /* not on the whitelist */
     assert_null(harness_state("qx", "u3"));
     harness_unload();
 }
@@ -324,5 +352,132 @@ void test_window_and_other_games(void **unused)
     send("g1", "u1", "KILL", T0 + 25 * HOUR + 59 * MIN, NULL); /* last minute inside */
     assert_int_equal(harness_state("qx", "u1")->count, 2);
     assert_int_equal(harness_stats_get().out_of_window, 2);
+    harness_unload();
+}
+
+/* "No more than 2 deaths this week": an upper bound holds only once the quest has
+ * ended; the host's end of the campaign then decides every player with progress. */
+void test_upper_bound_decided_at_end(void **unused)
+{
+    (void)unused;
+    load();
+    add(quest_doc("{\"type\":\"count\",\"eventType\":\"DEATH\",\"operator\":\"lte\","
+                  "\"target\":2},{\"type\":\"exists\",\"eventType\":\"MATCH_END\"}",
+                  ",\"endDate\":\"2026-03-08T00:00:00Z\""));
+    const int64_t end = 1772928000000LL;     /* 2026-03-08 */
+    send("g1", "u1", "MATCH_END", T0, NULL); /* 0 deaths: would hold now, but not yet decided */
+    send("g1", "u2", "MATCH_END", T0, NULL);
+    for (int i = 0; i < 3; i++)
+        send("g1", "u2", "DEATH", T0 + i * HOUR, NULL); /* 3 deaths: over the bound */
+    send("g1", "u3", "DEATH", T0, NULL);                /* no match played */
+    send("g1", "u4", "MATCH_END", T0, NULL);
+    send("g1", "u4", "DEATH", T0, NULL);
+    send("g1", "u4", "DEATH", end - 1, NULL); /* late in the window: still counts, 2 <= 2 */
+    assert_int_equal(harness_state("qx", "u1")->completed, 0);
+    assert_int_equal(harness_state("qx", "u4")->completed, 0);
+    /* The engine ends the quest after its end date plus a grace: now is later. */
+    assert_int_equal(harness_end_campaign("qx", BM_END_WINDOW, end + 60000), BM_OK);
+    const bm_state *st = harness_state("qx", "u1");
+    assert_int_equal(st->completed, 1);
+    assert_int_equal(st->completed_ms, end); /* decided as of the window's end */
+    assert_int_equal(st->value, 2);
+    assert_int_equal(harness_state("qx", "u4")->completed, 1);
+    assert_int_equal(harness_state("qx", "u2")->completed, 0);
+    assert_int_equal(harness_state("qx", "u3")->completed, 0);
+    assert_non_null(harness_reward_find("quest:qx:u1:1"));
+    assert_non_null(harness_reward_find("quest:qx:u4:1"));
+    assert_int_equal(harness_reward_count(), 2);
+    assert_int_equal(harness_message_count_topic("quest.progress"), 2);
+    /* Decided is final: an event processed afterwards changes nothing, and ending it
+     * again (the engine never does; a module reload between) grants nothing more. */
+    send("g1", "u2", "MATCH_END", end - 10, NULL);
+    char err[256];
+    assert_int_equal(harness_reload(err, sizeof err), 0);
+    assert_int_equal(harness_end_campaign("qx", BM_END_WINDOW, end + 120000), BM_OK);
+    assert_int_equal(harness_reward_count(), 2);
+    assert_int_equal(harness_state("qx", "u2")->count, 4);
+    harness_unload();
+    /* A cancelled quest grants nothing at its end. */
+    load();
+    add(quest_doc("{\"type\":\"count\",\"eventType\":\"DEATH\",\"operator\":\"eq\","
+                  "\"target\":0},{\"type\":\"exists\",\"eventType\":\"MATCH_END\"}",
+                  ",\"endDate\":\"2026-03-08T00:00:00Z\""));
+    send("g1", "u1", "MATCH_END", T0, NULL);
+    assert_int_equal(harness_end_campaign("qx", BM_END_CANCELLED, end), BM_OK);
+    assert_int_equal(harness_reward_count(), 0);
+    harness_unload();
+    /* eq: exactly one death. Set to completed by the studio before its end date: decided
+     * as of that moment. */
+    load();
+    add(quest_doc("{\"type\":\"count\",\"eventType\":\"DEATH\",\"operator\":\"eq\","
+                  "\"target\":1},{\"type\":\"exists\",\"eventType\":\"MATCH_END\"}",
+                  ",\"endDate\":\"2026-03-08T00:00:00Z\""));
+    send("g1", "u1", "MATCH_END", T0, NULL);
+    send("g1", "u1", "DEATH", T0, NULL);
+    send("g1", "u2", "MATCH_END", T0, NULL);
+    send("g1", "u3", "MATCH_END", T0, NULL);
+    send("g1", "u3", "DEATH", T0, NULL);
+    send("g1", "u3", "DEATH", T0 + 1, NULL);
+    assert_int_equal(harness_end_campaign("qx", BM_END_COMPLETED, T0 + HOUR), BM_OK);
+    assert_int_equal(harness_state("qx", "u1")->completed, 1);
+    assert_int_equal(harness_state("qx", "u1")->completed_ms, T0 + HOUR);
+    assert_int_equal(harness_state("qx", "u2")->completed, 0);
+    assert_int_equal(harness_state("qx", "u3")->completed, 0);
+    assert_int_equal(harness_reward_count(), 1);
+    harness_unload();
+}
+
+/* String and boolean targets: eq and neq on the field's value. */
+void test_string_and_boolean_targets(void **unused)
+{
+    (void)unused;
+    load();
+    add(quest_doc("{\"type\":\"value\",\"eventType\":\"MATCH_END\",\"field\":\"mode\","
+                  "\"operator\":\"eq\",\"target\":\"ranked\"},"
+                  "{\"type\":\"value\",\"eventType\":\"MATCH_END\",\"field\":\"won\","
+                  "\"operator\":\"neq\",\"target\":false},"
+                  "{\"type\":\"value\",\"eventType\":\"MATCH_END\",\"field\":\"map\","
+                  "\"operator\":\"neq\",\"target\":\"tutorial\"}",
+                  NULL));
+    send("g1", "u1", "MATCH_END", T0, "{\"mode\":\"casual\",\"won\":true,\"map\":\"tutorial\"}");
+    send("g1", "u1", "MATCH_END", T0 + 1, "{\"mode\":\"ranked\",\"won\":\"true\"}");
+    const bm_state *st = harness_state("qx", "u1");
+    assert_int_equal(st->value, 2); /* mode eq ranked, won neq false; map only tutorial yet */
+    /* won neq false needs a boolean: the string "true" did not count, event 1 did. */
+    json_t *doc = json_loads(st->doc, 0, NULL);
+    json_t *c1 = json_array_get(json_object_get(doc, "c"), 1);
+    assert_int_equal(json_integer_value(json_array_get(c1, 0)), 1);
+    json_decref(doc);
+    send("g1", "u1", "MATCH_END", T0 + 2, "{\"map\":\"dust\"}");
+    assert_int_equal(harness_state("qx", "u1")->completed, 1);
+    /* The UI message shows the targets with their own types. */
+    const harness_msg *last = NULL;
+    for (size_t i = 0; i < harness_message_count(); i++)
+        if (strstr(harness_message_at(i)->json, "\"progress\""))
+            last = harness_message_at(i);
+    assert_non_null(last);
+    assert_non_null(strstr(last->json, "\"target\":\"ranked\""));
+    assert_non_null(strstr(last->json, "\"target\":false"));
+    harness_unload();
+}
+
+/* Totals never silently reset: a sum that would overflow is refused, the old value kept. */
+void test_nonfinite_refused(void **unused)
+{
+    (void)unused;
+    load();
+    add(quest_doc("{\"type\":\"value\",\"eventType\":\"SCORE\",\"field\":\"s\","
+                  "\"aggregate\":\"sum\",\"operator\":\"lte\",\"target\":-1}",
+                  NULL));
+    send("g1", "u1", "SCORE", T0, "{\"s\":1e308}");
+    send("g1", "u1", "SCORE", T0 + 1, "{\"s\":1e308}"); /* would make the sum infinite */
+    const bm_state *st = harness_state("qx", "u1");
+    json_t *doc = json_loads(st->doc, 0, NULL);
+    json_t *c0 = json_array_get(json_object_get(doc, "c"), 0);
+    assert_int_equal(json_integer_value(json_array_get(c0, 0)), 1);
+    assert_true(json_number_value(json_array_get(c0, 1)) == 1e308);
+    json_decref(doc);
+    assert_int_equal(st->count, 1);
+    assert_int_equal(harness_stats_get().error, 1); /* counted as an error of the campaign */
     harness_unload();
 }

@@ -21,6 +21,7 @@
 #define DB "bmctl_quest"
 #define QID "11111111-2222-3333-4444-555555555555"
 #define LBID "11111111-2222-3333-4444-666666666666"
+#define Q2ID "11111111-2222-3333-4444-777777777777"
 
 static char g_dsn[1024];
 
@@ -66,6 +67,20 @@ static int setup(void **state)
                       "'2026-03-02T10:00:00Z', '2026-03-01T08:00:00Z', '2026-03-02T12:00:00Z', "
                       "'{\"c\":[[3],[2,350],[2,1772402400000,1772409600000]],"
                       "\"fc\":1772445600000}')");
+    /* A week quest: a ranked match (string target) and no more than 2 deaths (an upper
+     * bound, decided when the quest ends). u1 is still playing; u2 was decided. */
+    bm_testdb_exec(
+        c, "INSERT INTO campaigns (id, game_id, type, name, config) SELECT '" Q2ID "', id, "
+           "'quest', 'Careful', '{\"type\":\"quest\",\"name\":\"Careful\",\"gameId\":\"g1\","
+           "\"endDate\":\"2026-03-08T00:00:00Z\",\"conditions\":["
+           "{\"type\":\"value\",\"eventType\":\"MATCH_END\",\"field\":\"mode\","
+           "\"operator\":\"eq\",\"target\":\"ranked\"},"
+           "{\"type\":\"count\",\"eventType\":\"DEATH\",\"operator\":\"lte\",\"target\":2}],"
+           "\"reward\":{\"type\":\"token\",\"config\":{}}}' FROM games");
+    bm_testdb_exec(c, "INSERT INTO user_progress (campaign_id, user_id, current_value, "
+                      "event_count, flags, progress_data) VALUES "
+                      "('" Q2ID "', 'u1', 1, 3, 0, '{\"c\":[[1],[1]]}'), "
+                      "('" Q2ID "', 'u2', 2, 3, 2, '{\"c\":[[2],[1]]}')");
     PQfinish(c);
     setenv("BM_POSTGRES_DSN", g_dsn, 1);
     return 0;
@@ -105,6 +120,35 @@ static void test_progress_json(void **state)
     assert_string_equal(json_string_value(json_object_get(c1, "aggregate")), "max");
     assert_true(json_number_value(json_object_get(c2, "current")) == 7200); /* seconds */
     assert_true(json_is_true(json_object_get(c2, "met")));
+    json_decref(j);
+}
+
+/* String targets show as strings; an upper bound is "at end" until the quest ends. */
+static void test_progress_targets_and_upper_bounds(void **state)
+{
+    (void)state;
+    char out[8192], err[1024];
+    assert_int_equal(
+        run_bmctl("quest progress " Q2ID " u1 --json", out, sizeof out, err, sizeof err), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    if (!j)
+        fail_msg("not JSON: %s (stderr %s)", out, err);
+    json_t *c0 = json_array_get(json_object_get(j, "conditions"), 0);
+    json_t *c1 = json_array_get(json_object_get(j, "conditions"), 1);
+    assert_string_equal(json_string_value(json_object_get(c0, "target")), "ranked");
+    assert_true(json_is_true(json_object_get(c0, "met")));
+    assert_true(json_is_false(json_object_get(c1, "met"))); /* 1 death <= 2, but not decided */
+    assert_true(json_is_true(json_object_get(c1, "decidedAtEnd")));
+    json_decref(j);
+    assert_int_equal(run_bmctl("quest progress " Q2ID " u1", out, sizeof out, err, sizeof err), 0);
+    assert_non_null(strstr(out, "\"ranked\""));
+    assert_non_null(strstr(out, "at end"));
+    assert_int_equal(
+        run_bmctl("quest progress " Q2ID " u2 --json", out, sizeof out, err, sizeof err), 0);
+    j = json_loads(out, 0, NULL);
+    c1 = json_array_get(json_object_get(j, "conditions"), 1);
+    assert_true(json_is_true(json_object_get(c1, "met"))); /* decided: 1 death held */
+    assert_null(json_object_get(c1, "decidedAtEnd"));
     json_decref(j);
 }
 
@@ -161,6 +205,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_progress_json),
         cmocka_unit_test(test_progress_text),
+        cmocka_unit_test(test_progress_targets_and_upper_bounds),
         cmocka_unit_test(test_user_without_progress),
         cmocka_unit_test(test_errors_and_usage),
     };

@@ -24,7 +24,8 @@
 #define NUSERS 6
 #define HOUR 3600000LL
 #define DAY (24 * HOUR)
-#define T0 1772402400000LL /* 2026-03-01T22:00:00Z */
+#define T0 1772402400000LL          /* 2026-03-01T22:00:00Z */
+#define T_AFTER_ALL 1893456000000LL /* 2030-01-01: after every quest's window */
 
 /* ---- generated events --------------------------------------------------- */
 
@@ -40,6 +41,9 @@ typedef struct gev {
     int level;  /* -1 = absent */
     int rare;   /* ITEM_PICKUP: item.rarity rare (1) or common (0) */
     int device; /* LOGIN: data.device present */
+    int mode;   /* MATCH_END: 0 absent, 1 "ranked", 2 "casual" */
+    int won;    /* MATCH_END: -1 absent, 0 false, 1 true */
+    int strnum; /* the score is sent as a numeric string ("150") */
 } gev;
 
 static uint64_t rng_next(uint64_t *s)
@@ -81,6 +85,9 @@ static void gen_events(uint64_t seed, gev *out, int n)
         e->level = rng_int(&s, 7) == 0 ? -1 : 1 + rng_int(&s, 10);
         e->rare = rng_int(&s, 10) < 3;
         e->device = rng_int(&s, 10) < 7;
+        e->mode = rng_int(&s, 3);
+        e->won = rng_int(&s, 3) - 1;
+        e->strnum = rng_int(&s, 4) == 0;
     }
 }
 
@@ -107,8 +114,12 @@ static void event_json(const gev *e, int idx, char *buf, size_t len)
         break;
     case E_MATCH:
         if (e->score >= 0)
-            ADD(",\"score\":%d", e->score);
+            ADD(e->strnum ? ",\"score\":\"%d\"" : ",\"score\":%d", e->score);
         ADD(",\"deaths\":%d", e->deaths);
+        if (e->mode)
+            ADD(",\"mode\":\"%s\"", e->mode == 1 ? "ranked" : "casual");
+        if (e->won >= 0)
+            ADD(",\"won\":%s", e->won ? "true" : "false");
         break;
     case E_PICKUP:
         ADD(",\"item\":{\"rarity\":\"%s\"}", e->rare ? "rare" : "common");
@@ -159,8 +170,9 @@ static const char *const QUEST_JSON[] = {
     "\"reward\":{\"type\":\"nft\",\"config\":{\"collection\":\"veteran\"}},"
     "\"gating\":{\"whitelist\":[\"u0\",\"u1\",\"u2\",\"u3\"]}}",
 
-    "{\"id\":\"q-exact\",\"type\":\"quest\",\"gameId\":\"g1\",\"conditions\":["
-    "{\"type\":\"count\",\"eventType\":\"MATCH_END\",\"operator\":\"eq\",\"target\":3},"
+    "{\"id\":\"q-exact\",\"type\":\"quest\",\"gameId\":\"g1\","
+    "\"endDate\":\"2026-03-03T04:00:00Z\",\"conditions\":["
+    "{\"type\":\"count\",\"eventType\":\"MATCH_END\",\"operator\":\"lte\",\"target\":4},"
     "{\"type\":\"value\",\"eventType\":\"MATCH_END\",\"field\":\"deaths\",\"operator\":\"lte\","
     "\"target\":1},"
     "{\"type\":\"count\",\"eventType\":\"ENEMY_KILL\",\"operator\":\"exists\"}],"
@@ -172,6 +184,16 @@ static const char *const QUEST_JSON[] = {
     "\"target\":250}],"
     "\"reward\":{\"type\":\"token\",\"config\":{\"amount\":1}},"
     "\"repeatable\":true,\"cooldownHours\":24}",
+
+    "{\"id\":\"q-mode\",\"type\":\"quest\",\"gameId\":\"g1\",\"conditions\":["
+    "{\"type\":\"value\",\"eventType\":\"MATCH_END\",\"field\":\"mode\",\"operator\":\"eq\","
+    "\"target\":\"ranked\"},"
+    "{\"type\":\"value\",\"eventType\":\"MATCH_END\",\"field\":\"won\",\"operator\":\"eq\","
+    "\"target\":true},"
+    "{\"type\":\"value\",\"eventType\":\"MATCH_END\",\"field\":\"mode\",\"operator\":\"neq\","
+    "\"target\":\"ranked\"}],"
+    "\"reward\":{\"type\":\"token\",\"config\":{\"amount\":2}},"
+    "\"repeatable\":true,\"cooldownHours\":6}",
 };
 #define NQUESTS (sizeof QUEST_JSON / sizeof QUEST_JSON[0])
 
@@ -179,8 +201,10 @@ enum { OC_COUNT, OC_VALUE, OC_EXISTS, OC_TIME };
 enum { OOP_GTE, OOP_LTE, OOP_EQ, OOP_EXISTS };
 enum { OAGG_MAX, OAGG_MIN, OAGG_LAST, OAGG_SUM };
 enum { F_NONE, F_SWORD, F_RARE }; /* filters */
-enum { FLD_NONE, FLD_SCORE, FLD_DEATHS, FLD_DEVICE };
+enum { FLD_NONE, FLD_SCORE, FLD_DEATHS, FLD_DEVICE, FLD_RANKED, FLD_WON, FLD_NOT_RANKED };
 
+/* FLD_RANKED / FLD_WON / FLD_NOT_RANKED: the string and boolean targets, as a test
+ * on the generated event (mode == ranked, won == true, mode present and not ranked). */
 typedef struct ocond {
     int type, kind, op, agg, filter, field;
     double target;
@@ -245,7 +269,7 @@ static const oquest OQ[NQUESTS] = {
      1773360000000LL /* 03-13 */},
     {"q-exact",
      3,
-     {{OC_COUNT, E_MATCH, OOP_EQ, 0, F_NONE, FLD_NONE, 3},
+     {{OC_COUNT, E_MATCH, OOP_LTE, 0, F_NONE, FLD_NONE, 4},
       {OC_VALUE, E_MATCH, OOP_LTE, OAGG_MIN, F_NONE, FLD_DEATHS, 1},
       {OC_COUNT, E_KILL, OOP_EXISTS, 0, F_NONE, FLD_NONE, 0}},
      1,
@@ -254,12 +278,24 @@ static const oquest OQ[NQUESTS] = {
      -1,
      -1,
      0,
-     0},
+     1772510400000LL /* 03-03 04:00 */},
     {"q-last",
      1,
      {{OC_VALUE, E_MATCH, OOP_EQ, OAGG_LAST, F_NONE, FLD_SCORE, 250}},
      1,
      24 * HOUR,
+     -1,
+     -1,
+     -1,
+     0,
+     0},
+    {"q-mode",
+     3,
+     {{OC_VALUE, E_MATCH, OOP_EQ, 0, F_NONE, FLD_RANKED, 0},
+      {OC_VALUE, E_MATCH, OOP_EQ, 0, F_NONE, FLD_WON, 0},
+      {OC_VALUE, E_MATCH, OOP_EQ, 0, F_NONE, FLD_NOT_RANKED, 0}},
+     1,
+     6 * HOUR,
      -1,
      -1,
      -1,
@@ -276,7 +312,15 @@ typedef struct ostate {
     int64_t n[3];
     double v[3];
     int64_t tmin[3], tmax[3];
+    int decided_done; /* the window's end completed it (upper bounds then hold) */
 } ostate;
+
+/* The player's level as the README defines it: the level of the user's latest
+ * event by event time (ties: the later one in the stream), per game. */
+typedef struct olevel {
+    int level; /* -1 = none yet */
+    int64_t t;
+} olevel;
 
 static int ofield(const gev *e, int field, double *x)
 {
@@ -289,6 +333,12 @@ static int ofield(const gev *e, int field, double *x)
         return e->deaths >= 0;
     case FLD_DEVICE:
         return e->device;
+    case FLD_RANKED:
+        return e->mode == 1;
+    case FLD_WON:
+        return e->won == 1;
+    case FLD_NOT_RANKED:
+        return e->mode == 2;
     }
     return 1;
 }
@@ -304,9 +354,20 @@ static int omatch(const ocond *c, const gev *e, double *x)
     return ofield(e, c->field, x);
 }
 
-static int oholds(const ocond *c, const ostate *s, int i)
+/* Upper-bound counts (lte, eq) can still be broken until the window ends. */
+static int odeferred(const ocond *c)
+{
+    return c->type == OC_COUNT && (c->op == OOP_LTE || c->op == OOP_EQ);
+}
+
+static int oholds(const ocond *c, const ostate *s, int i, int decided)
 {
     double x;
+    if (odeferred(c) && !decided)
+        return 0;
+    if (c->type == OC_VALUE &&
+        (c->field == FLD_RANKED || c->field == FLD_WON || c->field == FLD_NOT_RANKED))
+        return s->n[i] > 0;
     switch (c->type) {
     case OC_EXISTS:
         return s->n[i] > 0;
@@ -332,16 +393,37 @@ static int oholds(const ocond *c, const ostate *s, int i)
     }
 }
 
-static int ometcount(const oquest *q, const ostate *s)
+static int ometcount(const oquest *q, const ostate *s, int decided)
 {
     int met = 0;
     for (int i = 0; i < q->nconds; i++)
-        met += oholds(&q->c[i], s, i);
+        met += oholds(&q->c[i], s, i, decided);
     return met;
 }
 
+static int ohas_deferred(const oquest *q)
+{
+    for (int i = 0; i < q->nconds; i++)
+        if (odeferred(&q->c[i]))
+            return 1;
+    return 0;
+}
+
+/* The window's end: one decision per player with progress; 1 if it completed. */
+static int odecide(const oquest *q, ostate *s)
+{
+    if (!s->counted || (s->completions && !q->repeatable) || ometcount(q, s, 1) < q->nconds)
+        return 0;
+    s->completions++;
+    s->last_done = q->end;
+    if (s->completions == 1)
+        s->first_done = q->end;
+    s->decided_done = 1;
+    return 1;
+}
+
 /* Applies one event to one quest for its user; returns 1 if it completed. */
-static int oapply(const oquest *q, ostate *s, const ostate *req, const gev *e)
+static int oapply(const oquest *q, ostate *s, const ostate *req, const olevel *lv, const gev *e)
 {
     double xs[3] = {0};
     int hit[3] = {0}, any = 0;
@@ -355,7 +437,7 @@ static int oapply(const oquest *q, ostate *s, const ostate *req, const gev *e)
         return 0;
     if (q->whitelist_max_user >= 0 && e->user > q->whitelist_max_user)
         return 0;
-    if (q->min_level >= 0 && (e->level < 0 || e->level < q->min_level))
+    if (q->min_level >= 0 && (lv->level < 0 || lv->level < q->min_level))
         return 0;
     if (s->completions > 0 && (!q->repeatable || e->t < s->last_done + q->cooldown))
         return 0;
@@ -388,7 +470,7 @@ static int oapply(const oquest *q, ostate *s, const ostate *req, const gev *e)
     if (s->counted == 1)
         s->first_t = e->t;
     s->last_t = e->t;
-    if (ometcount(q, s) < q->nconds)
+    if (ometcount(q, s, 0) < q->nconds)
         return 0;
     s->completions++;
     s->last_done = e->t;
@@ -428,19 +510,33 @@ static void run_stream(const gev *evs, int n, int batch, int reload_every)
             assert_int_equal(harness_reload(err, sizeof err), 0);
     }
     harness_flush();
+    /* Every window has ended: the host ends each quest once, which decides upper bounds. */
+    for (size_t q = 0; q < NQUESTS; q++)
+        assert_int_equal(harness_end_campaign(OQ[q].id, BM_END_WINDOW, T_AFTER_ALL), BM_OK);
 }
 
 static void compare_with_oracle(const gev *evs, int n, ostate (*os)[NUSERS], int *total_done)
 {
     memset(os, 0, NQUESTS * sizeof *os);
     *total_done = 0;
+    olevel lv[NUSERS];
+    for (int u = 0; u < NUSERS; u++)
+        lv[u] = (olevel){-1, 0};
     for (int i = 0; i < n; i++) {
+        const gev *e = &evs[i];
+        /* Levels are per game: the other game's events never set g1's level. */
+        if (e->kind != E_OTHER_GAME && e->level >= 0 &&
+            (lv[e->user].level < 0 || e->t >= lv[e->user].t))
+            lv[e->user] = (olevel){e->level, e->t};
         /* Reverse campaign order on purpose: the answer must not depend on it. */
         for (int q = (int)NQUESTS - 1; q >= 0; q--) {
-            const ostate *req = OQ[q].required >= 0 ? &os[OQ[q].required][evs[i].user] : NULL;
-            *total_done += oapply(&OQ[q], &os[q][evs[i].user], req, &evs[i]);
+            const ostate *req = OQ[q].required >= 0 ? &os[OQ[q].required][e->user] : NULL;
+            *total_done += oapply(&OQ[q], &os[q][e->user], req, &lv[e->user], e);
         }
     }
+    for (size_t q = 0; q < NQUESTS; q++)
+        for (int u = 0; ohas_deferred(&OQ[q]) && u < NUSERS; u++)
+            *total_done += odecide(&OQ[q], &os[q][u]);
     size_t expected_grants = 0;
     for (size_t q = 0; q < NQUESTS; q++) {
         for (int u = 0; u < NUSERS; u++) {
@@ -459,7 +555,7 @@ static void compare_with_oracle(const gev *evs, int n, ostate (*os)[NUSERS], int
             assert_int_equal(st->updated_ms, o->last_t);
             if (o->completions)
                 assert_int_equal(st->completed_ms, o->last_done);
-            assert_int_equal((int)st->value, ometcount(&OQ[q], o));
+            assert_int_equal((int)st->value, ometcount(&OQ[q], o, o->decided_done));
             /* The documented progress document: c[i][0] is the condition's count. */
             json_t *doc = json_loads(st->doc, 0, NULL);
             json_t *c = json_object_get(doc, "c");
@@ -506,6 +602,15 @@ static void property_run(uint64_t seed, int batch, int reload_every)
             quests_done += os[q][u].completions > 0;
     assert_true(done > 20);
     assert_true(quests_done >= 12);
+    /* The upper-bound quest (decided at its end) and the string/boolean-target quest
+     * both complete for someone: the stream exercises those rules too. */
+    int exact = 0, mode = 0;
+    for (int u = 0; u < NUSERS; u++) {
+        exact += os[4][u].decided_done;
+        mode += os[6][u].completions;
+    }
+    assert_true(exact > 0);
+    assert_true(mode > 0);
     harness_unload();
 }
 
