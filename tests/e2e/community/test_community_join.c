@@ -1,7 +1,7 @@
 /*
  * Community joins as COMMUNITY_JOIN commands on game.events, applied by the
- * real engine in the exactly-once batch, with a tournament gated on the
- * community. Checks: a join counts for the same player's scores after it in
+ * real engine in the exactly-once batch, with a tournament, a leaderboard and
+ * a quest gated on the community. Checks: a join counts for the same player's scores after it in
  * the same batch (and not before); invalid metadata, a full community, a
  * missing invite and a closed community are refused with their reason;
  * autoApprove false makes the member pending; the starter reward is granted
@@ -103,6 +103,7 @@ static void test_join_gate_ban(void **state)
     bm_e2e *e = *state;
     bm_e2e_init(e, "cjoin", 4);
     install_module(e, "tournament.so");
+    install_module(e, "quest.so");
     community(e, "a.json",
               "{\"name\":\"Guild A\",\"referralSlug\":\"guild-a\",\"redirectUrl\":"
               "\"https://example.com/a\",\"memberMetadata\":{\"type\":\"wallet\"},"
@@ -129,6 +130,21 @@ static void test_join_gate_ban(void **state)
              "[\"%s\"]},\"scoringConfig\":{\"eventType\":\"MATCH_END\",\"dataField\":\"score\"}}",
              s_ts, e_ts, a_id);
     bm_e2e_campaign(e, tjson, tid, sizeof tid);
+    /* A leaderboard and a quest gated on the same community. */
+    char bjson[1024], bid[64], qjson[1024], qid[64];
+    snprintf(bjson, sizeof bjson,
+             "{\"type\":\"leaderboard\",\"name\":\"Guild board\",\"gameId\":\"demo-game\","
+             "\"scoringMetadata\":{\"eventType\":\"MATCH_END\",\"dataField\":\"score\","
+             "\"aggregation\":\"sum\"},\"gating\":{\"communities\":[\"%s\"]}}",
+             a_id);
+    bm_e2e_campaign(e, bjson, bid, sizeof bid);
+    snprintf(qjson, sizeof qjson,
+             "{\"type\":\"quest\",\"name\":\"Guild quest\",\"gameId\":\"demo-game\","
+             "\"ongoing\":true,\"conditions\":[{\"type\":\"count\",\"eventType\":\"MATCH_END\","
+             "\"target\":1}],\"reward\":{\"type\":\"in_game\",\"config\":{\"item\":"
+             "\"guild_chest\"}},\"gating\":{\"communities\":[\"%s\"]}}",
+             a_id);
+    bm_e2e_campaign(e, qjson, qid, sizeof qid);
 
     /* Everything is queued before the engine starts: one batch per partition. */
     rd_kafka_t *p = bm_e2e_producer(e);
@@ -174,6 +190,16 @@ static void test_join_gate_ban(void **state)
     assert_int_equal(score(e, tid, "u1"), 7);
     assert_int_equal(score(e, tid, "u3"), 4);
     assert_true(score(e, tid, "u2") <= 0);
+    assert_int_equal(score(e, bid, "u1"), 7);
+    assert_int_equal(score(e, bid, "u3"), 4);
+    assert_true(score(e, bid, "u2") <= 0);
+    assert_int_equal(bm_e2e_ll(e,
+                               "SELECT count(*) FROM reward_fulfillments WHERE campaign_id = '%s' "
+                               "AND user_id IN ('u1', 'u3')",
+                               qid),
+                     2);
+    assert_int_equal(
+        bm_e2e_ll(e, "SELECT count(*) FROM reward_fulfillments WHERE campaign_id = '%s'", qid), 2);
     assert_int_equal(bm_e2e_ll(e,
                                "SELECT count(*) FROM community_members WHERE community_id = '%s' "
                                "AND status = 'active'",
@@ -221,6 +247,8 @@ static void test_join_gate_ban(void **state)
     bm_e2e_wait_offsets(e, &g, produced + 2, 30000);
     assert_int_equal(score(e, tid, "u1"), 7);
     assert_int_equal(score(e, tid, "u3"), 5);
+    assert_int_equal(score(e, bid, "u1"), 7);
+    assert_int_equal(score(e, bid, "u3"), 5);
 
     const char *show[] = {"community", "show", "guild-a", "--json", NULL};
     assert_int_equal(bm_e2e_bmctl(e, &out, show), 0);
