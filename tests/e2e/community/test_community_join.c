@@ -145,8 +145,20 @@ static void test_join_gate_ban(void **state)
              "\"guild_chest\"}},\"gating\":{\"communities\":[\"%s\"]}}",
              a_id);
     bm_e2e_campaign(e, qjson, qid, sizeof qid);
+    /* A campaign gated on a community that does not exist is refused at creation. */
+    char upath[600], *uout = NULL;
+    snprintf(upath, sizeof upath, "%s/unknown.json", e->dir);
+    static const char unknown[] =
+        "{\"type\":\"leaderboard\",\"name\":\"x\",\"gameId\":\"demo-game\","
+        "\"scoringMetadata\":{\"eventType\":\"MATCH_END\",\"dataField\":\"score\"},"
+        "\"gating\":{\"communities\":[\"00000000-0000-0000-0000-000000000000\"]}}";
+    bm_e2e_write_file(upath, unknown, strlen(unknown));
+    const char *uargs[] = {"campaign", "create", upath, NULL};
+    assert_int_not_equal(bm_e2e_bmctl(e, &uout, uargs), 0);
+    assert_non_null(strstr(uout, "gating.communities[0]: no community"));
+    free(uout);
 
-    /* Everything is queued before the engine starts: one batch per partition. */
+    /* Queued before the engine starts: each player's events in one batch. */
     rd_kafka_t *p = bm_e2e_producer(e);
     int seq = 0;
     char join_a[512], join_ref[512];
@@ -165,8 +177,6 @@ static void test_join_gate_ban(void **state)
     send_event(p, "u2", "MATCH_END", "{\"score\":3}", &seq);
     send_event(p, "u3", "bm.community.join", join_ref, &seq);
     send_event(p, "u3", "MATCH_END", "{\"score\":4}", &seq);
-    send_event(p, "u4", "bm.community.join", join_a, &seq);
-    send_event(p, "u5", "bm.community.join", join_a, &seq);
     send_event(p, "u6", "bm.community.join",
                "{\"slug\":\"guild-b\",\"metadata\":{\"email\":\"a@b.io\"}}", &seq);
     send_event(
@@ -184,6 +194,13 @@ static void test_join_gate_ban(void **state)
 
     bm_e2e_engine g;
     bm_e2e_engine_start(e, &g);
+    bm_e2e_wait_offsets(e, &g, produced, 60000);
+    /* Then two joins for the one seat left: whichever comes second finds it full. */
+    p = bm_e2e_producer(e);
+    send_event(p, "u4", "bm.community.join", join_a, &seq);
+    send_event(p, "u5", "bm.community.join", join_a, &seq);
+    bm_e2e_producer_close(p);
+    produced += 2;
     bm_e2e_wait_offsets(e, &g, produced, 60000);
 
     /* The join earlier in the batch counted for the score after it, not before. */
