@@ -22,11 +22,12 @@ JSON
     now=$(date +%s)
     start=$(date -u -d "@$((now - 60))" +%Y-%m-%dT%H:%M:%SZ)
     end=$(date -u -d "@$((now + 25))" +%Y-%m-%dT%H:%M:%SZ)
-    out=$(ctl campaign create <(printf '%s' '{"type":"leaderboard","name":"Guild board",
+    printf '%s' '{"type":"leaderboard","name":"Guild board",
       "gameId":"'"$game"'","scoringMetadata":{"eventType":"MATCH_END","dataField":"score",
-      "aggregation":"sum"},"gating":{"communities":["'"$gid"'"]}}')) || die "guild board"
+      "aggregation":"sum"},"gating":{"communities":["'"$gid"'"]}}' >"$run_dir/guild-board.json"
+    out=$(ctl campaign create "$run_dir/guild-board.json") || die "guild board"
     bid=$(awk '{ print $3; exit }' <<<"$out")
-    out=$(ctl campaign create <(printf '%s' '{"type":"tournament","name":"Guild cup",
+    printf '%s' '{"type":"tournament","name":"Guild cup",
       "gameId":"'"$game"'","startDate":"'"$start"'","endDate":"'"$end"'",
       "gracePeriodSeconds":1,"maxParticipants":5,
       "entryRequirements":{"communities":["'"$gid"'"]},
@@ -34,7 +35,8 @@ JSON
       "prizePool":{"totalValue":100,"decimals":2,"rewardType":"token",
         "rewardConfig":{"token":"GEM"},
         "distribution":[{"rank":1,"percentage":50},{"rank":2,"percentage":30},
-                        {"rank":3,"percentage":20}]}}')) || die "guild cup"
+                        {"rank":3,"percentage":20}]}}' >"$run_dir/guild-cup.json"
+    out=$(ctl campaign create "$run_dir/guild-cup.json") || die "guild cup"
     tid=$(awk '{ print $3; exit }' <<<"$out")
     say "guild board $bid and tournament $tid (ends $end), both gated on the guild"
     for ((i = 0; i < 100; i++)); do
