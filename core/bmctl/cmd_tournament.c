@@ -32,6 +32,7 @@ static void tn_usage(FILE *out)
 typedef struct tn_rows {
     tn_entry *e;
     char (*user)[256];
+    char (*team)[72];
     size_t n;
 } tn_rows;
 
@@ -42,7 +43,8 @@ static int load_entrants(PGconn *c, const char *id, tn_rows *rows, char *err, si
         PQexecParams(c,
                      "SELECT user_id, current_value, "
                      "COALESCE((extract(epoch FROM reached_at) * 1000)::bigint, 0), "
-                     "COALESCE((extract(epoch FROM first_event_at) * 1000)::bigint, 0) "
+                     "COALESCE((extract(epoch FROM first_event_at) * 1000)::bigint, 0), "
+                     "COALESCE(progress_data->>'c', '') "
                      "FROM user_progress WHERE campaign_id = $1::uuid AND event_count > 0",
                      1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -53,15 +55,18 @@ static int load_entrants(PGconn *c, const char *id, tn_rows *rows, char *err, si
     size_t n = (size_t)PQntuples(r);
     rows->e = calloc(n + 1, sizeof *rows->e);
     rows->user = calloc(n + 1, sizeof *rows->user);
-    if (!rows->e || !rows->user) {
+    rows->team = calloc(n + 1, sizeof *rows->team);
+    if (!rows->e || !rows->user || !rows->team) {
         PQclear(r);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         snprintf(rows->user[i], sizeof rows->user[i], "%s", PQgetvalue(r, (int)i, 0));
+        snprintf(rows->team[i], sizeof rows->team[i], "%s", PQgetvalue(r, (int)i, 4));
         rows->e[i] = (tn_entry){rows->user[i], strtod(PQgetvalue(r, (int)i, 1), NULL),
-                                atoll(PQgetvalue(r, (int)i, 2)), atoll(PQgetvalue(r, (int)i, 3))};
+                                atoll(PQgetvalue(r, (int)i, 2)), atoll(PQgetvalue(r, (int)i, 3)),
+                                rows->team[i][0] ? rows->team[i] : NULL};
     }
     rows->n = n;
     PQclear(r);
@@ -184,11 +189,15 @@ static int tn_show(PGconn *c, const ctl_campaign *cc, int as_json)
         goto done;
     }
     json_t *standings = json_array();
-    for (int i = 0; i < n; i++)
-        json_array_append_new(standings,
-                              json_pack("{s:i, s:i, s:s, s:f, s:I}", "position", res[i].position,
-                                        "rank", res[i].rank, "userId", res[i].user, "score",
-                                        res[i].score, "prize", (json_int_t)res[i].prize));
+    for (int i = 0; i < n; i++) {
+        /* scoreBy community: prizes go to communities, shown once paid (results) */
+        json_t *row = json_pack("{s:i, s:i, s:s, s:f, s:I}", "position", res[i].position, "rank",
+                                res[i].rank, "userId", res[i].user, "score", res[i].score, "prize",
+                                (json_int_t)(cfg->by_community ? 0 : res[i].prize));
+        if (res[i].team)
+            json_object_set_new(row, "community", json_string(res[i].team));
+        json_array_append_new(standings, row);
+    }
     out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:o, s:o}", "id", cc->id,
                     "name", cc->name, "status", status_of(cfg, ctl_now_ms(), fin), "startMs",
                     (json_int_t)cfg->start_ms, "endMs", (json_int_t)cfg->end_ms, "graceSeconds",
@@ -210,6 +219,7 @@ done:
     free(res);
     free(rows.e);
     free(rows.user);
+    free(rows.team);
     tn_cfg_free(bm_host_api_get(), cfg);
     bm_host_free(host);
     free(cfg_text);

@@ -139,6 +139,35 @@ static int member_ok(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, cons
     return cfg->ncommunities == 0;
 }
 
+/*
+ * scoreBy community: the community a player scores for is the first listed one
+ * they are an active member of at their first counted score, kept in the state
+ * document; later scores count only while they are still an active member of
+ * it. 0 with team filled (*fresh when chosen now), -1 when nothing counts.
+ */
+static int team_of(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, const bm_state *st,
+                   const char *user, char *team, size_t len, int *fresh)
+{
+    json_t *d = st->doc ? json_loads(st->doc, 0, NULL) : NULL;
+    const char *c = json_string_value(json_object_get(d, "c"));
+    int rc = -1;
+    if (c) {
+        if (ti->api->community_member(b, c, user) == 1) {
+            snprintf(team, len, "%s", c);
+            rc = 0;
+        }
+    } else {
+        for (size_t i = 0; i < cfg->ncommunities && rc != 0; i++)
+            if (ti->api->community_member(b, cfg->communities[i], user) == 1) {
+                snprintf(team, len, "%s", cfg->communities[i]);
+                *fresh = 1;
+                rc = 0;
+            }
+    }
+    json_decref(d);
+    return rc;
+}
+
 static int on_score(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, const bm_event *ev)
 {
     const bm_host_api *api = ti->api;
@@ -155,7 +184,7 @@ static int on_score(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, const
         if (api->event_number(ev, "level", &lvl) != 0 || lvl < cfg->min_level)
             return BM_SKIP;
     }
-    if (!member_ok(ti, cfg, b, user))
+    if (!cfg->by_community && !member_ok(ti, cfg, b, user))
         return BM_SKIP;
     double x = 0;
     int rc = score_of(ti, cfg, ev, &x);
@@ -173,6 +202,10 @@ static int on_score(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, const
         api->metric_add(ti->host, "tournament_attempts_over_limit", 1);
         return BM_SKIP;
     }
+    char team[80] = "";
+    int new_team = 0;
+    if (cfg->by_community && team_of(ti, cfg, b, st, user, team, sizeof team, &new_team) != 0)
+        return BM_SKIP;
     double before = st->value;
     int first = st->count == 0;
     switch (cfg->agg) {
@@ -194,6 +227,15 @@ static int on_score(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, const
         st->updated_ms = t;
     if (first || st->value != before)
         st->reached_ms = t;
+    if (new_team) {
+        json_t *d = json_pack("{s:s}", "c", team);
+        char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        json_decref(d);
+        int bad = !text || api->state_set_doc(b, st, text) != 0;
+        free(text);
+        if (bad)
+            return BM_RETRY;
+    }
     if (api->state_put(b, st, NULL) != 0)
         return BM_RETRY;
     char key[512], when[40];

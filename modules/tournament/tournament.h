@@ -53,6 +53,8 @@ typedef struct tn_cfg {
     size_t nlines;
     char *reward_type;
     char *reward_config; /* JSON object text */
+    int by_community;    /* scoreBy "community": communities compete, members' scores add up */
+    int split_by_score;  /* community prizes: 0 equal shares, 1 in proportion to scores */
     /* what this process has seen done (the claims in PostgreSQL are the truth) */
     int started_done;
     int final_done;
@@ -64,6 +66,7 @@ typedef struct tn_entry {
     double score;
     int64_t reached_ms; /* when the score was reached: earlier ranks higher */
     int64_t seat_ms;    /* event time of the first counted score: seats go in this order */
+    const char *team;   /* scoreBy community: the community the player scores for */
 } tn_entry;
 
 /* One row of the results table. */
@@ -73,6 +76,8 @@ typedef struct tn_result {
     const char *user; /* points into the entries */
     double score;
     int64_t prize; /* minor units; 0 = none */
+    int64_t reached_ms;
+    const char *team; /* the entry's team (scoreBy community) */
 } tn_result;
 
 /* Finalisation waits this long after endDate + grace, so that batches that
@@ -114,5 +119,14 @@ int tn_prize_ranks(const tn_cfg *cfg);
  * number of players left without a seat.
  */
 int tn_rank(const tn_cfg *cfg, tn_entry *entries, size_t n, tn_result *out, size_t *refused);
+
+/*
+ * Splits a community's prize among its n members (given in rank order:
+ * score desc, reached asc, user asc) into share[]: equal shares, or in
+ * proportion to their scores (equal when the scores sum to <= 0); the minor
+ * units left by the floors go one each to the members in rank order. The
+ * shares always sum to prize.
+ */
+void tn_split(int64_t prize, const tn_entry *members, size_t n, int by_score, int64_t *share);
 
 #endif

@@ -262,10 +262,37 @@ static int parse_prizes(tn_cfg *cfg, json_t *pp, char *err, size_t errlen)
     return 0;
 }
 
+/* scoreBy "player" (default) or "community", and communityPrizeSplit. */
+static int parse_score_by(tn_cfg *cfg, json_t *root, char *err, size_t errlen)
+{
+    json_t *sb = json_object_get(root, "scoreBy"),
+           *sp = json_object_get(root, "communityPrizeSplit");
+    if (bm_modcfg_present(sb)) {
+        const char *s = json_string_value(sb);
+        if (!s || (strcmp(s, "player") != 0 && strcmp(s, "community") != 0))
+            return bm_modcfg_fail(err, errlen, "scoreBy", "must be player or community");
+        cfg->by_community = strcmp(s, "community") == 0;
+    }
+    if (cfg->by_community && cfg->ncommunities == 0)
+        return bm_modcfg_fail(err, errlen, "scoreBy",
+                              "community needs the competing communities in "
+                              "entryRequirements.communities or gating.communities");
+    if (bm_modcfg_present(sp)) {
+        const char *s = json_string_value(sp);
+        if (!cfg->by_community)
+            return bm_modcfg_fail(err, errlen, "communityPrizeSplit",
+                                  "only with scoreBy community");
+        if (!s || (strcmp(s, "equal") != 0 && strcmp(s, "score") != 0))
+            return bm_modcfg_fail(err, errlen, "communityPrizeSplit", "must be equal or score");
+        cfg->split_by_score = strcmp(s, "score") == 0;
+    }
+    return 0;
+}
+
 tn_cfg *tn_cfg_parse(const bm_host_api *api, bm_host *host, const bm_campaign *c, char *err,
                      size_t errlen)
 {
-    static const char *const later[] = {"resetSchedule", "duration", "scoreBy", NULL};
+    static const char *const later[] = {"resetSchedule", "duration", NULL};
     json_error_t jerr;
     json_t *root = json_loads(c->config_json, 0, &jerr);
     tn_cfg *cfg = calloc(1, sizeof *cfg);
@@ -318,7 +345,8 @@ tn_cfg *tn_cfg_parse(const bm_host_api *api, bm_host *host, const bm_campaign *c
     cfg->grace_ms = bm_modcfg_present(v) ? json_integer_value(v) * 1000 : 60000;
     if (parse_scoring(api, host, cfg, json_object_get(root, "scoringConfig"), err, errlen) ||
         parse_entry(cfg, root, err, errlen) ||
-        parse_prizes(cfg, json_object_get(root, "prizePool"), err, errlen))
+        parse_prizes(cfg, json_object_get(root, "prizePool"), err, errlen) ||
+        parse_score_by(cfg, root, err, errlen))
         goto fail;
     json_decref(root);
     return cfg;

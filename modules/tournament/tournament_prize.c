@@ -94,10 +94,45 @@ int tn_rank(const tn_cfg *cfg, tn_entry *entries, size_t n, tn_result *out, size
                                  .rank = (int)i + 1,
                                  .user = entries[p].user,
                                  .score = entries[p].score,
-                                 .prize = each + ((int64_t)(p - i) < extra ? 1 : 0)};
+                                 .prize = each + ((int64_t)(p - i) < extra ? 1 : 0),
+                                 .reached_ms = entries[p].reached_ms,
+                                 .team = entries[p].team};
         }
         i = j;
     }
     free(table);
     return (int)n;
+}
+
+void tn_split(int64_t prize, const tn_entry *members, size_t n, int by_score, int64_t *share)
+{
+    if (n == 0)
+        return;
+    double total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += members[i].score > 0 ? members[i].score : 0;
+    int64_t given = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (by_score && total > 0) {
+            double s = members[i].score > 0 ? members[i].score : 0;
+            /* floor in double is exact enough below 2^53; clamp against rounding up */
+            int64_t v = (int64_t)((double)prize * (s / total));
+            share[i] = v < 0 ? 0 : v;
+        } else {
+            share[i] = prize / (int64_t)n;
+        }
+        given += share[i];
+    }
+    if (given > prize) {
+        /* rounding pushed past the prize: take it back from the last members */
+        for (size_t i = n; i-- > 0 && given > prize;) {
+            int64_t back = share[i] < given - prize ? share[i] : given - prize;
+            share[i] -= back;
+            given -= back;
+        }
+    }
+    for (size_t i = 0; given < prize; i = (i + 1) % n) {
+        share[i]++;
+        given++;
+    }
 }

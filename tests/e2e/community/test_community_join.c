@@ -118,9 +118,15 @@ static void test_join_gate_ban(void **state)
               "{\"name\":\"Guild C\",\"referralSlug\":\"guild-c\",\"redirectUrl\":"
               "\"https://example.com/c\",\"isOpen\":false,\"memberMetadata\":{\"type\":"
               "\"username\"}}");
-    char a_id[64], tjson[2048], tid[64], s_ts[40], e_ts[40];
+    community(e, "d.json",
+              "{\"name\":\"Guild D\",\"referralSlug\":\"guild-d\",\"redirectUrl\":"
+              "\"https://example.com/d\",\"memberMetadata\":{\"type\":\"username\"}}");
+    char a_id[64], d_id[64], tjson[2048], tid[64], s_ts[40], e_ts[40];
     PGresult *r = PQexec(e->db, "SELECT id::text FROM communities WHERE referral_slug = 'guild-a'");
     snprintf(a_id, sizeof a_id, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = PQexec(e->db, "SELECT id::text FROM communities WHERE referral_slug = 'guild-d'");
+    snprintf(d_id, sizeof d_id, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     bm_rfc3339_format(wall_ms() - 3600000, s_ts, sizeof s_ts);
     bm_rfc3339_format(wall_ms() + 3600000, e_ts, sizeof e_ts);
@@ -145,6 +151,20 @@ static void test_join_gate_ban(void **state)
              "\"guild_chest\"}},\"gating\":{\"communities\":[\"%s\"]}}",
              a_id);
     bm_e2e_campaign(e, qjson, qid, sizeof qid);
+    /* Guild A against guild D, ending soon: members' scores add up, prizes split by score. */
+    char cjson[2048], cid[64], c_end[40];
+    int64_t cup_end = wall_ms() + 20000;
+    bm_rfc3339_format(cup_end, c_end, sizeof c_end);
+    snprintf(cjson, sizeof cjson,
+             "{\"type\":\"tournament\",\"name\":\"Guild war\",\"gameId\":\"demo-game\","
+             "\"startDate\":\"%s\",\"endDate\":\"%s\",\"gracePeriodSeconds\":1,"
+             "\"scoreBy\":\"community\",\"communityPrizeSplit\":\"score\","
+             "\"entryRequirements\":{\"communities\":[\"%s\",\"%s\"]},"
+             "\"scoringConfig\":{\"eventType\":\"MATCH_END\",\"dataField\":\"score\"},"
+             "\"prizePool\":{\"totalValue\":100,\"rewardType\":\"token\",\"distribution\":"
+             "[{\"rank\":1,\"percentage\":70},{\"rank\":2,\"percentage\":30}]}}",
+             s_ts, c_end, a_id, d_id);
+    bm_e2e_campaign(e, cjson, cid, sizeof cid);
     /* A campaign gated on a community that does not exist is refused at creation. */
     char upath[600], *uout = NULL;
     snprintf(upath, sizeof upath, "%s/unknown.json", e->dir);
@@ -184,6 +204,12 @@ static void test_join_gate_ban(void **state)
         "{\"slug\":\"guild-b\",\"inviteCode\":\"WELCOME1\",\"metadata\":{\"email\":\"a@b.io\"}}",
         &seq);
     send_event(p, "u7", "bm.community.join", "{\"slug\":\"nowhere\",\"metadata\":{}}", &seq);
+    send_event(p, "u9", "bm.community.join",
+               "{\"slug\":\"guild-d\",\"metadata\":{\"username\":\"nine\"}}", &seq);
+    send_event(p, "u9", "MATCH_END", "{\"score\":10}", &seq);
+    send_event(p, "u10", "bm.community.join",
+               "{\"slug\":\"guild-d\",\"metadata\":{\"username\":\"ten\"}}", &seq);
+    send_event(p, "u10", "MATCH_END", "{\"score\":6}", &seq);
     bm_e2e_producer_close(p);
     /* And one through bmctl: the closed community. */
     char *out = NULL;
@@ -276,6 +302,36 @@ static void test_join_gate_ban(void **state)
     assert_int_equal(json_integer_value(json_object_get(ref0, "joins")), 2);
     json_decref(o);
     free(out);
+
+    /* The guild war ends: D (10 + 6) first, A (7 + 5) second; shares by score. */
+    for (int i = 0; i < 400 && bm_e2e_ll(e,
+                                         "SELECT count(*) FROM work_claims WHERE campaign_id = "
+                                         "'%s' AND work_key = 'finalise'",
+                                         cid) == 0;
+         i++)
+        bm_e2e_sleep_ms(100);
+    assert_int_equal(bm_e2e_ll(e,
+                               "SELECT count(*) FROM tournament_results WHERE campaign_id = '%s' "
+                               "AND ((rank = 1 AND user_id = '%s' AND score = 16) OR (rank = 2 AND "
+                               "user_id = '%s' AND score = 12))",
+                               cid, d_id, a_id),
+                     2);
+    static const struct {
+        const char *user;
+        int pos;
+        long long amount;
+    } shares[] = {{"u9", 1, 44}, {"u10", 1, 26}, {"u1", 2, 18}, {"u3", 2, 12}};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(bm_e2e_ll(e,
+                                   "SELECT count(*) FROM reward_fulfillments WHERE campaign_id = "
+                                   "'%s' AND user_id = '%s' AND idempotency_key = "
+                                   "'tournament:%s:%d:%s' AND (reward_config->>'amount')::bigint = "
+                                   "%lld",
+                                   cid, shares[i].user, cid, shares[i].pos, shares[i].user,
+                                   shares[i].amount),
+                         1);
+    assert_int_equal(
+        bm_e2e_ll(e, "SELECT count(*) FROM reward_fulfillments WHERE campaign_id = '%s'", cid), 4);
     bm_e2e_engine_stop(&g, 15000);
 }
 

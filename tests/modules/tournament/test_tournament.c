@@ -329,7 +329,7 @@ static void check_camp(int k, int *paid_players)
         assert_int_equal(st->first_ms, o->first);
         assert_int_equal(st->reached_ms, o->reached);
         snprintf(names[n], sizeof names[n], "u%d", u);
-        entries[n] = (tn_entry){names[n], st->value, st->reached_ms, st->first_ms};
+        entries[n] = (tn_entry){names[n], st->value, st->reached_ms, st->first_ms, NULL};
         n++;
     }
     /* The module's own parse of the document feeds its ranking. */

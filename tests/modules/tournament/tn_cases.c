@@ -169,7 +169,7 @@ static int final_table(const char *json, tn_result *res, size_t *refused)
     for (size_t i = 0; i < 6; i++) {
         const bm_state *st = harness_state("t1", users[i]);
         if (st && st->count > 0)
-            entries[n++] = (tn_entry){users[i], st->value, st->reached_ms, st->first_ms};
+            entries[n++] = (tn_entry){users[i], st->value, st->reached_ms, st->first_ms, NULL};
     }
     bm_campaign c = {.id = "t1", .config_json = json};
     assert_int_equal(bm_camp_window(json, &c.start_ms, &c.end_ms, err, sizeof err), 0);
@@ -296,5 +296,85 @@ void test_tn_grace_cut(void **unused)
     assert_non_null(a);
     assert_true(a->value == 3);
     assert_int_equal(a->count, 1);
+    harness_unload();
+}
+
+void test_tn_split(void **unused)
+{
+    (void)unused;
+    tn_entry m[3] = {{"a", 10, 1, 0, NULL}, {"b", 6, 2, 0, NULL}, {"c", 0, 3, 0, NULL}};
+    int64_t sh[3];
+    /* Equal: 70 / 3 = 23 r 1, the remainder to the best member. */
+    tn_split(70, m, 3, 0, sh);
+    assert_int_equal(sh[0], 24);
+    assert_int_equal(sh[1], 23);
+    assert_int_equal(sh[2], 23);
+    /* By score 10:6:0 of 70: 43.75, 26.25, 0 -> 43, 26, 0 + 1 to the best member. */
+    tn_split(70, m, 3, 1, sh);
+    assert_int_equal(sh[0], 44);
+    assert_int_equal(sh[1], 26);
+    assert_int_equal(sh[2], 0);
+    /* Nobody scored above 0: equal shares. */
+    tn_entry z[2] = {{"a", 0, 1, 0, NULL}, {"b", -3, 2, 0, NULL}};
+    tn_split(5, z, 2, 1, sh);
+    assert_int_equal(sh[0], 3);
+    assert_int_equal(sh[1], 2);
+    /* Random prizes and scores: shares are >= 0 and sum to the prize exactly. */
+    uint64_t s = 99;
+    for (int k = 0; k < 2000; k++) {
+        tn_entry r[5];
+        int64_t out[5], sum = 0;
+        size_t n = 1 + (size_t)(k % 5);
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        int64_t prize = (int64_t)(s >> 20) % 9007199254740991LL;
+        for (size_t i = 0; i < n; i++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            r[i] = (tn_entry){"u", (double)((s >> 33) % 1000), (int64_t)i, 0, NULL};
+        }
+        tn_split(prize, r, n, k % 2, out);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(out[i] >= 0);
+            sum += out[i];
+        }
+        assert_int_equal(sum, prize);
+    }
+}
+
+/* scoreBy community: a player scores for the first listed community they belong to. */
+static int g_in[2];
+
+static int two_communities(bm_batch *b, const char *community, const char *user)
+{
+    (void)b;
+    (void)user;
+    return strcmp(community, "cA") == 0 ? g_in[0] : strcmp(community, "cB") == 0 ? g_in[1] : 0;
+}
+
+void test_tn_score_by_community(void **unused)
+{
+    (void)unused;
+    char err[512];
+    load();
+    ((bm_host_api *)harness_api())->community_member = two_communities;
+    assert_int_equal(
+        harness_add_campaign(HEAD SCORING ",\"scoreBy\":\"community\"}", err, sizeof err), -1);
+    assert_non_null(strstr(err, "scoreBy"));
+    add(HEAD SCORING ",\"scoreBy\":\"community\",\"communityPrizeSplit\":\"score\","
+                     "\"entryRequirements\":{\"communities\":[\"cA\",\"cB\"]}}");
+    g_in[0] = 0, g_in[1] = 0;
+    send("a", "MATCH_END", T0 + 1000, "{\"score\":5}"); /* in no community: not counted */
+    g_in[1] = 1;
+    send("a", "MATCH_END", T0 + 2000, "{\"score\":6}"); /* for cB */
+    g_in[0] = 1;
+    send("a", "MATCH_END", T0 + 3000, "{\"score\":7}"); /* still for cB, its first */
+    g_in[1] = 0;
+    send("a", "MATCH_END", T0 + 4000, "{\"score\":8}"); /* left cB: not counted */
+    harness_flush();
+    const bm_state *st = harness_state("t1", "a");
+    assert_non_null(st);
+    assert_true(st->value == 13);
+    assert_int_equal(st->count, 2);
+    assert_non_null(st->doc);
+    assert_non_null(strstr(st->doc, "\"c\":\"cB\""));
     harness_unload();
 }
