@@ -18,6 +18,8 @@ int bm_cmd_campaign(bm_ctl *ctl, int argc, char **argv);    /* cmd_campaign.c */
 int bm_cmd_leaderboard(bm_ctl *ctl, int argc, char **argv); /* cmd_leaderboard.c */
 int bm_cmd_quest(bm_ctl *ctl, int argc, char **argv);       /* cmd_quest.c */
 int bm_cmd_battlepass(bm_ctl *ctl, int argc, char **argv);  /* cmd_battlepass.c */
+int bm_cmd_tournament(bm_ctl *ctl, int argc, char **argv);  /* cmd_tournament.c */
+int bm_cmd_community(bm_ctl *ctl, int argc, char **argv);   /* cmd_community.c */
 int bm_cmd_event(bm_ctl *ctl, int argc, char **argv);       /* cmd_event.c: event send */
 
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bmctl/bmctl.h"
+#include "bmctl/ctl_util.h"
 #include "campaign/campaign.h"
 #include "host/host.h"
 #include "kafka/kafka.h"
@@ -188,7 +189,8 @@ static int create(bm_ctl *ctl, PGconn *pg, const char *path)
         goto invalid;
     }
     if (bm_camp_window(row.config, &row.start_ms, &row.end_ms, err, sizeof err) != 0 ||
-        validate_with_module(ctl, &row, err, sizeof err) != 0)
+        validate_with_module(ctl, &row, err, sizeof err) != 0 ||
+        ctl_communities_exist(pg, root, err, sizeof err) != 0)
         goto invalid;
 
     json_t *gating = json_object_get(root, "gating");

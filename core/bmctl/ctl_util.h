@@ -58,4 +58,9 @@ int64_t ctl_now_ms(void);
 /* Prints a JSON value on stdout, indented, with a newline; consumes the reference. */
 void ctl_print_json(json_t *v);
 
+/* Refuses a campaign document whose gating.communities or
+ * entryRequirements.communities names a community that does not exist
+ * (ctl_community_ref.c); 0, or -1 with err naming the entry. */
+int ctl_communities_exist(PGconn *pg, json_t *root, char *err, size_t errlen);
+
 #endif

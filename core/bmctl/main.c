@@ -26,6 +26,9 @@ static const cmd g_cmds[] = {
      "event send JSON...                produce game events (keyed by user)"},
     {"battlepass", bm_cmd_battlepass,
      "battlepass show|purchase|claim CAMPAIGN USER [TIER] [--premium] [--json]"},
+    {"tournament", bm_cmd_tournament, "tournament show ID [--json] | entry|join ID USER [AMOUNT]"},
+    {"community", bm_cmd_community,
+     "community create|update|list|show|slug-check|approve|ban|unban|remove ..."},
 };
 
 static void usage(FILE *f)

@@ -25,6 +25,8 @@ extern const size_t bm_ntopics;
 /* Command event types produced by bmctl on game.events (keyed by user), so that
  * purchases and claims go through the same exactly-once batch as game events. */
 #define BM_CMD_PREFIX "bm."
+#define BM_CMD_COMMUNITY_JOIN                                                                      \
+    "bm.community.join" /* COMMUNITY_JOIN (core/pipeline/community_join.c) */
 
 typedef struct bm_broker bm_broker;
 

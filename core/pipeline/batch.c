@@ -64,6 +64,7 @@ void bm_batch_free(bm_batch *b)
     free(b->grants);
     free(b->claims);
     free(b->results);
+    free(b->members);
     free(b->ends);
     memset(b, 0, sizeof *b);
 }

@@ -46,6 +46,8 @@ struct bm_batch {
     size_t nresults, capresults;
     bm_job_end *ends;
     size_t nends, capends;
+    bm_job_member *members; /* community joins (community_join.c) */
+    size_t nmembers, capmembers;
     int failed; /* an allocation failed: the batch must not commit */
 };
 
@@ -66,6 +68,9 @@ int bm_batch_grow(void **v, size_t *cap, size_t n, size_t size);
 
 /* Frees the claims, results and ends the batch still holds. */
 void bm_batch_reset_v2(bm_batch *b);
+
+/* Applies a bm.community.join command (community_join.c). */
+void bm_community_join_apply(bm_batch *b, const bm_event *ev);
 
 /* Records that campaign `c` ends in this batch (host side of on_campaign_end). */
 int bm_batch_end_campaign(bm_batch *b, const char *campaign_id, const char *reason);

@@ -37,6 +37,9 @@ void bm_batch_reset_v2(bm_batch *b)
     for (size_t i = 0; i < b->nresults; i++)
         result_free(&b->results[i]);
     b->nresults = 0;
+    for (size_t i = 0; i < b->nmembers; i++)
+        bm_job_member_free(&b->members[i]);
+    b->nmembers = 0;
     b->nends = 0;
     b->cur_mi = NULL;
 }

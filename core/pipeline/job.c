@@ -329,8 +329,8 @@ void bm_job_run(bm_job *j, PGconn *pg)
         rc = write_claims(j, pg);
     if (rc == 0 &&
         (write_states(j, pg) || bm_levels_write(pg, j->levels, j->nlevels, j->err, sizeof j->err) ||
-         write_grants(j, pg) || write_results(j, pg) || write_ends(j, pg) || write_outbox(j, pg) ||
-         write_dedup(j, pg)))
+         write_grants(j, pg) || write_results(j, pg) || bm_job_write_members(j, pg) ||
+         write_ends(j, pg) || write_outbox(j, pg) || write_dedup(j, pg)))
         rc = -1;
     if (rc != 0) {
         if (PQstatus(pg) == CONNECTION_OK)
@@ -377,6 +377,9 @@ void bm_job_free(bm_job *j)
         free(j->results[i].key);
         free(j->results[i].doc);
     }
+    for (size_t i = 0; i < j->nmembers; i++)
+        bm_job_member_free(&j->members[i]);
+    free(j->members);
     free(j->results);
     free(j->ends);
     for (size_t i = 0; i < j->ndedup; i++)
@@ -393,5 +396,5 @@ int bm_job_empty(const bm_job *j)
     for (size_t i = 0; i < j->nout; i++)
         out += (size_t)j->out[i].count;
     return !j->failed && !j->nstates && !out && !j->ngrants && !j->nclaims && !j->nresults &&
-           !j->nends && !j->nparts && !j->ndedup;
+           !j->nmembers && !j->nends && !j->nparts && !j->ndedup;
 }

@@ -40,6 +40,13 @@ typedef struct bm_job_end {
     char reason[16]; /* completed | cancelled | window */
 } bm_job_end;
 
+/* A community join (bm.community.join): one community_members row, inserted
+ * unless the user is already there, and the starter reward when it was. */
+typedef struct bm_job_member {
+    char *community, *user, *metadata, *status, *referral, *invite;
+    char *reward; /* starterReward {"type","config"} or NULL */
+} bm_job_member;
+
 typedef struct bm_job_dedup {
     int32_t partition;
     int64_t first_offset;
@@ -68,6 +75,8 @@ typedef struct bm_job {
     size_t nresults;
     bm_job_end *ends;
     size_t nends;
+    bm_job_member *members;
+    size_t nmembers;
     bm_job_dedup *dedup;
     size_t ndedup;
     bm_job_part *parts;
@@ -91,6 +100,11 @@ void bm_job_out(bm_job *j, const char *topic, const char *key, const char *json,
 void bm_job_run(bm_job *j, PGconn *pg);
 
 void bm_job_free(bm_job *j);
+
+/* Frees the strings of one member row (community_join.c). */
+void bm_job_member_free(bm_job_member *m);
+/* Writes the job's community joins (community_join.c); 0 or -1 with j->err. */
+int bm_job_write_members(bm_job *j, PGconn *pg);
 
 /* Nonzero if running the job would write nothing. */
 int bm_job_empty(const bm_job *j);

@@ -89,6 +89,10 @@ static void take_outbox(bm_batch *b, bm_job *j)
     j->nresults = b->nresults;
     b->results = NULL;
     b->nresults = b->capresults = 0;
+    j->members = b->members;
+    j->nmembers = b->nmembers;
+    b->members = NULL;
+    b->nmembers = b->capmembers = 0;
     if (b->nends) {
         j->ends = malloc(b->nends * sizeof *j->ends);
         if (!j->ends) {

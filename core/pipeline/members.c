@@ -233,6 +233,15 @@ out:
     return rc;
 }
 
+int bm_members_note(bm_pipeline *e, const char *community_id, const char *user_id)
+{
+    if (!e->members || bm_members_check(e, community_id, user_id) != 0)
+        return -1; /* unknown answer, or already a member */
+    int created;
+    member_entry *m = entry_get(e->members, user_id, &created);
+    return m ? add_comm(m, community_id) : -1;
+}
+
 int bm_members_check(bm_pipeline *e, const char *community_id, const char *user_id)
 {
     if (!e->members)

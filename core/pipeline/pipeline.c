@@ -260,6 +260,8 @@ static void dispatch(bm_pipeline *e, bm_run *r)
         size_t nc;
         bm_camp *const *cs = bm_camps_route(e->camps, it->ev.game_id, it->ev.event_type, &nc);
         b->cur_partition = it->ev.partition;
+        if (strcmp(it->ev.event_type, BM_CMD_COMMUNITY_JOIN) == 0)
+            bm_community_join_apply(b, &it->ev); /* before the campaigns: it counts for them */
         for (size_t k = 0; k < nc; k++) {
             bm_camp *c = cs[k];
             if (!c->mi || !in_window(c, &it->ev))

@@ -76,6 +76,8 @@ void bm_members_poll(bm_pipeline *e);
 void bm_members_stop(bm_pipeline *e);
 /* 1 member, 0 not, -1 database error; bulk-loads the batch's users on a miss. */
 int bm_members_check(bm_pipeline *e, const char *community_id, const char *user_id);
+/* A join of this batch: the user counts as an active member from now on. */
+int bm_members_note(bm_pipeline *e, const char *community_id, const char *user_id);
 
 /* Polls one batch and applies it exactly once; 0 ok (possibly empty), -1 retry later. */
 int bm_pipeline_step(bm_pipeline *e);

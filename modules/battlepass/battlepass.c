@@ -323,6 +323,8 @@ static int on_xp(const bp_instance *bi, const bp_cfg *cfg, bm_batch *b, const bm
             return BM_SKIP;
     }
     const char *user = api->event_user(ev);
+    if (!bm_modcfg_member_any(api, b, cfg->communities, user))
+        return BM_SKIP;
     int64_t t = api->event_time_ms(ev);
     bm_state *st = api->state_get(b, cfg->id, user);
     if (!st)

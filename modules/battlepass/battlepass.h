@@ -45,6 +45,7 @@ typedef struct bp_cfg {
     int entry_purchase; /* 1: claims (both tracks) need the purchase; XP counts before it */
     int has_level;
     double required_level;
+    char **communities; /* gating.communities (any of), NULL-terminated; NULL = none */
 } bp_cfg;
 
 /*

@@ -129,16 +129,10 @@ static int parse_gating(json_t *root, bp_cfg *cfg, char *err, size_t errlen)
         return bm_modcfg_fail(err, errlen, "gating", "must be an object");
     if (bm_modcfg_check_keys(g, "gating", keys, err, errlen))
         return -1;
-    json_t *v = json_object_get(g, "communities");
-    if (bm_modcfg_present(v)) {
-        if (!json_is_array(v))
-            return bm_modcfg_fail(err, errlen, "gating.communities",
-                                  "must be a list of community ids");
-        if (json_array_size(v) > 0)
-            return bm_modcfg_fail(err, errlen, "gating.communities",
-                                  "community gating is not available yet");
-    }
-    v = json_object_get(g, "requiredLevel");
+    if (bm_modcfg_communities(json_object_get(g, "communities"), "gating.communities",
+                              &cfg->communities, err, errlen))
+        return -1;
+    json_t *v = json_object_get(g, "requiredLevel");
     if (bm_modcfg_present(v)) {
         if (!bm_modcfg_is_number(v) || json_number_value(v) < 0)
             return bm_modcfg_fail(err, errlen, "gating.requiredLevel", "must be a number >= 0");
@@ -222,6 +216,7 @@ void bp_cfg_free(const bm_host_api *api, bp_cfg *cfg)
             api->formula_free(cfg->sources[i].formula);
     }
     free(cfg->sources);
+    bm_modcfg_strv_free(cfg->communities);
     for (int t = 0; cfg->tiers && t < cfg->ntiers; t++) {
         free(cfg->tiers[t].free_reward);
         free(cfg->tiers[t].premium_reward);

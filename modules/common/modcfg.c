@@ -272,3 +272,50 @@ int64_t bm_modcfg_window_end(json_t *root)
         ms = 0;
     return ms;
 }
+
+int bm_modcfg_communities(json_t *v, const char *path, char ***out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!bm_modcfg_present(v))
+        return 0;
+    if (!json_is_array(v) || json_array_size(v) > 32)
+        return bm_modcfg_fail(err, errlen, path, "must be a list of at most 32 community ids");
+    size_t n = json_array_size(v);
+    if (n == 0)
+        return 0;
+    char **list = calloc(n + 1, sizeof *list);
+    if (!list)
+        return bm_modcfg_fail(err, errlen, path, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *c = json_array_get(v, i);
+        if (!json_is_string(c) || json_string_length(c) == 0 || json_string_length(c) > 64) {
+            bm_modcfg_strv_free(list);
+            char p[PATH_MAX_LEN + 16];
+            snprintf(p, sizeof p, "%s[%zu]", path, i);
+            return bm_modcfg_fail(err, errlen, p, "must be a community id");
+        }
+        if (!(list[i] = strdup(json_string_value(c)))) {
+            bm_modcfg_strv_free(list);
+            return bm_modcfg_fail(err, errlen, path, "out of memory");
+        }
+    }
+    *out = list;
+    return 0;
+}
+
+int bm_modcfg_member_any(const bm_host_api *api, bm_batch *b, char *const *list, const char *user)
+{
+    if (!list)
+        return 1;
+    for (char *const *c = list; *c; c++)
+        if (api->community_member(b, *c, user) == 1)
+            return 1;
+    return 0;
+}
+
+void bm_modcfg_strv_free(char **v)
+{
+    for (char **p = v; p && *p; p++)
+        free(*p);
+    free(v);
+}

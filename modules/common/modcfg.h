@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 
+#include <brightmatter/module.h>
+
 /* Writes "path: <formatted reason>" to err; returns -1. */
 int bm_modcfg_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -42,5 +44,15 @@ int bm_modcfg_window(json_t *root, char *err, size_t errlen);
 /* The window's end in ms since the epoch (0 = none) of a document that passed
  * bm_modcfg_window. */
 int64_t bm_modcfg_window_end(json_t *root);
+
+/* gating.communities: a list of at most 32 community ids (strings of 1..64
+ * bytes) -> a NULL-terminated malloc'd list in *out (NULL when absent or
+ * empty); 0 or -1 with err naming the field. */
+int bm_modcfg_communities(json_t *v, const char *path, char ***out, char *err, size_t errlen);
+/* 1 when `list` is NULL or the user is an active member of any of them (the
+ * host's community_member, as of this point of the batch). */
+int bm_modcfg_member_any(const bm_host_api *api, bm_batch *b, char *const *list, const char *user);
+/* Frees a list from bm_modcfg_communities (NULL is fine). */
+void bm_modcfg_strv_free(char **v);
 
 #endif

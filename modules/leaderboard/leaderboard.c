@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "leaderboard.h"
+#include "modcfg.h"
 
 typedef struct lb_instance {
     const bm_host_api *api;
@@ -78,7 +79,7 @@ static int lb_on_event(void *instance, void *cctx, bm_batch *b, const bm_event *
     lb_campaign *lb = cctx;
     const bm_host_api *api = in->api;
     const char *user = api->event_user(ev);
-    if (!lb_whitelisted(lb, user))
+    if (!lb_whitelisted(lb, user) || !bm_modcfg_member_any(api, b, lb->communities, user))
         return BM_SKIP;
     if (lb->min_level > 0) {
         double level;

@@ -13,6 +13,7 @@ typedef struct lb_campaign {
     enum lb_agg agg;
     bm_formula *formula; /* customFormula, or NULL */
     char **whitelist;    /* sorted; NULL when not gated */
+    char **communities;  /* gating.communities (any of), NULL-terminated; NULL = none */
     size_t nwhitelist;
     double min_level; /* 0 = no gate */
     int max_entries;

@@ -29,6 +29,7 @@ void lb_config_free(const bm_host_api *api, lb_campaign *lb)
         api->formula_free(lb->formula);
     for (size_t i = 0; i < lb->nwhitelist; i++)
         free(lb->whitelist[i]);
+    bm_modcfg_strv_free(lb->communities);
     free(lb->whitelist);
     free(lb);
 }
@@ -44,11 +45,9 @@ static int parse_gating(lb_campaign *lb, json_t *g, char *err, size_t errlen)
     }
     if (bm_modcfg_check_keys(g, "gating", keys, err, errlen))
         return -1;
-    json_t *comm = json_object_get(g, "communities");
-    if (comm && !(json_is_array(comm) && json_array_size(comm) == 0)) {
-        snprintf(err, errlen, "gating.communities: community gating is not available yet");
+    if (bm_modcfg_communities(json_object_get(g, "communities"), "gating.communities",
+                              &lb->communities, err, errlen))
         return -1;
-    }
     json_t *wl = json_object_get(g, "whitelist");
     if (wl && !json_is_array(wl)) {
         snprintf(err, errlen, "gating.whitelist: must be an array of user ids");

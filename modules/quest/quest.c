@@ -15,6 +15,7 @@
 
 #include <brightmatter/module.h>
 
+#include "modcfg.h"
 #include "quest.h"
 #include "rfc3339.h"
 
@@ -333,7 +334,8 @@ static int quest_on_event(void *instance, void *cctx, bm_batch *b, const bm_even
         hit[i] = cond_match(api, &cfg->conds[i], ev, type, &xs[i]);
         any |= hit[i];
     }
-    if (!any || !quest_cfg_whitelisted(cfg, user))
+    if (!any || !quest_cfg_whitelisted(cfg, user) ||
+        !bm_modcfg_member_any(api, b, cfg->communities, user))
         return BM_SKIP;
     if (cfg->has_min_level) {
         /* The player's level as the host keeps it, not a field of this event. */

@@ -44,7 +44,8 @@ typedef struct quest_cfg {
     char *reward_json; /* {"type":..,"config":{..}} (owned) */
     int repeatable;
     int64_t cooldown_ms;
-    char **whitelist; /* user ids, sorted for bsearch; NULL = everybody */
+    char **whitelist;   /* user ids, sorted for bsearch; NULL = everybody */
+    char **communities; /* gating.communities (any of), NULL-terminated; NULL = none */
     size_t nwhitelist;
     char **required; /* quest campaign ids that must be completed first */
     size_t nrequired;

@@ -202,16 +202,10 @@ static int parse_gating(json_t *g, quest_cfg *cfg, char *err, size_t errlen)
         return bm_modcfg_fail(err, errlen, "gating", "must be an object");
     if (bm_modcfg_check_keys(g, "gating", keys, err, errlen))
         return -1;
-    json_t *v = json_object_get(g, "communities");
-    if (v && !json_is_null(v)) {
-        if (!json_is_array(v))
-            return bm_modcfg_fail(err, errlen, "gating.communities",
-                                  "must be a list of community ids");
-        if (json_array_size(v) > 0)
-            return bm_modcfg_fail(err, errlen, "gating.communities",
-                                  "community gating is not available yet");
-    }
-    v = json_object_get(g, "whitelist");
+    if (bm_modcfg_communities(json_object_get(g, "communities"), "gating.communities",
+                              &cfg->communities, err, errlen))
+        return -1;
+    json_t *v = json_object_get(g, "whitelist");
     if (v && !json_is_null(v)) {
         if (parse_strings(v, "gating.whitelist", &cfg->whitelist, &cfg->nwhitelist, err, errlen))
             return -1;
@@ -360,6 +354,7 @@ void quest_cfg_free(quest_cfg *cfg)
     free(cfg->reward_json);
     free_strings(cfg->whitelist, cfg->nwhitelist);
     free_strings(cfg->required, cfg->nrequired);
+    bm_modcfg_strv_free(cfg->communities);
     free(cfg->id);
     free(cfg);
 }
