@@ -11,6 +11,7 @@
 
 #include "bmctl/bmctl.h"
 #include "bmctl/ctl_util.h"
+#include "event/command.h"
 #include "kafka/kafka.h"
 #include "pg/pg.h"
 
@@ -214,26 +215,11 @@ static int bp_show(PGconn *c, const ctl_campaign *cc, const char *user, int as_j
 /* Produces a purchase (tier 0) or claim command to game.events keyed by user. */
 static int bp_command(bm_ctl *ctl, const ctl_campaign *cc, const char *user, int tier, int premium)
 {
-    char err[1024] = "", boot[1024], eid[512], ts[40];
-    int64_t now = ctl_now_ms();
+    char err[1024] = "", boot[1024];
     const char *track = premium ? "premium" : "free";
-    ctl_time_format(now, ts, sizeof ts);
-    /* Purchases are idempotent whenever they happen: one id per (pass, user) lets the
-     * engine drop a repeated request early. A claim refused now (tier not reached yet)
-     * must be possible again later, so its id carries the request time; the module's
-     * claimed set keeps repeated claims harmless. */
-    if (tier == 0)
-        snprintf(eid, sizeof eid, "cmd:purchase:%s:%s", cc->id, user);
-    else
-        snprintf(eid, sizeof eid, "cmd:claim:%s:%s:%d:%s:%lld", cc->id, user, tier, track,
-                 (long long)now);
-    json_t *data = tier == 0 ? json_pack("{s:s}", "campaignId", cc->id)
-                             : json_pack("{s:s, s:i, s:b}", "campaignId", cc->id, "tier", tier,
-                                         "premium", premium);
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "eventId", eid, "gameId",
-                           cc->game, "userId", user, "eventType",
-                           tier == 0 ? "bm.battlepass.purchase" : "bm.battlepass.claim",
-                           "timestamp", ts, "source", "bmctl", "data", data);
+    /* The same command the gateway's POST .../claim and .../purchase produce. */
+    json_t *ev =
+        bm_command_battlepass(cc->id, cc->game, user, tier, premium, ctl_now_ms(), "bmctl");
     char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
     rd_kafka_t *p = NULL;

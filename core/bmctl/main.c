@@ -24,6 +24,10 @@ static const cmd g_cmds[] = {
     {"quest", bm_cmd_quest, "quest progress CAMPAIGN USER [--json]"},
     {"battlepass", bm_cmd_battlepass,
      "battlepass show|purchase|claim CAMPAIGN USER [TIER] [--premium] [--json]"},
+    {"studio", bm_cmd_studio, "studio create --firebase-uid U --name N --email E"},
+    {"game", bm_cmd_game,
+     "game create --studio S --name N --identifier ID [--webhook-url U] | list"},
+    {"key", bm_cmd_key, "key create --game ID | list --game ID | revoke KEY_ID"},
 };
 
 static void usage(FILE *f)

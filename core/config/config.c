@@ -37,7 +37,7 @@ typedef struct key_def {
     }
 
 static const key_def g_keys[] = {
-    STR("engine", "roles", roles, "processor,relay", "roles this process runs"),
+    STR("engine", "roles", roles, "processor,relay,gateway", "roles this process runs"),
     STR("engine", "modules_dir", modules_dir, BM_DEFAULT_MODULES_DIR, "module .so directory"),
     STR("engine", "run_dir", run_dir, "var/run", "runtime files: admin socket, module copies"),
     STR("engine", "log_level", log_level, "info", "debug | info | warn | error"),
@@ -69,6 +69,31 @@ static const key_def g_keys[] = {
         "memory per formula state"),
     INT("lua", "pattern_max_len", lua_pattern_max_len, "64", 1, 4096,
         "longest pattern string.find/match/gmatch/gsub accept"),
+    STR("http", "listen", http_listen, "127.0.0.1:8080",
+        "gateway address host:port (port 0: kernel-chosen, see run_dir/http.port)"),
+    INT("http", "threads", http_threads, "4", 1, 256, "libmicrohttpd thread pool size"),
+    INT("http", "max_connections", http_max_connections, "1024", 4, 65536,
+        "open connections at most"),
+    INT("http", "connection_timeout_s", http_conn_timeout_s, "30", 1, 3600,
+        "an idle or slow connection is closed after this"),
+    INT("http", "max_body_bytes", http_max_body_bytes, "1048576", 1024, 67108864,
+        "request body limit, after gzip inflation too (413 above)"),
+    INT("http", "max_events_per_body", http_max_events, "500", 1, 100000,
+        "events in one POST /v1/events body at most"),
+    INT("http", "produce_timeout_ms", http_produce_timeout_ms, "5000", 100, 300000,
+        "broker acknowledgement wait before answering 503"),
+    INT("http", "rate_per_s", http_rate_per_s, "10000", 1, 100000000,
+        "events per second per API key (api_keys.rate_per_s overrides)"),
+    INT("http", "rate_burst", http_rate_burst, "20000", 1, 100000000,
+        "token bucket size per API key (api_keys.rate_burst overrides)"),
+    INT("http", "pg_pool", http_pg_pool, "4", 1, 64, "PostgreSQL connections of the gateway"),
+    INT("http", "key_cache_ms", http_key_cache_ms, "5000", 0, 3600000,
+        "how long a looked-up API key is trusted (revocation delay)"),
+    STR("auth", "firebase_project", auth_project, "", "Firebase project id (aud, iss suffix)"),
+    STR("auth", "certs_file", auth_certs, "",
+        "PEM certificates by kid (JSON object) or JWKS file; reloaded on SIGHUP"),
+    INT("auth", "clock_skew_s", auth_clock_skew_s, "60", 0, 3600,
+        "leeway on exp, iat and auth_time"),
 };
 #define NKEYS (sizeof g_keys / sizeof g_keys[0])
 

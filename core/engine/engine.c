@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "gateway/gateway.h"
 #include "host/host.h"
 #include "log/log.h"
 #include "pg/pg.h"
@@ -212,6 +213,8 @@ int bm_engine_start(bm_engine *e, const bm_config *cfg, volatile sig_atomic_t *r
         return -1;
     if (!(e->admin = bm_admin_start(e, err, errlen)))
         return -1;
+    if (strstr(cfg->roles, "gateway") && !(e->gateway = bm_gateway_start(e, err, errlen)))
+        return -1;
     bm_info("engine", "started roles=%s brokers=%s modules=%zu campaigns=%zu", cfg->roles,
             e->bootstrap, e->mods ? e->mods->n : (size_t)0, e->camps.nslots);
     return 0;
@@ -221,8 +224,10 @@ int bm_engine_start(bm_engine *e, const bm_config *cfg, volatile sig_atomic_t *r
 static void boundary(bm_engine *e)
 {
     int64_t now = bm_now_ms();
-    if (atomic_exchange(&e->reload_requested, 0))
+    if (atomic_exchange(&e->reload_requested, 0)) {
         bm_engine_reload(e);
+        bm_gateway_reload(e->gateway);
+    }
     config_consumer_poll(e);
     if (atomic_exchange(&e->campaigns_changed, 0) || now - e->last_campaign_refresh_ms > 30000)
         bm_engine_refresh_campaigns(e);
@@ -254,6 +259,8 @@ void bm_engine_run_once(bm_engine *e)
 
 void bm_engine_stop(bm_engine *e)
 {
+    bm_gateway_stop(e->gateway);
+    e->gateway = NULL;
     bm_admin_stop(e->admin);
     e->admin = NULL;
     bm_relay_stop(e->relay);

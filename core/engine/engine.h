@@ -52,6 +52,7 @@ double bm_stats_latency_pct(bm_engine_stats *st, double pct);
 typedef struct bm_admin bm_admin;
 typedef struct bm_committer bm_committer;
 typedef struct bm_relay bm_relay;
+typedef struct bm_gateway bm_gateway;
 
 typedef struct bm_engine {
     bm_config cfg;
@@ -80,6 +81,7 @@ typedef struct bm_engine {
 
     bm_admin *admin;
     bm_relay *relay;
+    bm_gateway *gateway; /* the HTTP role (core/gateway) */
     bm_engine_stats stats;
     pthread_mutex_t report_lock; /* guards `report` for admin readers */
     char report[8192];           /* last reload report */
