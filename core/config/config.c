@@ -89,6 +89,8 @@ static const key_def g_keys[] = {
     INT("http", "pg_pool", http_pg_pool, "4", 1, 64, "PostgreSQL connections of the gateway"),
     INT("http", "key_cache_ms", http_key_cache_ms, "5000", 0, 3600000,
         "how long a looked-up API key is trusted (revocation delay)"),
+    INT("http", "rank_index_min_entries", http_rank_min_entries, "10000", 0, 2147483647,
+        "boards with at least this many entries are ranked in memory (0: every board)"),
     STR("auth", "firebase_project", auth_project, "", "Firebase project id (aud, iss suffix)"),
     STR("auth", "certs_file", auth_certs, "",
         "PEM certificates by kid (JSON object) or JWKS file; reloaded on SIGHUP"),

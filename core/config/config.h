@@ -43,6 +43,7 @@ typedef struct bm_config {
     int http_rate_burst;         /* token bucket size */
     int http_pg_pool;            /* read connections of the query API */
     int http_key_cache_ms;       /* how long a looked-up API key is trusted */
+    int http_rank_min_entries;   /* boards this large get an in-memory rank index */
     /* [auth] Firebase ID tokens of the admin API */
     char auth_project[128]; /* Firebase project id: aud, and iss suffix */
     char auth_certs[512];   /* PEM certificates by kid (JSON object) or a JWKS file */

@@ -17,6 +17,7 @@
 
 #include "engine/engine.h"
 #include "gateway/gw.h"
+#include "gateway/gw_rank.h"
 #include "log/log.h"
 
 int64_t gw_now_us(void)
@@ -337,6 +338,8 @@ bm_gateway *bm_gateway_start(struct bm_engine *e, char *err, size_t errlen)
         goto fail;
     if (gw_producer_start(g, err, errlen) != 0)
         goto fail;
+    if (!(g->ranks = gw_ranks_start(g, err, errlen)))
+        goto fail;
     if (g->cfg.auth_certs[0]) {
         g->jwks = bm_jwks_load(g->cfg.auth_certs, err, errlen);
         if (!g->jwks)
@@ -402,6 +405,7 @@ void bm_gateway_stop(bm_gateway *g)
     atomic_store(&g->run, 0);
     if (g->d)
         MHD_stop_daemon(g->d);
+    gw_ranks_stop(g->ranks);
     gw_producer_stop(g);
     gw_pool_free(&g->pool);
     gw_keys_free(g);

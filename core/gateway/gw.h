@@ -81,6 +81,7 @@ struct bm_gateway {
     pthread_mutex_t jwks_lock;
     bm_jwks *jwks;
     gw_metrics m;
+    struct gw_ranks *ranks; /* gw_rank.h */
 };
 
 /* One request as the handlers see it. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gateway/gw.h"
+#include "gateway/gw_rank.h"
 
 #define RANK_ORDER "current_value DESC, reached_at ASC, user_id ASC"
 #define COLS "user_id, current_value"
@@ -160,7 +161,17 @@ static void board(gw_req *r, const reader *rd, const char *id)
         int_arg(r, "window", 1, 100, 10, &window) != 0)
         goto out;
     char lim[24], off[24];
-    if (around) {
+    int indexed = around ? gw_rank_around(r->g->ranks, id, around, window, entries)
+                         : gw_rank_range(r->g->ranks, id, offset, limit, entries);
+    if (indexed == 0 && around) {
+        gw_error(r, 404, "not_found", "user has no entry on this leaderboard");
+        goto out;
+    }
+    if (around && indexed > 0) {
+        me = around;
+    } else if (indexed >= 0 && !around) {
+        /* page served by the rank index */
+    } else if (around) {
         long long rank;
         char score[64], reached[64];
         int rc = player_rank(r, c, id, around, &rank, score, reached);
@@ -216,7 +227,14 @@ static void board(gw_req *r, const reader *rd, const char *id)
     if (me) {
         long long rank;
         char score[64], reached[64];
-        int rc = player_rank(r, c, id, me, &rank, score, reached);
+        double fast;
+        int rc = gw_rank_user(r->g->ranks, id, me, &rank, &fast);
+        if (rc >= 0) {
+            rc = !rc;
+            snprintf(score, sizeof score, "%.17g", fast);
+        } else {
+            rc = player_rank(r, c, id, me, &rank, score, reached);
+        }
         if (rc < 0)
             goto out;
         json_object_set_new(ans, "me",
@@ -241,7 +259,14 @@ static void board_user(gw_req *r, const reader *rd, const char *id, const char *
     int deflimit;
     long long rank;
     if (board_load(r, c, rd, id, name, sizeof name, &deflimit) == 0) {
-        int rc = player_rank(r, c, id, user, &rank, score, reached);
+        double fast;
+        int rc = gw_rank_user(r->g->ranks, id, user, &rank, &fast);
+        if (rc >= 0) {
+            rc = !rc;
+            snprintf(score, sizeof score, "%.17g", fast);
+        } else {
+            rc = player_rank(r, c, id, user, &rank, score, reached);
+        }
         if (rc > 0)
             gw_error(r, 404, "not_found", "user has no entry on this leaderboard");
         else if (rc == 0)
