@@ -82,6 +82,9 @@ struct bm_gateway {
     bm_jwks *jwks;
     gw_metrics m;
     struct gw_ranks *ranks; /* gw_rank.h */
+    /* leaderboard campaigns recently asked for (gw_query.c), trusted for key_cache_ms */
+    pthread_mutex_t boards_lock;
+    struct gw_boardinfo *boards;
 };
 
 /* One request as the handlers see it. */

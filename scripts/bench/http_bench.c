@@ -207,11 +207,10 @@ static int produce(const char *bootstrap, const char *topic, const char *game, l
     for (long i = 0; i < events; i++) {
         int n = event_json(ev, sizeof ev, game, 999, i, &rng);
         snprintf(key, sizeof key, "u%ld", i % 100000);
-        while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-                                 RD_KAFKA_V_VALUE(ev, (size_t)n),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_OPAQUE(&failed),
-                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        while (rd_kafka_producev(
+                   p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+                   RD_KAFKA_V_VALUE(ev, (size_t)n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                   RD_KAFKA_V_OPAQUE(&failed), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(p, 10);
         rd_kafka_poll(p, 0);
     }
@@ -235,8 +234,8 @@ int main(int argc, char **argv)
         if (n < 1 || n > 256)
             return 2;
         for (int i = 0; i < n; i++)
-            jobs[i] = (job){.id = i, .url = argv[2], .key = argv[3], .game = argv[4],
-                            .bodies = bodies / n};
+            jobs[i] = (job){
+                .id = i, .url = argv[2], .key = argv[3], .game = argv[4], .bodies = bodies / n};
         double t0 = now_s();
         run_threads(jobs, n, ingest);
         double dt = now_s() - t0;
@@ -253,8 +252,12 @@ int main(int argc, char **argv)
             return 2;
         double t0 = now_s(), until = t0 + atof(argv[7]);
         for (int i = 0; i < n; i++)
-            jobs[i] = (job){.id = i, .url = argv[2], .key = argv[3], .board = argv[4],
-                            .users = atoi(argv[5]), .until = until};
+            jobs[i] = (job){.id = i,
+                            .url = argv[2],
+                            .key = argv[3],
+                            .board = argv[4],
+                            .users = atoi(argv[5]),
+                            .until = until};
         run_threads(jobs, n, query);
         double dt = now_s() - t0;
         static const char *const names[3] = {"top100", "around", "rank"};
