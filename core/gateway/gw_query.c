@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gateway/gw.h"
 #include "gateway/gw_rank.h"
+#include "progress/progress.h"
 
 #define RANK_ORDER "current_value DESC, reached_at ASC, user_id ASC"
 #define COLS "user_id, current_value"
@@ -386,6 +388,92 @@ static void campaigns(gw_req *r, const reader *rd, const char *game)
     gw_pool_put(&r->g->pool, c);
 }
 
+/* The progress of user in one campaign of `type` visible to the reader, as JSON; NULL with
+ * the answer set. */
+static json_t *progress_view(gw_req *r, PGconn *c, const reader *rd, const char *id,
+                             const char *type, const char *user)
+{
+    if (!bm_auth_is_uuid(id) || strlen(user) > 256) {
+        gw_error(r, 404, "not_found", "no such %s", type);
+        return NULL;
+    }
+    const char *p[4] = {id, rd->game_uuid[0] ? rd->game_uuid : NULL,
+                        rd->studio[0] ? rd->studio : NULL, type};
+    PGresult *res = q(r, c,
+                      "SELECT 1 FROM campaigns c JOIN games g ON g.id = c.game_id WHERE c.id = "
+                      "$1::uuid AND c.type = $4 AND (g.id = $2::uuid OR g.studio_id = $3::uuid)",
+                      4, p);
+    if (!res)
+        return NULL;
+    int visible = PQntuples(res) == 1;
+    PQclear(res);
+    if (!visible) {
+        gw_error(r, 404, "not_found", "no such %s", type);
+        return NULL;
+    }
+    bm_pv_campaign cc;
+    bm_pv_progress pr = {0};
+    char err[256];
+    json_t *o = NULL;
+    if (bm_pv_campaign_load(c, id, &cc, err, sizeof err) != 0) {
+        gw_error(r, 503, "unavailable", "cannot read the campaign: %s", err);
+        return NULL;
+    }
+    if (bm_pv_progress_load(c, id, user, &pr, err, sizeof err) != 0)
+        gw_error(r, 503, "unavailable", "cannot read progress: %s", err);
+    else if (strcmp(type, "quest") == 0)
+        o = bm_pv_quest(&cc, user, &pr);
+    else
+        o = bm_pv_battlepass(&cc, user, &pr, (int64_t)time(NULL) * 1000);
+    bm_pv_progress_clear(&pr);
+    bm_pv_campaign_clear(&cc);
+    return o;
+}
+
+static void progress_one(gw_req *r, const reader *rd, const char *id, const char *type,
+                         const char *user)
+{
+    PGconn *c = conn(r);
+    if (!c)
+        return;
+    json_t *o = progress_view(r, c, rd, id, type, user);
+    if (o)
+        gw_json(r, 200, o);
+    gw_pool_put(&r->g->pool, c);
+}
+
+/* Every active quest of the game, with the user's progress in each. */
+static void game_quests(gw_req *r, const reader *rd, const char *game, const char *user)
+{
+    PGconn *c = conn(r);
+    if (!c)
+        return;
+    const char *p[3] = {game, rd->game_uuid[0] ? rd->game_uuid : NULL,
+                        rd->studio[0] ? rd->studio : NULL};
+    PGresult *res = q(r, c,
+                      "SELECT c.id::text FROM campaigns c JOIN games g ON g.id = c.game_id WHERE "
+                      "g.identifier = $1 AND (g.id = $2::uuid OR g.studio_id = $3::uuid) AND "
+                      "c.type = 'quest' AND c.status = 'active' ORDER BY c.created_at, c.id",
+                      3, p);
+    if (res) {
+        json_t *arr = json_array();
+        int ok = 1;
+        for (int i = 0; i < PQntuples(res) && ok; i++) {
+            json_t *o = progress_view(r, c, rd, PQgetvalue(res, i, 0), "quest", user);
+            ok = o != NULL;
+            if (o)
+                json_array_append_new(arr, o);
+        }
+        PQclear(res);
+        if (ok)
+            gw_json(r, 200,
+                    json_pack("{s:s, s:s, s:o}", "gameId", game, "userId", user, "quests", arr));
+        else
+            json_decref(arr);
+    }
+    gw_pool_put(&r->g->pool, c);
+}
+
 void gw_query(gw_req *r, char **seg, int nseg)
 {
     int write = nseg < 0;
@@ -396,6 +484,13 @@ void gw_query(gw_req *r, char **seg, int nseg)
         route = n == 2 ? GW_R_BOARD : GW_R_BOARD_USER;
     else if (n == 3 && strcmp(seg[0], "games") == 0 && strcmp(seg[2], "campaigns") == 0)
         route = GW_R_CAMPAIGNS;
+    else if (n == 4 && strcmp(seg[0], "quests") == 0 && strcmp(seg[2], "users") == 0)
+        route = GW_R_QUEST;
+    else if (n == 5 && strcmp(seg[0], "games") == 0 && strcmp(seg[2], "users") == 0 &&
+             strcmp(seg[4], "quests") == 0)
+        route = GW_R_GAME_QUESTS;
+    else if (n == 4 && strcmp(seg[0], "battlepasses") == 0 && strcmp(seg[2], "users") == 0)
+        route = GW_R_BATTLEPASS;
     r->route = route;
     if (route == GW_R_OTHER) {
         gw_error(r, 404, "not_found", "no such route");
@@ -412,6 +507,12 @@ void gw_query(gw_req *r, char **seg, int nseg)
         board(r, &rd, seg[1]);
     else if (route == GW_R_BOARD_USER)
         board_user(r, &rd, seg[1], seg[3]);
+    else if (route == GW_R_QUEST)
+        progress_one(r, &rd, seg[1], "quest", seg[3]);
+    else if (route == GW_R_BATTLEPASS)
+        progress_one(r, &rd, seg[1], "battlepass", seg[3]);
+    else if (route == GW_R_GAME_QUESTS)
+        game_quests(r, &rd, seg[1], seg[3]);
     else
         campaigns(r, &rd, seg[1]);
 }
