@@ -6,6 +6,7 @@
 #ifndef BM_CAMPAIGN_H
 #define BM_CAMPAIGN_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -101,5 +102,19 @@ void bm_camp_view(bm_campaign *c, const bm_camp_row *row);
  * startDate/endDate/ongoing. 0, or -1 with err naming the field. */
 int bm_camp_window(const char *config_json, int64_t *start_ms, int64_t *end_ms, char *err,
                    size_t errlen);
+
+/* --- saving (camp_save.c): bmctl campaign create and the admin API ---------------- */
+/*
+ * Validates a campaign document ({"type", "name", "gameId", config..., "id"?}) with
+ * the module of its type from modules_dir and upserts it. studio_id NULL: any game
+ * (registered on first use); else only that studio's games and campaigns. Returns 0
+ * (id_out, version_out set), 1 invalid (err names the field), 2 no such game or
+ * campaign in the studio, -1 database error (err).
+ */
+int bm_campaign_save(PGconn *pg, const char *modules_dir, json_t *root, const char *studio_id,
+                     char id_out[64], long long *version_out, char *err, size_t errlen);
+/* Cancels a campaign (in studio_id's games when not NULL): 0, 2 not found, -1 with err. */
+int bm_campaign_disable(PGconn *pg, const char *id, const char *studio_id, char *err,
+                        size_t errlen);
 
 #endif

@@ -135,10 +135,10 @@ void gw_keys_free(bm_gateway *g);
 /* --- ingestion (gw_ingest.c) ----------------------------------------------------------- */
 int gw_producer_start(bm_gateway *g, char *err, size_t errlen);
 void gw_producer_stop(bm_gateway *g);
-/* Produces n messages keyed by keys[i] to the events topic and waits for every
- * acknowledgement; 0, or -1 (timeout or broker error) with err. */
-int gw_produce_acked(bm_gateway *g, char **vals, const char **keys, size_t n, char *err,
-                     size_t errlen);
+/* Produces n messages keyed by keys[i] to topic and waits for every acknowledgement;
+ * 0, or -1 (timeout or broker error) with err. */
+int gw_produce_acked(bm_gateway *g, const char *topic, char **vals, const char **keys, size_t n,
+                     char *err, size_t errlen);
 void gw_events_post(gw_req *r);
 void gw_bp_command(gw_req *r, const char *campaign, const char *user, const char *what);
 

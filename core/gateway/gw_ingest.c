@@ -109,8 +109,8 @@ void gw_producer_stop(bm_gateway *g)
     g->producer = NULL;
 }
 
-int gw_produce_acked(bm_gateway *g, char **vals, const char **keys, size_t n, char *err,
-                     size_t errlen)
+int gw_produce_acked(bm_gateway *g, const char *topic, char **vals, const char **keys, size_t n,
+                     char *err, size_t errlen)
 {
     tracker *t = calloc(1, sizeof *t);
     if (!t) {
@@ -126,9 +126,9 @@ int gw_produce_acked(bm_gateway *g, char **vals, const char **keys, size_t n, ch
         t->pending++;
         t->refs++;
         perr = rd_kafka_producev(
-            g->producer, RD_KAFKA_V_TOPIC(g->cfg.events_topic),
-            RD_KAFKA_V_KEY(keys[i], strlen(keys[i])), RD_KAFKA_V_VALUE(vals[i], strlen(vals[i])),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+            g->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(keys[i], strlen(keys[i])),
+            RD_KAFKA_V_VALUE(vals[i], strlen(vals[i])), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
         if (perr) {
             t->pending--;
             t->refs--;
@@ -357,7 +357,7 @@ void gw_events_post(gw_req *r)
         json_array_append_new(ids, json_string(items[i].eid));
     }
     char err[256];
-    int rc = gw_produce_acked(g, vals, keys, nok, err, sizeof err);
+    int rc = gw_produce_acked(g, g->cfg.events_topic, vals, keys, nok, err, sizeof err);
     free(vals);
     free(keys);
     if (rc != 0) {
@@ -438,7 +438,8 @@ void gw_bp_command(gw_req *r, const char *campaign, const char *user, const char
     json_t *eid = json_incref(json_object_get(ev, "eventId"));
     json_decref(ev);
     char err[256] = "out of memory";
-    int rc = text ? gw_produce_acked(r->g, &text, &user, 1, err, sizeof err) : -1;
+    int rc = text ? gw_produce_acked(r->g, r->g->cfg.events_topic, &text, &user, 1, err, sizeof err)
+                  : -1;
     free(text);
     if (rc != 0) {
         json_decref(eid);

@@ -1,5 +1,6 @@
 /* /metrics (Prometheus text format 0.0.4), /readyz, and the per-route counters. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -40,6 +41,44 @@ static void counter(bm_buf *o, const char *name, const char *help, uint64_t v)
 {
     bm_buf_printf(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
                   (unsigned long long)v);
+}
+
+/* Consumer lag per partition (broker high watermark - committed next_offset in
+ * PostgreSQL) and the outbox rows the relay has not published yet. */
+static void lag_and_backlog(bm_gateway *g, bm_buf *o)
+{
+    PGconn *c = gw_pool_get(&g->pool, 500);
+    if (!c)
+        return;
+    const char *p[2] = {g->cfg.group_id, g->cfg.events_topic};
+    PGresult *res = PQexecParams(c,
+                                 "SELECT partition, next_offset FROM consumer_offsets WHERE "
+                                 "group_id = $1 AND topic = $2 ORDER BY partition",
+                                 2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
+        bm_buf_puts(o, "# HELP brightmatter_consumer_lag messages of game.events not yet "
+                       "committed, per partition\n# TYPE brightmatter_consumer_lag gauge\n");
+        for (int i = 0; i < PQntuples(res); i++) {
+            int part = atoi(PQgetvalue(res, i, 0));
+            long long next = atoll(PQgetvalue(res, i, 1));
+            int64_t lo = 0, hi = 0;
+            if (rd_kafka_query_watermark_offsets(g->producer, g->cfg.events_topic, part, &lo, &hi,
+                                                 500) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                continue;
+            bm_buf_printf(o, "brightmatter_consumer_lag{partition=\"%d\"} %lld\n", part,
+                          (long long)hi > next ? (long long)hi - next : 0);
+        }
+    }
+    PQclear(res);
+    res =
+        PQexec(c, "SELECT COALESCE(sum(message_count), 0) FROM outbox WHERE published_at IS NULL");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        bm_buf_printf(o,
+                      "# HELP brightmatter_relay_backlog outbox messages not yet published\n"
+                      "# TYPE brightmatter_relay_backlog gauge\nbrightmatter_relay_backlog %s\n",
+                      PQgetvalue(res, 0, 0));
+    PQclear(res);
+    gw_pool_put(&g->pool, c);
 }
 
 void gw_metrics_text(gw_req *r)
@@ -116,6 +155,7 @@ void gw_metrics_text(gw_req *r)
                       (double)atomic_load(&g->m.sum_us[rt]) / 1e6, k_routes[rt],
                       (unsigned long long)total);
     }
+    lag_and_backlog(g, o);
     counter(o, "brightmatter_http_rate_limited_total", "requests refused with 429",
             atomic_load(&g->m.rate_limited));
     counter(o, "brightmatter_http_events_accepted_total", "events acknowledged by the broker",

@@ -294,6 +294,10 @@ static void test_error_statuses(void **state)
     assert_non_null(strstr(r.body, "brightmatter_http_rate_limited_total 1"));
     assert_non_null(
         strstr(r.body, "brightmatter_http_requests_total{route=\"/v1/events\",status=\"4xx\"}"));
+    /* Everything was committed (gw_wait_drained above): no lag on any partition. */
+    assert_non_null(strstr(r.body, "brightmatter_consumer_lag{partition=\"0\"} 0\n"));
+    assert_non_null(strstr(r.body, "brightmatter_relay_backlog "));
+    assert_string_equal(r.content_type, "text/plain; version=0.0.4");
     gw_resp_free(&r);
     gw_world_stop(w);
 }
