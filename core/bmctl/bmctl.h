@@ -21,5 +21,6 @@ int bm_cmd_battlepass(bm_ctl *ctl, int argc, char **argv);  /* cmd_battlepass.c 
 int bm_cmd_studio(bm_ctl *ctl, int argc, char **argv);      /* cmd_game.c */
 int bm_cmd_game(bm_ctl *ctl, int argc, char **argv);        /* cmd_game.c */
 int bm_cmd_key(bm_ctl *ctl, int argc, char **argv);         /* cmd_game.c */
+int bm_cmd_event(bm_ctl *ctl, int argc, char **argv);       /* cmd_event.c: event send */
 
 #endif

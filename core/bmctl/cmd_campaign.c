@@ -2,7 +2,7 @@
  * bmctl campaign create|list|show|disable.
  *
  * A campaign file is the product's config object for its type plus "type"
- * (and optionally "id" to update an existing campaign). bm_campaign_save
+ * (and optionally "id" to update an existing campaign). bm_campdoc_save
  * (campaign/camp_save.c, shared with the admin API) validates it with the
  * module that serves the type, exactly as the engine will load it, so what
  * `create` accepts the engine serves.
@@ -15,6 +15,7 @@
 
 #include "bmctl/bmctl.h"
 #include "campaign/campaign.h"
+#include "campdoc/campdoc.h"
 #include "kafka/kafka.h"
 #include "pg/pg.h"
 
@@ -50,11 +51,14 @@ static void announce(const bm_ctl *ctl, const char *id, const char *what)
         fprintf(stderr, "bmctl: note: %s\n", err);
         return;
     }
-    char msg[256];
-    snprintf(msg, sizeof msg, "{\"type\":\"%s\",\"id\":\"%s\"}", what, id);
-    if (bm_kafka_produce_sync(p, BM_TOPIC_CONFIG_CAMPAIGNS, id, msg, strlen(msg), err,
-                              sizeof err) != 0)
-        fprintf(stderr, "bmctl: note: %s; running engines pick the change up within 30 s\n", err);
+    json_t *j = json_pack("{s:s, s:s}", "type", what, "id", id);
+    char *msg = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!msg || bm_kafka_produce_sync(p, BM_TOPIC_CONFIG_CAMPAIGNS, id, msg, strlen(msg), err,
+                                      sizeof err) != 0)
+        fprintf(stderr, "bmctl: note: %s; running engines pick the change up within 30 s\n",
+                msg ? err : "out of memory");
+    free(msg);
     rd_kafka_destroy(p);
 }
 
@@ -75,7 +79,7 @@ static int create(bm_ctl *ctl, PGconn *pg, const char *path)
         return 1;
     }
     long long version = 0;
-    int rc = bm_campaign_save(pg, ctl->cfg.modules_dir, root, NULL, id, &version, err, sizeof err);
+    int rc = bm_campdoc_save(pg, ctl->cfg.modules_dir, root, NULL, id, &version, err, sizeof err);
     if (rc == 0) {
         announce(ctl, id, "CAMPAIGN_UPSERT");
         printf("%s campaign %s (%s \"%s\", game %s, version %lld)\n",
@@ -144,7 +148,7 @@ static int show(PGconn *pg, const char *id)
 static int disable(bm_ctl *ctl, PGconn *pg, const char *id)
 {
     char err[512];
-    int rc = bm_campaign_disable(pg, id, NULL, err, sizeof err);
+    int rc = bm_campdoc_disable(pg, id, NULL, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "bmctl: campaign %s %s\n", id, rc > 0 ? "not found" : err);
         return 1;

@@ -15,7 +15,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "engine/engine.h"
 #include "gateway/gw.h"
 #include "gateway/gw_rank.h"
 #include "log/log.h"
@@ -319,15 +318,16 @@ static int parse_listen(const char *s, struct sockaddr_in *sa, char *err, size_t
     return 0;
 }
 
-bm_gateway *bm_gateway_start(struct bm_engine *e, char *err, size_t errlen)
+bm_gateway *bm_gateway_start(const bm_role_env *env, char *err, size_t errlen)
 {
     bm_gateway *g = calloc(1, sizeof *g);
     if (!g) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    g->e = e;
-    g->cfg = e->cfg;
+    g->cfg = *env->cfg;
+    g->stats = env->stats;
+    snprintf(g->bootstrap, sizeof g->bootstrap, "%s", env->bootstrap);
     atomic_store(&g->run, 1);
     pthread_mutex_init(&g->keys_lock, NULL);
     pthread_mutex_init(&g->jwks_lock, NULL);
@@ -420,3 +420,25 @@ void bm_gateway_stop(bm_gateway *g)
     unlink(path);
     free(g);
 }
+
+/* --- the role ----------------------------------------------------------------------- */
+
+static int role_start(const bm_role_env *env, void **state, char *err, size_t errlen)
+{
+    bm_gateway *g = bm_gateway_start(env, err, errlen);
+    *state = g;
+    return g ? 0 : -1;
+}
+
+static void role_stop(void *state)
+{
+    bm_gateway_stop(state);
+}
+
+static void role_reload(void *state)
+{
+    bm_gateway_reload(state);
+}
+
+const bm_role_ops bm_gateway_role = {
+    .name = "gateway", .start = role_start, .stop = role_stop, .reload = role_reload};

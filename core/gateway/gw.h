@@ -12,10 +12,9 @@
 
 #include "auth/auth.h"
 #include "config/config.h"
+#include "stats/stats.h"
 #include "gateway/gateway.h"
 #include "util/buf.h"
-
-struct bm_engine;
 
 /* Routes, for metrics labels. */
 enum {
@@ -66,7 +65,8 @@ typedef struct gw_metrics {
 
 struct bm_gateway {
     bm_config cfg;
-    struct bm_engine *e;
+    char bootstrap[512];
+    bm_stats *stats; /* the process counters (role environment) */
     struct MHD_Daemon *d;
     int port;
     gw_pool pool;

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "campaign/campaign.h"
+#include "campdoc/campdoc.h"
 #include "gateway/gw.h"
 #include "kafka/kafka.h"
 #include "log/log.h"
@@ -275,7 +275,7 @@ static void campaign_write(gw_req *r, PGconn *c, const gw_principal *p, const ch
         return;
     }
     if (disable) {
-        int rc = bm_campaign_disable(c, id, p->studio, err, sizeof err);
+        int rc = bm_campdoc_disable(c, id, p->studio, err, sizeof err);
         if (rc > 0)
             gw_error(r, 404, "not_found", "no such campaign");
         else if (rc < 0)
@@ -294,7 +294,7 @@ static void campaign_write(gw_req *r, PGconn *c, const gw_principal *p, const ch
     long long version = 0;
     /* The same validation as `bmctl campaign create`: the module of the type decides. */
     int rc =
-        bm_campaign_save(c, r->g->cfg.modules_dir, b, p->studio, newid, &version, err, sizeof err);
+        bm_campdoc_save(c, r->g->cfg.modules_dir, b, p->studio, newid, &version, err, sizeof err);
     json_decref(b);
     if (rc == 1) {
         gw_error(r, 400, "invalid_campaign", "%s", err);

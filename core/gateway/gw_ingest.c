@@ -12,10 +12,11 @@
 #include <time.h>
 #include <zlib.h>
 
-#include "engine/engine.h"
+#include "util/clock.h"
 #include "event/command.h"
 #include "event/event.h"
 #include "gateway/gw.h"
+#include "kafka/kafka.h"
 #include "log/log.h"
 
 /* One body's acknowledgements; freed by whoever drops the last reference. */
@@ -65,7 +66,7 @@ int gw_producer_start(bm_gateway *g, char *err, size_t errlen)
     snprintf(tmo, sizeof tmo, "%d", g->cfg.http_produce_timeout_ms);
     snprintf(sock, sizeof sock, "%d", g->cfg.socket_timeout_ms);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", g->e->bootstrap, err, errlen) ||
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", g->bootstrap, err, errlen) ||
         rd_kafka_conf_set(conf, "client.id", "brightmatter-gateway", err, errlen) ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
         rd_kafka_conf_set(conf, "linger.ms", "1", err, errlen) ||

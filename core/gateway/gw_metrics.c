@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
 #include "gateway/gw.h"
 
 static const char *const k_routes[GW_NROUTES] = {"other",
@@ -84,7 +83,7 @@ static void lag_and_backlog(bm_gateway *g, bm_buf *o)
 void gw_metrics_text(gw_req *r)
 {
     bm_gateway *g = r->g;
-    bm_engine_stats *st = &g->e->stats;
+    bm_stats *st = g->stats;
     bm_buf *o = &r->out;
     bm_buf_reset(o);
     counter(o, "brightmatter_events_consumed_total", "events read from game.events",
@@ -115,10 +114,7 @@ void gw_metrics_text(gw_req *r)
     bm_buf_printf(o, "brightmatter_commit_latency_ms_count %llu\n", (unsigned long long)cum);
     bm_buf_puts(o, "# HELP brightmatter_partitions_owned partitions of game.events owned\n"
                    "# TYPE brightmatter_partitions_owned gauge\n");
-    int owned = 0;
-    for (int p = 0; p < g->e->npart_seen && p < BM_MAX_PARTITIONS; p++)
-        owned += g->e->parts[p].owned != 0;
-    bm_buf_printf(o, "brightmatter_partitions_owned %d\n", owned);
+    bm_buf_printf(o, "brightmatter_partitions_owned %d\n", atomic_load(&st->partitions_owned));
 
     bm_buf_puts(o, "# HELP brightmatter_http_requests_total HTTP requests by route and status "
                    "class\n# TYPE brightmatter_http_requests_total counter\n");
@@ -187,9 +183,8 @@ void gw_readyz(gw_req *r)
     }
     if (t)
         rd_kafka_topic_destroy(t);
-    int processor = strstr(g->cfg.roles, "processor") != NULL;
-    for (int p = 0; p < g->e->npart_seen && p < BM_MAX_PARTITIONS; p++)
-        owned += g->e->parts[p].owned != 0;
+    int processor = bm_config_has_role(&g->cfg, BM_ROLE_PROCESSOR);
+    owned = atomic_load(&g->stats->partitions_owned);
     int ready = db && broker && (!processor || owned > 0);
     json_t *j = json_pack("{s:s, s:b, s:b, s:i}", "status", ready ? "ready" : "not_ready",
                           "database", db, "broker", broker, "partitionsOwned", owned);

@@ -1,19 +1,29 @@
-/*
- * Saving a campaign document (bmctl campaign create, the admin API): checked
- * field by field, then by the module that serves its type, loaded from the
- * modules directory into a temporary copy exactly as the engine loads it.
- */
+/* Campaign documents (campdoc.h): validation by the module of the type, upsert, disable. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "campdoc/campdoc.h"
+
 #include "campaign/campaign.h"
 #include "host/host.h"
 #include "loader/loader.h"
 
-static const char *const k_types[] = {"leaderboard", "tournament", "quest", "battlepass"};
+/* Campaign types are open: whatever a module serves. The form is what the
+ * schema keeps (campaigns_type_format); which types exist is the modules'. */
+static int type_well_formed(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > 31 || t[0] < 'a' || t[0] > 'z')
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') || t[i] == '_' ||
+              t[i] == '.' || t[i] == '-'))
+            return 0;
+    return 1;
+}
 
 #define SAVE_SCOPED                                                                                \
     "INSERT INTO campaigns AS c (id, game_id, studio_id, type, name, config, gating, "             \
@@ -93,8 +103,8 @@ static const char *str_field(json_t *root, const char *k, char *err, size_t errl
     return v && *v ? v : NULL;
 }
 
-int bm_campaign_save(PGconn *pg, const char *modules_dir, json_t *root, const char *studio_id,
-                     char id_out[64], long long *version_out, char *err, size_t errlen)
+int bm_campdoc_save(PGconn *pg, const char *modules_dir, json_t *root, const char *studio_id,
+                    char id_out[64], long long *version_out, char *err, size_t errlen)
 {
     int rc = 1;
     bm_camp_row row;
@@ -104,11 +114,10 @@ int bm_campaign_save(PGconn *pg, const char *modules_dir, json_t *root, const ch
         !(name = str_field(root, "name", err, errlen)) ||
         !(game = str_field(root, "gameId", err, errlen)))
         goto invalid;
-    int known = 0;
-    for (size_t i = 0; i < 4; i++)
-        known |= strcmp(type, k_types[i]) == 0;
-    if (!known) {
-        snprintf(err, errlen, "type: must be one of leaderboard, tournament, quest, battlepass");
+    if (!type_well_formed(type)) {
+        snprintf(err, errlen,
+                 "type: '%.64s' is not a type name (a-z first, then a-z 0-9 _ . -, at most 31)",
+                 type);
         goto invalid;
     }
     json_t *idv = json_object_get(root, "id");
@@ -122,6 +131,10 @@ int bm_campaign_save(PGconn *pg, const char *modules_dir, json_t *root, const ch
     snprintf(row.name, sizeof row.name, "%s", name);
     snprintf(row.game, sizeof row.game, "%s", game);
     row.config = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!row.config) {
+        snprintf(err, errlen, "out of memory");
+        goto invalid;
+    }
     if (bm_camp_window(row.config, &row.start_ms, &row.end_ms, err, errlen) != 0 ||
         validate_with_module(modules_dir, &row, err, errlen) != 0)
         goto invalid;
@@ -190,7 +203,7 @@ out:
     return rc;
 }
 
-int bm_campaign_disable(PGconn *pg, const char *id, const char *studio_id, char *err, size_t errlen)
+int bm_campdoc_disable(PGconn *pg, const char *id, const char *studio_id, char *err, size_t errlen)
 {
     const char *p[2] = {id, studio_id};
     PGresult *r = PQexecParams(pg,
