@@ -73,6 +73,7 @@ typedef struct gw_boardinfo {
     char name[256];
     int deflimit;
     int found;
+    int indexable; /* a leaderboard: leaderboard.updates feeds the rank index */
     int64_t expires_us;
 } gw_boardinfo;
 #define GW_BOARD_SLOTS 256
@@ -80,7 +81,7 @@ typedef struct gw_boardinfo {
 /* Loads a leaderboard campaign visible to the reader (from a short-lived cache, else one
  * query); 0, or -1 with the answer set (404 for a board of another game or studio). */
 static int board_load(gw_req *r, const reader *rd, const char *id, char *name, size_t namelen,
-                      int *deflimit)
+                      int *deflimit, gw_ranks **ranks)
 {
     bm_gateway *g = r->g;
     if (!bm_auth_is_uuid(id)) {
@@ -105,12 +106,13 @@ static int board_load(gw_req *r, const reader *rd, const char *id, char *name, s
         if (!c)
             return -1;
         const char *p[1] = {id};
-        PGresult *res = q(r, c,
-                          "SELECT c.name, COALESCE((c.config #>> '{displayConfig,maxEntries}')"
-                          "::int, 10), c.game_id::text, COALESCE(g.studio_id::text, '') FROM "
-                          "campaigns c JOIN games g ON g.id = c.game_id WHERE c.id = $1::uuid "
-                          "AND c.type IN ('leaderboard', 'tournament')",
-                          1, p);
+        PGresult *res =
+            q(r, c,
+              "SELECT c.name, COALESCE((c.config #>> '{displayConfig,maxEntries}')"
+              "::int, 10), c.game_id::text, COALESCE(g.studio_id::text, ''), c.type FROM "
+              "campaigns c JOIN games g ON g.id = c.game_id WHERE c.id = $1::uuid "
+              "AND c.type IN ('leaderboard', 'tournament')",
+              1, p);
         gw_pool_put(&g->pool, c);
         if (!res)
             return -1;
@@ -120,6 +122,7 @@ static int board_load(gw_req *r, const reader *rd, const char *id, char *name, s
         if (bi.found) {
             snprintf(bi.name, sizeof bi.name, "%s", PQgetvalue(res, 0, 0));
             bi.deflimit = atoi(PQgetvalue(res, 0, 1));
+            bi.indexable = strcmp(PQgetvalue(res, 0, 4), "leaderboard") == 0;
             snprintf(bi.game, sizeof bi.game, "%s", PQgetvalue(res, 0, 2));
             snprintf(bi.studio, sizeof bi.studio, "%s", PQgetvalue(res, 0, 3));
         }
@@ -139,6 +142,8 @@ static int board_load(gw_req *r, const reader *rd, const char *id, char *name, s
     }
     snprintf(name, namelen, "%s", bi.name);
     *deflimit = bi.deflimit;
+    /* Only leaderboards publish leaderboard.updates; other boards are answered by SQL. */
+    *ranks = bi.indexable ? g->ranks : NULL;
     return 0;
 }
 
@@ -203,14 +208,15 @@ static void board(gw_req *r, const reader *rd, const char *id)
     char name[256];
     int deflimit;
     json_t *entries = json_array(), *ans = NULL;
-    if (board_load(r, rd, id, name, sizeof name, &deflimit) != 0 ||
+    gw_ranks *ranks = NULL;
+    if (board_load(r, rd, id, name, sizeof name, &deflimit, &ranks) != 0 ||
         int_arg(r, "limit", 1, 1000, deflimit > 0 ? deflimit : 10, &limit) != 0 ||
         int_arg(r, "offset", 0, 10000000, 0, &offset) != 0 ||
         int_arg(r, "window", 1, 100, 10, &window) != 0)
         goto out;
     char lim[24], off[24];
-    int indexed = around ? gw_rank_around(r->g->ranks, id, around, window, entries)
-                         : gw_rank_range(r->g->ranks, id, offset, limit, entries);
+    int indexed = around ? gw_rank_around(ranks, id, around, window, entries)
+                         : gw_rank_range(ranks, id, offset, limit, entries);
     if (indexed == 0 && around) {
         gw_error(r, 404, "not_found", "user has no entry on this leaderboard");
         goto out;
@@ -280,7 +286,7 @@ static void board(gw_req *r, const reader *rd, const char *id)
         long long rank;
         char score[64], reached[64];
         double fast;
-        int rc = gw_rank_user(r->g->ranks, id, me, &rank, &fast);
+        int rc = gw_rank_user(ranks, id, me, &rank, &fast);
         if (rc >= 0) {
             rc = !rc;
             snprintf(score, sizeof score, "%.17g", fast);
@@ -310,9 +316,10 @@ static void board_user(gw_req *r, const reader *rd, const char *id, const char *
     char name[256], score[64], reached[64];
     int deflimit;
     long long rank;
-    if (board_load(r, rd, id, name, sizeof name, &deflimit) == 0) {
+    gw_ranks *ranks = NULL;
+    if (board_load(r, rd, id, name, sizeof name, &deflimit, &ranks) == 0) {
         double fast;
-        int rc = gw_rank_user(r->g->ranks, id, user, &rank, &fast);
+        int rc = gw_rank_user(ranks, id, user, &rank, &fast);
         if (rc >= 0) {
             rc = !rc;
             snprintf(score, sizeof score, "%.17g", fast);
