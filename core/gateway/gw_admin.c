@@ -332,10 +332,48 @@ static void rewards(gw_req *r, PGconn *c, const gw_principal *p)
         gw_json(r, 200, json_pack("{s:o}", "rewards", a));
 }
 
+/* A failed reward goes back to pending, to be delivered again (same idempotency key). */
+static void reward_retry(gw_req *r, PGconn *c, const gw_principal *p, const char *id)
+{
+    char *end;
+    long long v = strtoll(id, &end, 10);
+    if (!*id || *end || v <= 0) {
+        gw_error(r, 404, "not_found", "no such reward");
+        return;
+    }
+    int st;
+    const char *par[2] = {p->studio, id};
+    json_t *a = rows(r, c,
+                     "UPDATE reward_fulfillments f SET status = 'pending', next_attempt_at = "
+                     "now(), updated_at = now() FROM campaigns c, games g WHERE c.id = "
+                     "f.campaign_id AND g.id = c.game_id AND g.studio_id = $1::uuid AND f.id = "
+                     "$2::bigint AND f.status = 'failed' RETURNING f.id, f.status",
+                     2, par, &st);
+    if (!a)
+        return;
+    if (json_array_size(a) == 1) {
+        gw_json(r, 200, json_incref(json_array_get(a, 0)));
+    } else {
+        /* Not failed, or not this studio's: say which without revealing others' rows. */
+        json_t *b = rows(r, c,
+                         "SELECT f.status FROM reward_fulfillments f JOIN campaigns c ON c.id = "
+                         "f.campaign_id JOIN games g ON g.id = c.game_id WHERE g.studio_id = "
+                         "$1::uuid AND f.id = $2::bigint",
+                         2, par, &st);
+        if (b && json_array_size(b) == 1)
+            gw_error(r, 409, "conflict", "reward %s is %s, only a failed reward is retried", id,
+                     json_string_value(json_object_get(json_array_get(b, 0), "status")));
+        else if (b)
+            gw_error(r, 404, "not_found", "no such reward");
+        json_decref(b);
+    }
+    json_decref(a);
+}
+
 void gw_admin(gw_req *r, char **seg, int nseg)
 {
     int get = is(r->method, "GET"), post = is(r->method, "POST"), del = is(r->method, "DELETE");
-    enum { NONE, GAMES, KEYS, REVOKE, CAMPS, CAMP_WRITE, CAMP_DISABLE, REWARDS } what = NONE;
+    enum { NONE, GAMES, KEYS, REVOKE, CAMPS, CAMP_WRITE, CAMP_DISABLE, REWARDS, RETRY } what = NONE;
     int put = is(r->method, "PUT");
     int ok_method = 0;
     if (nseg == 1 && is(seg[0], "games"))
@@ -352,6 +390,8 @@ void gw_admin(gw_req *r, char **seg, int nseg)
         what = CAMPS, ok_method = get;
     else if (nseg == 1 && is(seg[0], "rewards"))
         what = REWARDS, ok_method = get;
+    else if (nseg == 3 && is(seg[0], "rewards") && is(seg[2], "retry"))
+        what = RETRY, ok_method = post;
     if (what == NONE) {
         gw_error(r, 404, "not_found", "no such route");
         return;
@@ -382,6 +422,8 @@ void gw_admin(gw_req *r, char **seg, int nseg)
         campaigns(r, c, &p, nseg == 2 ? seg[1] : NULL);
     else if (what == CAMP_WRITE || what == CAMP_DISABLE)
         campaign_write(r, c, &p, nseg >= 2 ? seg[1] : NULL, what == CAMP_DISABLE);
+    else if (what == RETRY)
+        reward_retry(r, c, &p, seg[1]);
     else
         rewards(r, c, &p);
     gw_pool_put(&r->g->pool, c);

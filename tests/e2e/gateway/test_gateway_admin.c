@@ -174,6 +174,33 @@ static void test_admin(void **state)
     gw_resp_free(&r);
     assert_int_equal(call(a, &r, "GET", "/v1/admin/rewards?status=failed", ta, NULL), 200);
     gw_resp_free(&r);
+    /* Retrying a failed reward: only a failed one, only the studio's own. */
+    long long fa = bm_e2e_ll(&a->w.e,
+                             "INSERT INTO reward_fulfillments (idempotency_key, campaign_id, "
+                             "user_id, reward_type, reward_config, status) VALUES ('gw-r-a', "
+                             "'%s', 'p1', 'in_game', '{}', 'failed') RETURNING id",
+                             a->w.board);
+    long long fb = bm_e2e_ll(&a->w.e,
+                             "INSERT INTO reward_fulfillments (idempotency_key, campaign_id, "
+                             "user_id, reward_type, reward_config, status) VALUES ('gw-r-b', "
+                             "'%s', 'p1', 'in_game', '{}', 'failed') RETURNING id",
+                             a->board_b);
+    assert_int_equal(call(a, &r, "GET", "/v1/admin/rewards?status=failed", ta, NULL), 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "rewards")), 1); /* not B's */
+    gw_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/admin/rewards/%lld/retry", fa);
+    assert_int_equal(call(a, &r, "POST", path, ta, NULL), 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "pending");
+    gw_resp_free(&r);
+    call(a, &r, "POST", path, ta, NULL);
+    gw_assert_error(&r, 409, "conflict");
+    gw_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/admin/rewards/%lld/retry", fb);
+    call(a, &r, "POST", path, ta, NULL);
+    gw_assert_error(&r, 404, "not_found");
+    gw_resp_free(&r);
+    assert_int_equal(
+        bm_e2e_ll(&a->w.e, "SELECT count(*) FROM reward_fulfillments WHERE status = 'failed'"), 1);
 
     /* Campaigns through the admin API, validated by the module like bmctl campaign create. */
     const char *board = "{\"type\":\"leaderboard\",\"name\":\"admin board\",\"gameId\":"
