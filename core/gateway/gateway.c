@@ -327,6 +327,8 @@ bm_gateway *bm_gateway_start(const bm_role_env *env, char *err, size_t errlen)
     }
     g->cfg = *env->cfg;
     g->stats = env->stats;
+    g->loader = env->loader;
+    pthread_mutex_init(&g->mods_lock, NULL);
     snprintf(g->bootstrap, sizeof g->bootstrap, "%s", env->bootstrap);
     atomic_store(&g->run, 1);
     pthread_mutex_init(&g->keys_lock, NULL);
@@ -414,6 +416,8 @@ void bm_gateway_stop(bm_gateway *g)
     pthread_mutex_destroy(&g->keys_lock);
     pthread_mutex_destroy(&g->jwks_lock);
     pthread_mutex_destroy(&g->boards_lock);
+    pthread_mutex_destroy(&g->mods_lock);
+    bm_buf_free(&g->mods_text);
     free(g->boards);
     char path[1100];
     snprintf(path, sizeof path, "%s/http.port", g->cfg.run_dir);
@@ -435,10 +439,18 @@ static void role_stop(void *state)
     bm_gateway_stop(state);
 }
 
+static void role_step(void *state)
+{
+    gw_metrics_modules(state);
+}
+
 static void role_reload(void *state)
 {
     bm_gateway_reload(state);
 }
 
-const bm_role_ops bm_gateway_role = {
-    .name = "gateway", .start = role_start, .stop = role_stop, .reload = role_reload};
+const bm_role_ops bm_gateway_role = {.name = "gateway",
+                                     .start = role_start,
+                                     .step = role_step,
+                                     .stop = role_stop,
+                                     .reload = role_reload};

@@ -66,7 +66,12 @@ typedef struct gw_metrics {
 struct bm_gateway {
     bm_config cfg;
     char bootstrap[512];
-    bm_stats *stats; /* the process counters (role environment) */
+    bm_stats *stats;          /* the process counters (role environment) */
+    struct bm_loader *loader; /* module generations (role environment) */
+    /* module counters as /metrics lines, rebuilt by the role's step on the processing thread */
+    pthread_mutex_t mods_lock;
+    bm_buf mods_text;
+    int64_t mods_at_us;
     struct MHD_Daemon *d;
     int port;
     gw_pool pool;
@@ -159,6 +164,8 @@ void gw_admin(gw_req *r, char **seg, int nseg);
 
 /* --- metrics and health (gw_metrics.c) ------------------------------------------------ */
 void gw_metrics_record(bm_gateway *g, int route, int status, int64_t us);
+/* Processing thread (role step): rebuilds the module counter lines every 2 s. */
+void gw_metrics_modules(bm_gateway *g);
 void gw_metrics_text(gw_req *r);
 void gw_readyz(gw_req *r);
 

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "gateway/gw.h"
+#include "host/host.h"
+#include "loader/loader.h"
 
 static const char *const k_routes[GW_NROUTES] = {"other",
                                                  "/healthz",
@@ -34,6 +36,64 @@ void gw_metrics_record(bm_gateway *g, int route, int status, int64_t us)
         b++;
     atomic_fetch_add(&g->m.hist[route][b], 1);
     atomic_fetch_add(&g->m.sum_us[route], (uint64_t)us);
+}
+
+/* A label value with quote, backslash and newline escaped (Prometheus text format). */
+static void label(bm_buf *o, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            bm_buf_printf(o, "\\%c", *s);
+        else if (*s == '\n')
+            bm_buf_puts(o, "\\n");
+        else
+            bm_buf_append(o, s, 1);
+    }
+}
+
+void gw_metrics_modules(bm_gateway *g)
+{
+    int64_t now = gw_now_us();
+    if (!g->loader || now - g->mods_at_us < 2000000)
+        return;
+    g->mods_at_us = now;
+    bm_buf b = {0};
+    const bm_modset *set = bm_loader_current(g->loader);
+    static const char *const kinds[3] = {"events", "errors", "skipped"};
+    for (int k = 0; k < 3; k++) {
+        bm_buf_printf(&b,
+                      "# HELP brightmatter_module_%s_total module %s (bmctl modules)\n"
+                      "# TYPE brightmatter_module_%s_total counter\n",
+                      kinds[k], kinds[k], kinds[k]);
+        for (size_t i = 0; set && i < set->n; i++) {
+            const bm_modinst *mi = set->mods[i];
+            uint64_t v = k == 0 ? mi->events : k == 1 ? mi->errors : mi->skipped;
+            bm_buf_printf(&b, "brightmatter_module_%s_total{module=\"", kinds[k]);
+            label(&b, mi->name);
+            bm_buf_printf(&b, "\"} %llu\n", (unsigned long long)v);
+        }
+    }
+    bm_buf_puts(&b, "# HELP brightmatter_module_metric counters modules add with metric_add\n"
+                    "# TYPE brightmatter_module_metric gauge\n");
+    for (size_t i = 0; set && i < set->n; i++) {
+        json_t *m = bm_host_metrics_json(set->mods[i]->host);
+        const char *name;
+        json_t *v;
+        json_object_foreach(m, name, v)
+        {
+            bm_buf_puts(&b, "brightmatter_module_metric{module=\"");
+            label(&b, set->mods[i]->name);
+            bm_buf_puts(&b, "\",name=\"");
+            label(&b, name);
+            bm_buf_printf(&b, "\"} %.17g\n", json_number_value(v));
+        }
+        json_decref(m);
+    }
+    pthread_mutex_lock(&g->mods_lock);
+    bm_buf old = g->mods_text;
+    g->mods_text = b;
+    pthread_mutex_unlock(&g->mods_lock);
+    bm_buf_free(&old);
 }
 
 static void counter(bm_buf *o, const char *name, const char *help, uint64_t v)
@@ -152,6 +212,10 @@ void gw_metrics_text(gw_req *r)
                       (unsigned long long)total);
     }
     lag_and_backlog(g, o);
+    pthread_mutex_lock(&g->mods_lock);
+    if (g->mods_text.len)
+        bm_buf_append(o, g->mods_text.p, g->mods_text.len);
+    pthread_mutex_unlock(&g->mods_lock);
     counter(o, "brightmatter_http_rate_limited_total", "requests refused with 429",
             atomic_load(&g->m.rate_limited));
     counter(o, "brightmatter_http_events_accepted_total", "events acknowledged by the broker",

@@ -299,6 +299,19 @@ static void test_error_statuses(void **state)
     assert_non_null(strstr(r.body, "brightmatter_relay_backlog "));
     assert_string_equal(r.content_type, "text/plain; version=0.0.4");
     gw_resp_free(&r);
+    /* Module counters (what bmctl modules shows) follow within a few seconds. */
+    long long lb_events = 0;
+    for (int i = 0; i < 60 && lb_events == 0; i++) {
+        gw_req(w, &r, "GET", "/metrics", NULL, NULL, 0);
+        const char *m = strstr(r.body, "brightmatter_module_events_total{module=\"leaderboard\"} ");
+        if (m)
+            lb_events =
+                atoll(m + strlen("brightmatter_module_events_total{module=\"leaderboard\"} "));
+        gw_resp_free(&r);
+        if (lb_events == 0)
+            bm_e2e_sleep_ms(100);
+    }
+    assert_true(lb_events > 0);
     gw_world_stop(w);
 }
 
