@@ -1,10 +1,10 @@
 /*
  * POST /v1/events and the battle pass commands: validate with the engine's
- * own decoder (event/event.h), produce to game.events keyed by userId with
- * the idempotent producer, and answer only once the broker acknowledged every
- * message, so an accepted event is never lost. A broker that does not answer
- * within http.produce_timeout_ms gets the client a 503; the client retries
- * with the same eventIds and the engine drops what was already applied.
+ * own decoder checks (bm_event_from_json, event/event.h), produce to game.events keyed by userId
+ * with the idempotent producer, and answer only once the broker acknowledged every message, so an
+ * accepted event is never lost. A broker that does not answer within http.produce_timeout_ms gets
+ * the client a 503; the client retries with the same eventIds and the engine drops what was already
+ * applied.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,8 +313,13 @@ void gw_events_post(gw_req *r)
         items[i].text = json_dumps(ev, JSON_COMPACT);
         char reason[128] = "";
         bm_event dec;
-        if (!items[i].text || bm_event_decode(&dec, items[i].text, strlen(items[i].text), &lim,
-                                              reason, sizeof reason) != 0) {
+        /* The processor's checks on the object already parsed; the size bound on the text
+         * that is produced. */
+        size_t tlen = items[i].text ? strlen(items[i].text) : 0;
+        if (items[i].text && tlen > lim.max_bytes)
+            snprintf(reason, sizeof reason, "too_large:%zu", tlen);
+        if (!items[i].text || reason[0] ||
+            bm_event_from_json(&dec, json_incref(ev), &lim, reason, sizeof reason) != 0) {
             json_array_append_new(bad, bad_event(i, reason[0] ? reason : "invalid"));
             continue;
         }
