@@ -80,12 +80,13 @@ static void handle(bm_admin *a, int cfd)
         free(resp);
         return;
     }
-    if (strlen(line) >= sizeof a->request) {
+    size_t len = strlen(line);
+    if (len >= sizeof a->request) {
         reply(cfd, NULL);
         return;
     }
     pthread_mutex_lock(&a->lock);
-    snprintf(a->request, sizeof a->request, "%s", line);
+    memcpy(a->request, line, len + 1);
     /* The processing thread picks it up at the next batch boundary. */
     while (!a->response && atomic_load(&a->run))
         pthread_cond_wait(&a->done, &a->lock);
