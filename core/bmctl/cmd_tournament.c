@@ -12,6 +12,7 @@
 
 #include "bmctl/bmctl.h"
 #include "bmctl/ctl_util.h"
+#include "progress/progress.h"
 #include "campaign/campaign.h"
 #include "event/command_tn.h"
 #include "host/host.h"
@@ -160,7 +161,7 @@ static void print_table(json_t *o)
 }
 
 /* Provisional standings from the module's ranking, or the stored results once paid. */
-static int tn_show(PGconn *c, const ctl_campaign *cc, int as_json)
+static int tn_show(PGconn *c, const bm_pv_campaign *cc, int as_json)
 {
     char err[1024] = "", *cfg_text = json_dumps(cc->config, JSON_COMPACT);
     bm_campaign camp = {.id = cc->id, .config_json = cfg_text, .name = cc->name};
@@ -227,7 +228,7 @@ done:
 }
 
 /* Produces an entry or join command to game.events keyed by user. */
-static int tn_command(bm_ctl *ctl, const ctl_campaign *cc, const char *user, int join,
+static int tn_command(bm_ctl *ctl, const bm_pv_campaign *cc, const char *user, int join,
                       double amount)
 {
     char err[1024] = "", boot[1024];
@@ -283,14 +284,14 @@ int bm_cmd_tournament(bm_ctl *ctl, int argc, char **argv)
         tn_usage(stderr);
         return 2;
     }
-    ctl_campaign cc = {0};
+    bm_pv_campaign cc = {0};
     int rc = 1;
     PGconn *c = bm_pg_connect(ctl->cfg.pg_dsn, err, sizeof err);
     if (!c) {
         fprintf(stderr, "tournament: %s\n", err);
         goto done;
     }
-    int found = ctl_campaign_load(c, a.pos[1], &cc, err, sizeof err);
+    int found = bm_pv_campaign_load(c, a.pos[1], &cc, err, sizeof err);
     if (found != 0) {
         fprintf(stderr, "tournament: %s\n", found > 0 ? "no such campaign" : err);
         goto done;
@@ -302,7 +303,7 @@ int bm_cmd_tournament(bm_ctl *ctl, int argc, char **argv)
     rc = show ? tn_show(c, &cc, a.json)
               : tn_command(ctl, &cc, a.pos[2], strcmp(sub, "join") == 0, amount);
 done:
-    ctl_campaign_clear(&cc);
+    bm_pv_campaign_clear(&cc);
     PQfinish(c);
     return rc;
 }

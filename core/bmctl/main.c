@@ -18,6 +18,8 @@ static const cmd g_cmds[] = {
     {"module", bm_cmd_module, "module check FILE.so...         run the loader's checks offline"},
     {"modules", bm_cmd_modules, "modules [--json]                 list loaded modules (engine)"},
     {"reload", bm_cmd_reload, "reload [--json]                  hot-reload the modules directory"},
+    {"query", bm_cmd_query,
+     "query CAMPAIGN [JSON]            a campaign module's query() (engine)"},
     {"campaign", bm_cmd_campaign, "campaign create FILE.json | list | show ID | disable ID"},
     {"leaderboard", bm_cmd_leaderboard,
      "leaderboard CAMPAIGN [--limit N] [--around USER] [--json]"},
@@ -29,6 +31,10 @@ static const cmd g_cmds[] = {
     {"tournament", bm_cmd_tournament, "tournament show ID [--json] | entry|join ID USER [AMOUNT]"},
     {"community", bm_cmd_community,
      "community create|update|list|show|slug-check|approve|ban|unban|remove ..."},
+    {"studio", bm_cmd_studio, "studio create --firebase-uid U --name N --email E"},
+    {"game", bm_cmd_game,
+     "game create --studio S --name N --identifier ID [--webhook-url U] | list"},
+    {"key", bm_cmd_key, "key create --game ID | list --game ID | revoke KEY_ID"},
 };
 
 static void usage(FILE *f)

@@ -47,6 +47,23 @@ typedef struct bm_config {
     long lua_instruction_limit;
     long lua_memory_limit_kb;
     int lua_pattern_max_len;
+    /* [http] the gateway role (core/gateway) */
+    char http_listen[128];    /* host:port; port 0 = kernel-chosen (written to run_dir/http.port) */
+    int http_threads;         /* libmicrohttpd thread pool */
+    int http_max_connections; /* open connections at most */
+    int http_conn_timeout_s;  /* an idle connection is closed after this */
+    int http_max_body_bytes;  /* request body limit (after gzip inflation too) */
+    int http_max_events;      /* events per POST /v1/events body */
+    int http_produce_timeout_ms; /* broker acknowledgement wait before 503 */
+    int http_rate_per_s;         /* token bucket per API key: events per second */
+    int http_rate_burst;         /* token bucket size */
+    int http_pg_pool;            /* read connections of the query API */
+    int http_key_cache_ms;       /* how long a looked-up API key is trusted */
+    int http_rank_min_entries;   /* boards this large get an in-memory rank index */
+    /* [auth] Firebase ID tokens of the admin API */
+    char auth_project[128]; /* Firebase project id: aud, and iss suffix */
+    char auth_certs[512];   /* PEM certificates by kid (JSON object) or a JWKS file */
+    int auth_clock_skew_s;  /* leeway on exp / iat / auth_time */
 } bm_config;
 
 /* Nonzero if the configuration runs role BM_ROLE_x. */

@@ -56,11 +56,20 @@ int bm_event_decode(bm_event *ev, const char *buf, size_t len, const bm_event_li
     json_error_t jerr;
     /* REJECT_DUPLICATES: two "userId" keys must not let a filter see one value and
      * the scorer another. DISABLE_EOF_CHECK stays off: trailing bytes are an error. */
-    ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!ev->root) {
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
         snprintf(reason, reasonlen, "invalid_json:%d", jerr.position);
         return -1;
     }
+    return bm_event_from_json(ev, root, lim, reason, reasonlen);
+}
+
+int bm_event_from_json(bm_event *ev, json_t *root, const bm_event_limits *lim, char *reason,
+                       size_t reasonlen)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->partition = -1;
+    ev->root = root;
     if (!json_is_object(ev->root)) {
         snprintf(reason, reasonlen, "not_an_object");
         goto fail;

@@ -39,6 +39,14 @@ typedef struct bm_event_limits {
 int bm_event_decode(bm_event *ev, const char *buf, size_t len, const bm_event_limits *lim,
                     char *reason, size_t reasonlen);
 
+/*
+ * The checks of bm_event_decode on a document already parsed (with
+ * JSON_REJECT_DUPLICATES): takes the reference to root, in all cases. The
+ * size bound (max_bytes) is the caller's, on the text it will send.
+ */
+int bm_event_from_json(bm_event *ev, json_t *root, const bm_event_limits *lim, char *reason,
+                       size_t reasonlen);
+
 /* Releases what bm_event_decode allocated. */
 void bm_event_clear(bm_event *ev);
 

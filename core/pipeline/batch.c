@@ -109,6 +109,8 @@ bm_state *bm_batch_state_get(bm_batch *b, const char *campaign_id, const char *u
     if (!c)
         return scratch();
     bm_state_entry *e = bm_state_cache_get(&b->e->cache, c->slot, user_id, b->cur_partition, NULL);
+    if (b->cur_partition < 0)
+        b->e->tick_state = 1; /* dropped after the batch: no partition fences it */
     if (!e) {
         b->failed = 1;
         return scratch();

@@ -127,6 +127,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
             if (adopt_partition(e, p, &off) != 0)
                 continue;
             parts->elems[i].offset = off;
+            if (!e->parts[p].owned)
+                atomic_fetch_add(&e->stats->partitions_owned, 1);
             e->parts[p].owned = 1;
             e->parts[p].expected = off;
             if (p + 1 > e->npart_seen)
@@ -139,6 +141,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
             int32_t p = parts->elems[i].partition;
             if (p < 0 || p >= BM_MAX_PARTITIONS)
                 continue;
+            if (e->parts[p].owned)
+                atomic_fetch_sub(&e->stats->partitions_owned, 1);
             e->parts[p].owned = 0;
             bm_dedup_free(&e->parts[p].dedup);
             bm_pipeline_drop_cache(e, p);

@@ -53,6 +53,9 @@ typedef struct bm_role_ops {
     void (*step)(void *state);
     /* Stops the role and frees state (state may be NULL after a failed start). */
     void (*stop)(void *state);
+    /* Optional: the process was asked to reload (SIGHUP, bmctl reload); called on the
+     * processing thread at the boundary, after the module reload. */
+    void (*reload)(void *state);
 } bm_role_ops;
 
 #endif

@@ -95,6 +95,8 @@ void bm_e2e_init(bm_e2e *e, const char *name, int partitions)
     bm_e2e_setenv(e, "BM_ENGINE_RUN_DIR", e->run_dir);
     bm_e2e_setenv(e, "BM_ENGINE_LOG_LEVEL", "info");
     bm_e2e_setenv(e, "BM_PIPELINE_BATCH_MAX_EVENTS", "2000");
+    /* The gateway role binds a kernel-chosen port (run_dir/http.port): tests run side by side. */
+    bm_e2e_setenv(e, "BM_HTTP_LISTEN", "127.0.0.1:0");
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

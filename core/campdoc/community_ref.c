@@ -1,9 +1,9 @@
-/* Campaign documents naming communities: every one must exist (bmctl campaign create). */
+/* Campaign documents naming communities: every one must exist (bmctl and the admin API). */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "bmctl/ctl_util.h"
+#include "campdoc/campdoc.h"
 
 /* Checks one list of community ids at `path`; 0, or -1 with err naming the entry. */
 static int check_list(PGconn *pg, json_t *list, const char *path, char *err, size_t errlen)
@@ -34,7 +34,7 @@ static int check_list(PGconn *pg, json_t *list, const char *path, char *err, siz
     return 0;
 }
 
-int ctl_communities_exist(PGconn *pg, json_t *root, char *err, size_t errlen)
+int bm_campdoc_communities_exist(PGconn *pg, json_t *root, char *err, size_t errlen)
 {
     return check_list(pg, json_object_get(json_object_get(root, "gating"), "communities"),
                       "gating.communities", err, errlen) ||
