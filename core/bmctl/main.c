@@ -24,6 +24,9 @@ static const cmd g_cmds[] = {
     {"quest", bm_cmd_quest, "quest progress CAMPAIGN USER [--json]"},
     {"battlepass", bm_cmd_battlepass,
      "battlepass show|purchase|claim CAMPAIGN USER [TIER] [--premium] [--json]"},
+    {"rewards", bm_cmd_rewards,
+     "rewards list [--status S] [--campaign C] [--user U] | show ID | retry ID"},
+    {"webhook", bm_cmd_webhook, "webhook url GAME [URL|--clear] | secret GAME [--rotate]"},
 };
 
 static void usage(FILE *f)

@@ -37,7 +37,7 @@ typedef struct key_def {
     }
 
 static const key_def g_keys[] = {
-    STR("engine", "roles", roles, "processor,relay", "roles this process runs"),
+    STR("engine", "roles", roles, "processor,relay,rewards", "roles this process runs"),
     STR("engine", "modules_dir", modules_dir, BM_DEFAULT_MODULES_DIR, "module .so directory"),
     STR("engine", "run_dir", run_dir, "var/run", "runtime files: admin socket, module copies"),
     STR("engine", "log_level", log_level, "info", "debug | info | warn | error"),
@@ -69,6 +69,21 @@ static const key_def g_keys[] = {
         "memory per formula state"),
     INT("lua", "pattern_max_len", lua_pattern_max_len, "64", 1, 4096,
         "longest pattern string.find/match/gmatch/gsub accept"),
+    INT("rewards", "workers", rewards_workers, "64", 1, 1024, "reward deliveries running at once"),
+    INT("rewards", "per_endpoint", rewards_per_endpoint, "16", 1, 1024,
+        "deliveries running at once to one endpoint (scheme://host:port)"),
+    INT("rewards", "lease_s", rewards_lease_s, "300", 5, 86400,
+        "a claimed reward not settled within this is claimed again (crashed host)"),
+    INT("rewards", "poll_ms", rewards_poll_ms, "200", 10, 60000,
+        "idle wait between looks for due rewards"),
+    STR("rewards", "backoff", rewards_backoff, "5s,30s,2m,10m,1h,6h",
+        "delay before retry 1, 2, ... (units ms, s, m, h, d)"),
+    STR("rewards", "backoff_repeat", rewards_backoff_repeat, "12h",
+        "delay between retries once the list is used up"),
+    STR("rewards", "give_up_after", rewards_give_up, "3d",
+        "a reward still retrying this long after its grant fails"),
+    INT("rewards", "jitter_pct", rewards_jitter_pct, "20", 0, 100,
+        "every retry delay is moved by up to this percent either way"),
 };
 #define NKEYS (sizeof g_keys / sizeof g_keys[0])
 

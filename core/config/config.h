@@ -31,6 +31,15 @@ typedef struct bm_config {
     long lua_instruction_limit;
     long lua_memory_limit_kb;
     int lua_pattern_max_len;
+    /* [rewards] (core/rewards) */
+    int rewards_workers;             /* deliveries running at once */
+    int rewards_per_endpoint;        /* deliveries at once to one host:port */
+    int rewards_lease_s;             /* a claim not settled by then is claimed again */
+    int rewards_poll_ms;             /* idle wait between looks for due rewards */
+    char rewards_backoff[256];       /* retry delays, e.g. "5s,30s,2m,10m,1h,6h" */
+    char rewards_backoff_repeat[32]; /* delay after the list is used up */
+    char rewards_give_up[32];        /* a reward still failing this long after grant fails */
+    int rewards_jitter_pct;          /* +- this percent on every delay */
 } bm_config;
 
 /* Fills every key with its documented default. */

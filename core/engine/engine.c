@@ -90,8 +90,11 @@ void bm_engine_reload(bm_engine *e)
     bm_modset *old = e->mods;
     e->mods = res.set;
     bm_camps_switch(&e->camps, e->mods);
-    for (size_t i = 0; i < res.nretired; i++)
+    bm_rewards_set_modules(e->rewards, e->mods);
+    for (size_t i = 0; i < res.nretired; i++) {
+        bm_rewards_wait_unpinned(e->rewards, res.retired[i]); /* a delivery may still run on it */
         bm_loader_close(res.retired[i], &e->lh);
+    }
     free(res.retired);
     bm_modset_free(old);
     /* Campaigns that waited for a module of their type may be served now. */
@@ -210,6 +213,9 @@ int bm_engine_start(bm_engine *e, const bm_config *cfg, volatile sig_atomic_t *r
     if (strstr(cfg->roles, "relay") &&
         !(e->relay = bm_relay_start(cfg, e->bootstrap, &e->stats, err, errlen)))
         return -1;
+    if (strstr(cfg->roles, "rewards") &&
+        !(e->rewards = bm_rewards_start(cfg, e->mods, err, errlen)))
+        return -1;
     if (!(e->admin = bm_admin_start(e, err, errlen)))
         return -1;
     bm_info("engine", "started roles=%s brokers=%s modules=%zu campaigns=%zu", cfg->roles,
@@ -256,6 +262,8 @@ void bm_engine_stop(bm_engine *e)
 {
     bm_admin_stop(e->admin);
     e->admin = NULL;
+    bm_rewards_stop(e->rewards);
+    e->rewards = NULL;
     bm_relay_stop(e->relay);
     e->relay = NULL;
     bm_pipeline_stop(e);
@@ -326,6 +334,7 @@ char *bm_engine_modules_json(bm_engine *e)
     json_object_set_new(st, "latencyP50Ms", json_real(bm_stats_latency_pct(&e->stats, 50)));
     json_object_set_new(st, "latencyP99Ms", json_real(bm_stats_latency_pct(&e->stats, 99)));
     json_object_set_new(root, "stats", st);
+    json_object_set_new(root, "rewards", bm_rewards_stats_json(e->rewards));
     pthread_mutex_lock(&e->report_lock);
     json_object_set_new(root, "lastReload", json_string(e->report));
     pthread_mutex_unlock(&e->report_lock);

@@ -20,6 +20,7 @@
 #include "loader/loader.h"
 #include "lua/lua_sandbox.h"
 #include "pipeline/dedup.h"
+#include "rewards/rewards.h"
 #include "state/state.h"
 
 #define BM_MAX_PARTITIONS 256
@@ -80,6 +81,7 @@ typedef struct bm_engine {
 
     bm_admin *admin;
     bm_relay *relay;
+    bm_rewards *rewards; /* reward delivery role (core/rewards) */
     bm_engine_stats stats;
     pthread_mutex_t report_lock; /* guards `report` for admin readers */
     char report[8192];           /* last reload report */

@@ -10,6 +10,7 @@
 #include "campaign/campaign.h"
 #include "log/log.h"
 #include "pipeline/batch.h"
+#include "rewards/rewards.h"
 
 bm_host *bm_host_new(const char *module, const bm_lua_limits *lua)
 {
@@ -133,6 +134,8 @@ static const bm_host_api g_api = {
     .community_member = bm_batch_community_member,
     .metric_add = api_metric_add,
     .now_ms = api_now_ms,
+    .reward_webhook_url = bm_rewards_api_webhook_url,
+    .reward_secrets = bm_rewards_api_secrets,
 };
 
 const bm_host_api *bm_host_api_get(void)

@@ -39,7 +39,7 @@ extern "C" {
 #define BM_ABI_VERSION 1u
 
 /* Version of the host-API table this header describes. */
-#define BM_HOST_API_VERSION 1u
+#define BM_HOST_API_VERSION 2u
 
 /* Number of reserved callback slots at the end of bm_module. */
 #define BM_MODULE_SPARE_SLOTS 8
@@ -202,6 +202,16 @@ typedef struct bm_host_api {
 
     /* Wall-clock now, ms since epoch (event time comes from event_time_ms). */
     int64_t (*now_ms)(bm_host *h);
+
+    /* --- version 2: for reward modules, inside on_reward (any thread) --- */
+
+    /* The webhook_url of the reward's game, or NULL when the game has none. */
+    const char *(*reward_webhook_url)(const bm_reward *r);
+    /* The game's webhook signing secrets ("whsec_<base64>"), newest first:
+     * fills out[0..max) and returns how many (2 while a rotation's grace
+     * period runs, 1 otherwise, 0 when the game has none). Strings live
+     * until on_reward returns. */
+    int (*reward_secrets)(const bm_reward *r, const char **out, int max);
 } bm_host_api;
 
 /* The module descriptor. Fill it with designated initializers. */
