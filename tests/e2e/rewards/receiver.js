@@ -44,7 +44,8 @@ const server = http.createServer((req, res) => {
     if (req.url.startsWith('/4xx')) outcome = '400';
     else if (!sig) outcome = '401';
     else if (rnd() < failRate) outcome = ['500', '429', 'timeout', 'reset'][Math.floor(rnd() * 4)];
-    if (log) fs.writeSync(log, JSON.stringify({ id: req.headers['webhook-id'], outcome, sig, path: req.url }) + '\n');
+    const nsig = (req.headers["webhook-signature"] || "").split(" ").filter(Boolean).length;
+    if (log) fs.writeSync(log, JSON.stringify({ id: req.headers["webhook-id"], outcome, sig, nsig, path: req.url }) + "\n");
     const answer = () => {
       if (outcome === 'ok') { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"received":true}'); }
       else if (outcome === '429') { res.writeHead(429, { 'retry-after': '1' }); res.end('slow down'); }
