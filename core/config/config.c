@@ -81,7 +81,7 @@ static const key_def g_keys[] = {
     STR("rewards", "backoff_repeat", rewards_backoff_repeat, "12h",
         "delay between retries once the list is used up"),
     STR("rewards", "give_up_after", rewards_give_up, "3d",
-        "a reward still retrying this long after its grant fails"),
+        "a reward fails once its retry delays add up to more than this"),
     INT("rewards", "jitter_pct", rewards_jitter_pct, "20", 0, 100,
         "every retry delay is moved by up to this percent either way"),
 };
