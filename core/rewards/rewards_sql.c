@@ -351,6 +351,78 @@ static int record_one(PGconn *pg, bm_rw_item *it, const bm_backoff *b, bm_rw_tal
     return ok ? 0 : -1;
 }
 
+/* The delivered rows of a round in one statement (the hot path): fenced like record_one. */
+static int record_delivered(PGconn *pg, bm_rw_item *list, bm_rw_tally *t, bm_buf *lines, int *count,
+                            char *err, size_t errlen)
+{
+    json_t *rows = json_array();
+    size_t n = 0;
+    for (bm_rw_item *it = list; it; it = it->next) {
+        if (it->rc != BM_OK)
+            continue;
+        outcome o;
+        outcome_parse(it, &o);
+        json_t *d = o.obj ? json_incref(o.obj) : json_pack("{s:s}", "result", it->result);
+        json_t *row = json_pack("{s:I, s:i, s:o}", "id", (json_int_t)it->pub.fulfillment_id, "a",
+                                (int)it->pub.attempt, "d", d);
+        if (o.tx)
+            json_object_set_new(row, "tx", json_string(o.tx));
+        json_array_append_new(rows, row);
+        json_decref(o.obj);
+        n++;
+    }
+    if (n == 0) {
+        json_decref(rows);
+        return 0;
+    }
+    char *text = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    if (!text) {
+        snprintf(err, errlen, "record: out of memory");
+        return -1;
+    }
+    const char *v[1] = {text};
+    PGresult *r = PQexecParams(
+        pg,
+        "UPDATE reward_fulfillments f SET status = 'completed', completed_at = now(), "
+        "updated_at = now(), fulfillment_data = u.d, transaction_hash = COALESCE(u.tx, "
+        "f.transaction_hash), error_message = NULL, claimed_by = NULL FROM "
+        "jsonb_to_recordset($1::jsonb) AS u(id bigint, a int, d jsonb, tx text) WHERE f.id = u.id "
+        "AND f.status = 'processing' AND f.attempts = u.a RETURNING f.id",
+        1, NULL, v, NULL, NULL, 0);
+    free(text);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pg_err(pg, "record", err, errlen);
+        PQclear(r);
+        return -1;
+    }
+    int nr = PQntuples(r);
+    int64_t now = now_ms();
+    for (bm_rw_item *it = list; it; it = it->next) {
+        if (it->rc != BM_OK)
+            continue;
+        int changed = 0;
+        for (int i = 0; i < nr && !changed; i++)
+            changed = strtoll(PQgetvalue(r, i, 0), NULL, 10) == it->pub.fulfillment_id;
+        if (!changed) {
+            t->stale++;
+            bm_warn("rewards", "fulfillment=%lld attempt=%d: lease was taken over, outcome dropped",
+                    (long long)it->pub.fulfillment_id, (int)it->pub.attempt);
+            continue;
+        }
+        outcome o;
+        outcome_parse(it, &o);
+        status_line(lines, it, "completed", it->pub.attempt, NULL, o.tx);
+        json_decref(o.obj);
+        (*count)++;
+        t->delivered++;
+        if (t->nlatency < (int)(sizeof t->latency_ms / sizeof t->latency_ms[0]))
+            t->latency_ms[t->nlatency++] = now - it->created_ms;
+    }
+    PQclear(r);
+    return 0;
+}
+
 int bm_rw_record(PGconn *pg, bm_rw_item *list, const bm_backoff *b, bm_rw_tally *t, char *err,
                  size_t errlen)
 {
@@ -361,9 +433,11 @@ int bm_rw_record(PGconn *pg, bm_rw_item *list, const bm_backoff *b, bm_rw_tally 
     if (exec_ok(pg, "BEGIN", err, errlen) != 0)
         return -1;
     bm_buf lines = {0};
-    int count = 0, rc = 0;
+    int count = 0;
+    int rc = record_delivered(pg, list, &local, &lines, &count, err, errlen);
     for (bm_rw_item *it = list; it && rc == 0; it = it->next)
-        rc = record_one(pg, it, b, &local, &lines, &count, err, errlen);
+        if (it->rc != BM_OK)
+            rc = record_one(pg, it, b, &local, &lines, &count, err, errlen);
     if (rc == 0)
         rc = write_outbox(pg, &lines, count, err, errlen);
     if (rc == 0)

@@ -12,7 +12,7 @@ BM_DEB_PACKAGES=(
     clang clang-format clang-tidy cppcheck
     librdkafka-dev libpq-dev libjansson-dev liblua5.4-dev libinih-dev libcmocka-dev
     libcurl4-openssl-dev libmicrohttpd-dev libssl-dev
-    nodejs npm
+    nodejs
     postgresql postgresql-contrib
     procps psmisc util-linux
 )
