@@ -31,3 +31,12 @@ ALTER TABLE reward_fulfillments ADD CONSTRAINT reward_fulfillments_reward_type_f
 -- Which host holds a processing row's lease (its next_attempt_at is the lease end).
 ALTER TABLE reward_fulfillments ADD COLUMN claimed_by TEXT;
 CREATE INDEX idx_reward_fulfillments_status ON reward_fulfillments(status, id);
+
+-- The next nonce the engine hands out per sending account ("<chainId>:<address>"),
+-- for on-chain payouts; each payout's nonce is stored in its row in the same
+-- transaction that advances this counter (see reward_token / reward_nft).
+CREATE TABLE chain_nonces (
+  account TEXT PRIMARY KEY,
+  next_nonce BIGINT NOT NULL CHECK (next_nonce >= 0),
+  updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);

@@ -136,6 +136,10 @@ static const bm_host_api g_api = {
     .now_ms = api_now_ms,
     .reward_webhook_url = bm_rewards_api_webhook_url,
     .reward_secrets = bm_rewards_api_secrets,
+    .reward_saved = bm_rewards_api_saved,
+    .reward_save = bm_rewards_api_save,
+    .reward_nonce = bm_rewards_api_nonce,
+    .reward_wallet = bm_rewards_api_wallet,
 };
 
 const bm_host_api *bm_host_api_get(void)

@@ -68,6 +68,9 @@ struct bm_rewards {
     char types[1024]; /* PostgreSQL array literal of the served reward types */
     pin pins[MAX_PINS];
 
+    pthread_mutex_t save_mu; /* guards save_pg: writes modules make during a delivery */
+    PGconn *save_pg;
+
     _Atomic uint64_t claimed, delivered, retried, failed, released, stale, db_errors;
     _Atomic long long waiting_no_module;
     _Atomic uint64_t lat_hist[LAT_BUCKETS]; /* grant -> delivered, log2 ms buckets */
@@ -148,6 +151,34 @@ void bm_rewards_wait_unpinned(bm_rewards *r, const bm_modinst *mi)
         pthread_cond_wait(&r->pin_cv, &r->pin_mu);
     }
     pthread_mutex_unlock(&r->pin_mu);
+}
+
+/* --- writes during a delivery (reward_save, reward_nonce) ---------------------- */
+
+PGconn *bm_rw_save_conn_lock(bm_rewards *r)
+{
+    if (!r)
+        return NULL;
+    pthread_mutex_lock(&r->save_mu);
+    if (!r->save_pg) {
+        char err[512];
+        r->save_pg = bm_pg_connect(r->cfg.pg_dsn, err, sizeof err);
+        if (!r->save_pg) {
+            bm_error("rewards", "database for module writes: %s", err);
+            pthread_mutex_unlock(&r->save_mu);
+            return NULL;
+        }
+    }
+    return r->save_pg;
+}
+
+void bm_rw_save_conn_unlock(bm_rewards *r, int broken)
+{
+    if (broken && r->save_pg) {
+        PQfinish(r->save_pg);
+        r->save_pg = NULL;
+    }
+    pthread_mutex_unlock(&r->save_mu);
 }
 
 /* --- workers ------------------------------------------------------------------- */
@@ -390,6 +421,8 @@ static void *dispatcher_main(void *arg)
                 claimed = 0;
             } else if (claimed > 0) {
                 atomic_fetch_add(&r->claimed, (uint64_t)claimed);
+                for (bm_rw_item *it = list; it; it = it->next)
+                    it->role = r;
                 enqueue(r, list);
             }
         }
@@ -434,6 +467,7 @@ bm_rewards *bm_rewards_start(const bm_config *cfg, const bm_modset *mods, char *
     srand((unsigned)(now_ms() ^ getpid()));
     pthread_mutex_init(&r->mu, NULL);
     pthread_mutex_init(&r->pin_mu, NULL);
+    pthread_mutex_init(&r->save_mu, NULL);
     pthread_cond_init(&r->work_cv, NULL);
     pthread_cond_init(&r->done_cv, NULL);
     pthread_cond_init(&r->pin_cv, NULL);
@@ -482,6 +516,9 @@ void bm_rewards_stop(bm_rewards *r)
     free(r->workers);
     pthread_mutex_destroy(&r->mu);
     pthread_mutex_destroy(&r->pin_mu);
+    if (r->save_pg)
+        PQfinish(r->save_pg);
+    pthread_mutex_destroy(&r->save_mu);
     pthread_cond_destroy(&r->work_cv);
     pthread_cond_destroy(&r->done_cv);
     pthread_cond_destroy(&r->pin_cv);

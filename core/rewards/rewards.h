@@ -69,5 +69,9 @@ int bm_backoff_exhausted(const bm_backoff *b, int attempts);
 
 const char *bm_rewards_api_webhook_url(const bm_reward *r);
 int bm_rewards_api_secrets(const bm_reward *r, const char **out, int max);
+const char *bm_rewards_api_saved(const bm_reward *r);
+int bm_rewards_api_save(const bm_reward *r, const char *json);
+int64_t bm_rewards_api_nonce(const bm_reward *r, const char *account, int64_t chain_next);
+const char *bm_rewards_api_wallet(const bm_reward *r);
 
 #endif

@@ -64,18 +64,19 @@ static void endpoint_of(const char *url, const char *type, char *out, size_t cap
 static bm_rw_item *item_from_row(PGresult *res, int row)
 {
     /* 0 id, 1 key, 2 campaign, 3 user, 4 type, 5 config, 6 attempts, 7 game,
-     * 8 webhook_url, 9 secrets, 10 created_ms, 11 endpoint url */
+     * 8 webhook_url, 9 secrets, 10 created_ms, 11 endpoint url, 12 fulfillment_data,
+     * 13 wallet */
     bm_rw_item *it = calloc(1, sizeof *it);
     size_t total = 0;
-    for (int c = 1; c <= 11; c++)
+    for (int c = 1; c <= 13; c++)
         total += (size_t)PQgetlength(res, row, c) + 1;
     if (!it || !(it->strs = malloc(total))) {
         free(it);
         return NULL;
     }
     char *w = it->strs;
-    const char *s[12];
-    for (int c = 1; c <= 11; c++) {
+    const char *s[14];
+    for (int c = 1; c <= 13; c++) {
         size_t n = (size_t)PQgetlength(res, row, c);
         memcpy(w, PQgetvalue(res, row, c), n + 1);
         s[c] = w;
@@ -102,6 +103,8 @@ static bm_rw_item *item_from_row(PGresult *res, int row)
         sec = sp + 1;
     }
     it->created_ms = strtoll(s[10], NULL, 10);
+    it->saved = *s[12] ? s[12] : NULL;
+    it->wallet = *s[13] ? s[13] : NULL;
     it->claimed_ms = now_ms();
     endpoint_of(*s[11] ? s[11] : NULL, it->pub.reward_type, it->endpoint, sizeof it->endpoint);
     return it;
@@ -170,7 +173,10 @@ static const char *k_claim_sql =
     "WHERE s.game_id = g.id AND (s.expires_at IS NULL OR s.expires_at > now())), ''), "
     "(extract(epoch FROM f.created_at) * 1000)::bigint, "
     "COALESCE(f.reward_config->>'url', CASE WHEN f.reward_type IN ('webhook', 'in_game') "
-    "THEN g.webhook_url END, '')";
+    "THEN g.webhook_url END, ''), COALESCE(f.fulfillment_data::text, ''), "
+    "COALESCE((SELECT m.user_metadata->>'wallet' FROM community_members m WHERE m.user_id = "
+    "f.user_id AND m.status = 'active' AND m.user_metadata ? 'wallet' ORDER BY m.joined_at DESC "
+    "LIMIT 1), '')";
 
 int bm_rw_claim(PGconn *pg, const char *types, int limit, int lease_s, const char *owner,
                 bm_rw_item **list, char *err, size_t errlen)
@@ -286,10 +292,12 @@ static int record_one(PGconn *pg, bm_rw_item *it, const bm_backoff *b, bm_rw_tal
     int np = 2;
     if (rc == BM_OK) {
         status = "completed";
-        sql = "UPDATE reward_fulfillments SET status = 'completed', completed_at = now(), "
-              "updated_at = now(), fulfillment_data = $3::jsonb, transaction_hash = "
-              "COALESCE($4, transaction_hash), error_message = NULL, claimed_by = NULL "
-              "WHERE id = $1 AND status = 'processing' AND attempts = $2";
+        sql =
+            "UPDATE reward_fulfillments SET status = 'completed', completed_at = now(), "
+            "updated_at = now(), fulfillment_data = COALESCE(fulfillment_data, '{}') || $3::jsonb, "
+            "transaction_hash = "
+            "COALESCE($4, transaction_hash), error_message = NULL, claimed_by = NULL "
+            "WHERE id = $1 AND status = 'processing' AND attempts = $2";
         v[2] = data;
         v[3] = o.tx;
         np = 4;
@@ -297,7 +305,8 @@ static int record_one(PGconn *pg, bm_rw_item *it, const bm_backoff *b, bm_rw_tal
         snprintf(secs, sizeof secs, "%.3f", (double)delay / 1000.0);
         sql = "UPDATE reward_fulfillments SET status = 'pending', next_attempt_at = now() + "
               "make_interval(secs => $3::double precision), error_message = $4, fulfillment_data "
-              "= COALESCE($5::jsonb, fulfillment_data), updated_at = now(), claimed_by = NULL "
+              "= COALESCE(fulfillment_data, '{}') || COALESCE($5::jsonb, '{}'), updated_at = "
+              "now(), claimed_by = NULL "
               "WHERE id = $1 AND status = 'processing' AND attempts = $2";
         v[2] = secs;
         v[3] = o.error;
@@ -310,7 +319,8 @@ static int record_one(PGconn *pg, bm_rw_item *it, const bm_backoff *b, bm_rw_tal
     } else {
         status = "failed";
         sql = "UPDATE reward_fulfillments SET status = 'failed', error_message = $3, "
-              "fulfillment_data = COALESCE($4::jsonb, fulfillment_data), transaction_hash = "
+              "fulfillment_data = COALESCE(fulfillment_data, '{}') || COALESCE($4::jsonb, '{}'), "
+              "transaction_hash = "
               "COALESCE($5, transaction_hash), updated_at = now(), claimed_by = NULL "
               "WHERE id = $1 AND status = 'processing' AND attempts = $2";
         v[2] = o.error;
@@ -385,7 +395,8 @@ static int record_delivered(PGconn *pg, bm_rw_item *list, bm_rw_tally *t, bm_buf
     PGresult *r = PQexecParams(
         pg,
         "UPDATE reward_fulfillments f SET status = 'completed', completed_at = now(), "
-        "updated_at = now(), fulfillment_data = u.d, transaction_hash = COALESCE(u.tx, "
+        "updated_at = now(), fulfillment_data = (COALESCE(f.fulfillment_data, '{}') - 'error' - "
+        "'retryAfter') || u.d, transaction_hash = COALESCE(u.tx, "
         "f.transaction_hash), error_message = NULL, claimed_by = NULL FROM "
         "jsonb_to_recordset($1::jsonb) AS u(id bigint, a int, d jsonb, tx text) WHERE f.id = u.id "
         "AND f.status = 'processing' AND f.attempts = u.a RETURNING f.id",

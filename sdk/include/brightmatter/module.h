@@ -212,6 +212,19 @@ typedef struct bm_host_api {
      * period runs, 1 otherwise, 0 when the game has none). Strings live
      * until on_reward returns. */
     int (*reward_secrets)(const bm_reward *r, const char **out, int max);
+    /* What reward_save stored in earlier attempts (a JSON object), or NULL. */
+    const char *(*reward_saved)(const bm_reward *r);
+    /* Merges a JSON object into the reward's stored data now, before an
+     * external effect (a signed transaction before its broadcast). 0, or -1
+     * when it could not be stored (do not go on with the effect then). */
+    int (*reward_save)(const bm_reward *r, const char *json);
+    /* The reward's nonce for sending `account`: the one stored with the reward
+     * if it has one, else the next of the engine's counter for the account
+     * (at least `chain_next`), stored with the reward in the same transaction.
+     * -1 when it could not be stored. */
+    int64_t (*reward_nonce)(const bm_reward *r, const char *account, int64_t chain_next);
+    /* The `wallet` of the user's active community membership metadata, or NULL. */
+    const char *(*reward_wallet)(const bm_reward *r);
 } bm_host_api;
 
 /* The module descriptor. Fill it with designated initializers. */
