@@ -280,7 +280,11 @@ static int record_one(PGconn *pg, bm_rw_item *it, const bm_backoff *b, bm_rw_tal
         delay = bm_backoff_delay(b, it->pub.attempt, (double)rand() / ((double)RAND_MAX + 1.0));
         if (o.retry_after_s >= 0)
             delay = (int64_t)(o.retry_after_s * 1000.0);
-        if (bm_backoff_exhausted(b, it->pub.attempt)) {
+        /* A Retry-After is honoured until give_up_after since the grant; otherwise
+         * the schedule decides. */
+        int exhausted = o.retry_after_s >= 0 ? now_ms() + delay - it->created_ms > b->give_up_ms
+                                             : bm_backoff_exhausted(b, it->pub.attempt);
+        if (exhausted) {
             snprintf(msg, sizeof msg, "gave up after %d attempts: %s", (int)it->pub.attempt,
                      o.error);
             o.error = msg;

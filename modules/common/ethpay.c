@@ -78,8 +78,9 @@ static int rpc(const bm_ethpay_cfg *c, const char *method, json_t *params, json_
     if (!j || e) {
         const char *m = json_string_value(json_object_get(e, "message"));
         snprintf(err, errlen, "%s: %s", method, m ? m : "malformed answer");
+        int rc = j ? -2 : -1;
         json_decref(j);
-        return j ? -2 : -1;
+        return rc;
     }
     *out = json_incref(json_object_get(j, "result"));
     json_decref(j);
@@ -265,7 +266,9 @@ static int confirm(const bm_ethpay_cfg *c, const char *tx, long long nonce, cons
 {
     char err[512];
     *unknown = 0;
-    for (int i = 0; i < 50; i++) {
+    /* A few seconds at most: a transaction waiting behind a lower nonce is
+     * looked at again on the next attempt (the lease must not run out here). */
+    for (int i = 0; i < 15; i++) {
         json_t *rcpt = NULL;
         if (rpc(c, "eth_getTransactionReceipt", json_pack("[s]", tx), &rcpt, err, sizeof err))
             return fail_msg(result, resultlen, BM_RETRY, err, tx);
@@ -306,7 +309,7 @@ static int confirm(const bm_ethpay_cfg *c, const char *tx, long long nonce, cons
         usleep(200 * 1000);
     }
     json_t *o = json_pack("{s:s, s:s, s:i}", "error", "waiting for the receipt and confirmations",
-                          "txHash", tx, "retryAfter", 5);
+                          "txHash", tx, "retryAfter", 1);
     return finish(result, resultlen, BM_RETRY, o);
 }
 
@@ -383,8 +386,8 @@ int bm_ethpay_run(const bm_host_api *api, bm_host *host, const bm_reward *r, con
         char data[80];
         snprintf(data, sizeof data, "0x70a08231%024d%s", 0, c->from + 2);
         if (rpc(c, "eth_call",
-                json_pack("[{s:s, s:s}, s]", "to", q->contract, "data", data, "latest"), &res,
-                err, sizeof err))
+                json_pack("[{s:s, s:s}, s]", "to", q->contract, "data", data, "latest"), &res, err,
+                sizeof err))
             return fail_msg(result, resultlen, BM_RETRY, err, NULL);
         const char *bal = json_string_value(res);
         char have[65] = "";

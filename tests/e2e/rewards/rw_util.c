@@ -176,7 +176,8 @@ void rw_wait_status(bm_e2e *e, bm_e2e_engine *g, const char *status, long long w
             return;
         if (g && !bm_e2e_engine_alive(g)) {
             bm_e2e_log_tail(g, 30);
-            bm_e2e_fail("the engine died while waiting for %lld %s rewards", want, status);
+            bm_e2e_fail("the engine died (wait status 0x%x) while waiting for %lld %s rewards",
+                        g->status, want, status);
         }
         bm_e2e_sleep_ms(100);
     }
