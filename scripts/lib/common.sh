@@ -17,6 +17,10 @@ BM_DEB_PACKAGES=(
     procps psmisc util-linux
 )
 
+# npm installs the chain tests' packages (scripts/lib/npm.sh); a node built with
+# its own npm (not Debian's split packages) needs no second one.
+command -v npm >/dev/null 2>&1 || BM_DEB_PACKAGES+=(npm)
+
 # Commands run by the EXIT trap, last registered first (see bm_on_exit).
 BM_EXIT_HOOKS=()
 
