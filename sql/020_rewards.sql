@@ -25,9 +25,6 @@ CREATE TRIGGER games_webhook_secret AFTER INSERT ON games
 INSERT INTO game_webhook_secrets (game_id, secret)
   SELECT id, bm_new_webhook_secret() FROM games;
 
-ALTER TABLE reward_fulfillments DROP CONSTRAINT IF EXISTS reward_fulfillments_reward_type_check;
-ALTER TABLE reward_fulfillments ADD CONSTRAINT reward_fulfillments_reward_type_format
-  CHECK (reward_type ~ '^[a-z][a-z0-9_]{0,31}$');
 -- Which host holds a processing row's lease (its next_attempt_at is the lease end).
 ALTER TABLE reward_fulfillments ADD COLUMN claimed_by TEXT;
 CREATE INDEX idx_reward_fulfillments_status ON reward_fulfillments(status, id);

@@ -9,10 +9,11 @@
  * queue stay bounded (well inside the lease).
  *
  * Modules: a worker pins the instance serving the item's type for the length
- * of one on_reward call (module_acquire/module_release). A reload swaps the
- * set the next acquire sees and waits for pins of retired instances to drop
- * before they are closed, so a delivery in progress finishes on the instance
- * it started on and none is started on a closed one.
+ * of one on_reward call (bm_loader_acquire / bm_loader_release). A reload
+ * swaps the generation the next acquire sees and the loader closes a retired
+ * instance only after its last reference is released, so a delivery in
+ * progress finishes on the instance it started on and none is started on a
+ * closed one.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,18 +32,13 @@
 #include "rewards/rewards_sql.h"
 
 #define MAX_ENDPOINTS 1024
-#define MAX_PINS 64
 #define LAT_BUCKETS 32
+#define MAX_TYPES 64
 
 typedef struct endpoint {
     char key[256];
     int running;
 } endpoint;
-
-typedef struct pin {
-    const bm_modinst *mi;
-    int count;
-} pin;
 
 struct bm_rewards {
     bm_config cfg;
@@ -62,11 +58,10 @@ struct bm_rewards {
     endpoint endpoints[MAX_ENDPOINTS];
     int nendpoints;
 
-    pthread_mutex_t pin_mu; /* guards set, types, pins */
-    pthread_cond_t pin_cv;
-    const bm_modset *set;
-    char types[1024]; /* PostgreSQL array literal of the served reward types */
-    pin pins[MAX_PINS];
+    bm_loader *loader;
+    char types[1024]; /* PostgreSQL array literal of the served reward types (dispatcher) */
+    char served[MAX_TYPES][64];
+    int nserved;
 
     pthread_mutex_t save_mu; /* guards save_pg: writes modules make during a delivery */
     PGconn *save_pg;
@@ -76,81 +71,49 @@ struct bm_rewards {
     _Atomic uint64_t lat_hist[LAT_BUCKETS]; /* grant -> delivered, log2 ms buckets */
 };
 
-/* --- module lookup: the one place that knows how modules are found and pinned - */
+/* --- which reward types are served ---------------------------------------------- */
 
-static bm_modinst *module_acquire(bm_rewards *r, const char *serves)
+/* Adds t to the candidate list unless it is there already. */
+static void add_type(char (*list)[64], int *n, const char *t)
 {
-    pthread_mutex_lock(&r->pin_mu);
-    bm_modinst *mi = r->set ? bm_modset_find_serves(r->set, BM_KIND_REWARD, serves) : NULL;
-    if (mi) {
-        int free_slot = -1, i;
-        for (i = 0; i < MAX_PINS; i++) {
-            if (r->pins[i].mi == mi)
-                break;
-            if (!r->pins[i].mi && free_slot < 0)
-                free_slot = i;
-        }
-        if (i == MAX_PINS) {
-            i = free_slot;
-            if (i >= 0)
-                r->pins[i].mi = mi;
-        }
-        if (i >= 0)
-            r->pins[i].count++;
-        else
-            mi = NULL; /* more distinct instances than slots: try again later */
-    }
-    pthread_mutex_unlock(&r->pin_mu);
-    return mi;
-}
-
-static void module_release(bm_rewards *r, const bm_modinst *mi)
-{
-    pthread_mutex_lock(&r->pin_mu);
-    for (int i = 0; i < MAX_PINS; i++)
-        if (r->pins[i].mi == mi) {
-            if (--r->pins[i].count == 0)
-                r->pins[i].mi = NULL;
-            break;
-        }
-    pthread_cond_broadcast(&r->pin_cv);
-    pthread_mutex_unlock(&r->pin_mu);
-}
-
-void bm_rewards_set_modules(bm_rewards *r, const bm_modset *mods)
-{
-    if (!r)
+    if (*n >= MAX_TYPES || strlen(t) >= 64 || strchr(t, '"') || strchr(t, '\\'))
         return;
+    for (int i = 0; i < *n; i++)
+        if (strcmp(list[i], t) == 0)
+            return;
+    snprintf(list[(*n)++], 64, "%s", t);
+}
+
+/* The reward types a loaded module serves, among those served before and
+ * those of due rows, as an array literal for the claim. */
+static void refresh_types(bm_rewards *r, PGconn *pg)
+{
+    char cand[MAX_TYPES][64];
+    int ncand = 0;
+    for (int i = 0; i < r->nserved; i++)
+        add_type(cand, &ncand, r->served[i]);
+    PGresult *res = PQexec(pg, "SELECT DISTINCT reward_type FROM reward_fulfillments WHERE "
+                               "status IN ('pending', 'processing') AND next_attempt_at <= now() "
+                               "LIMIT 64");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        for (int i = 0; i < PQntuples(res); i++)
+            add_type(cand, &ncand, PQgetvalue(res, i, 0));
+    PQclear(res);
+    r->nserved = 0;
     char types[sizeof r->types];
-    size_t n = 0;
-    n += (size_t)snprintf(types, sizeof types, "{");
-    for (size_t i = 0; mods && i < mods->n; i++) {
-        const bm_module *m = mods->mods[i]->m;
-        if (m->kind != BM_KIND_REWARD || !m->serves || n + strlen(m->serves) + 4 >= sizeof types)
+    size_t n = (size_t)snprintf(types, sizeof types, "{");
+    for (int i = 0; i < ncand; i++) {
+        bm_modref *ref = bm_loader_acquire(r->loader, BM_KIND_REWARD, cand[i]);
+        if (!ref)
             continue;
-        n += (size_t)snprintf(types + n, sizeof types - n, "%s\"%s\"", n > 1 ? "," : "", m->serves);
+        bm_loader_release(ref);
+        if (n + strlen(cand[i]) + 4 >= sizeof types)
+            break;
+        snprintf(r->served[r->nserved++], 64, "%s", cand[i]);
+        n += (size_t)snprintf(types + n, sizeof types - n, "%s\"%s\"", n > 1 ? "," : "", cand[i]);
     }
     snprintf(types + n, sizeof types - n, "}");
-    pthread_mutex_lock(&r->pin_mu);
-    r->set = mods;
     memcpy(r->types, types, sizeof types);
-    pthread_mutex_unlock(&r->pin_mu);
-}
-
-void bm_rewards_wait_unpinned(bm_rewards *r, const bm_modinst *mi)
-{
-    if (!r)
-        return;
-    pthread_mutex_lock(&r->pin_mu);
-    for (;;) {
-        int busy = 0;
-        for (int i = 0; i < MAX_PINS; i++)
-            busy |= r->pins[i].mi == mi;
-        if (!busy)
-            break;
-        pthread_cond_wait(&r->pin_cv, &r->pin_mu);
-    }
-    pthread_mutex_unlock(&r->pin_mu);
 }
 
 /* --- writes during a delivery (reward_save, reward_nonce) ---------------------- */
@@ -236,21 +199,23 @@ static void *worker_main(void *arg)
             continue;
         }
         pthread_mutex_unlock(&r->mu);
-        bm_modinst *mi = module_acquire(r, it->pub.reward_type);
-        if (!mi) {
+        bm_modref *ref = bm_loader_acquire(r->loader, BM_KIND_REWARD, it->pub.reward_type);
+        const bm_module *m = ref ? bm_modref_module(ref) : NULL;
+        if (!m || !m->on_reward) {
             /* The module went away after the claim: hand the row back untouched. */
             it->rc = BM_RW_RELEASED;
         } else {
             it->result[0] = '\0';
-            it->rc = mi->m->on_reward(mi->instance, &it->pub, it->result, sizeof it->result);
+            it->rc = m->on_reward(bm_modref_instance(ref), &it->pub, it->result, sizeof it->result);
             if (it->rc != BM_OK && it->rc != BM_RETRY && it->rc != BM_ERROR) {
                 snprintf(it->result, sizeof it->result,
                          "module %s returned %d from on_reward (not BM_OK/BM_RETRY/BM_ERROR)",
-                         mi->name, it->rc);
+                         m->name, it->rc);
                 it->rc = BM_ERROR;
             }
-            module_release(r, mi);
         }
+        if (ref)
+            bm_loader_release(ref);
         pthread_mutex_lock(&r->mu);
         ep->running--;
         it->next = r->done;
@@ -365,7 +330,7 @@ static void *dispatcher_main(void *arg)
     bm_rewards *r = arg;
     PGconn *pg = NULL;
     bm_rw_item *pending = NULL;
-    int64_t last_count = 0, last_connect = 0, stop_at = 0;
+    int64_t last_count = 0, last_connect = 0, stop_at = 0, last_types = 0;
     const int max_inflight = r->nworkers * 4;
     for (;;) {
         pthread_mutex_lock(&r->mu);
@@ -401,10 +366,11 @@ static void *dispatcher_main(void *arg)
             continue;
         }
         int claimed = 0;
-        char types[sizeof r->types];
-        pthread_mutex_lock(&r->pin_mu);
-        memcpy(types, r->types, sizeof types);
-        pthread_mutex_unlock(&r->pin_mu);
+        if (pg && now_ms() - last_types >= 1000) {
+            refresh_types(r, pg);
+            last_types = now_ms();
+        }
+        const char *types = r->types;
         if (pg && strcmp(types, "{}") != 0 && inflight < max_inflight) {
             bm_rw_item *list = NULL;
             char err[512];
@@ -449,7 +415,7 @@ static void *dispatcher_main(void *arg)
 
 /* --- lifecycle --------------------------------------------------------------------- */
 
-bm_rewards *bm_rewards_start(const bm_config *cfg, const bm_modset *mods, char *err, size_t errlen)
+bm_rewards *bm_rewards_start(const bm_config *cfg, bm_loader *loader, char *err, size_t errlen)
 {
     bm_rewards *r = calloc(1, sizeof *r);
     if (!r) {
@@ -457,6 +423,8 @@ bm_rewards *bm_rewards_start(const bm_config *cfg, const bm_modset *mods, char *
         return NULL;
     }
     r->cfg = *cfg;
+    r->loader = loader;
+    snprintf(r->types, sizeof r->types, "{}");
     if (bm_backoff_parse(&r->backoff, cfg, err, errlen) != 0) {
         free(r);
         return NULL;
@@ -466,12 +434,9 @@ bm_rewards *bm_rewards_start(const bm_config *cfg, const bm_modset *mods, char *
     snprintf(r->owner, sizeof r->owner, "%s:%d", host, (int)getpid());
     srand((unsigned)(now_ms() ^ getpid()));
     pthread_mutex_init(&r->mu, NULL);
-    pthread_mutex_init(&r->pin_mu, NULL);
     pthread_mutex_init(&r->save_mu, NULL);
     pthread_cond_init(&r->work_cv, NULL);
     pthread_cond_init(&r->done_cv, NULL);
-    pthread_cond_init(&r->pin_cv, NULL);
-    bm_rewards_set_modules(r, mods);
     r->workers = calloc((size_t)cfg->rewards_workers, sizeof *r->workers);
     if (!r->workers)
         goto fail;
@@ -480,8 +445,8 @@ bm_rewards *bm_rewards_start(const bm_config *cfg, const bm_modset *mods, char *
             goto fail;
     if (pthread_create(&r->dispatcher, NULL, dispatcher_main, r) != 0)
         goto fail;
-    bm_info("rewards", "started workers=%d per_endpoint=%d lease_s=%d types=%s", r->nworkers,
-            cfg->rewards_per_endpoint, cfg->rewards_lease_s, r->types);
+    bm_info("rewards", "started workers=%d per_endpoint=%d lease_s=%d", r->nworkers,
+            cfg->rewards_per_endpoint, cfg->rewards_lease_s);
     return r;
 fail:
     snprintf(err, errlen, "rewards: cannot start threads: %s", strerror(errno));
@@ -515,13 +480,11 @@ void bm_rewards_stop(bm_rewards *r)
     free_list(r->done);
     free(r->workers);
     pthread_mutex_destroy(&r->mu);
-    pthread_mutex_destroy(&r->pin_mu);
     if (r->save_pg)
         PQfinish(r->save_pg);
     pthread_mutex_destroy(&r->save_mu);
     pthread_cond_destroy(&r->work_cv);
     pthread_cond_destroy(&r->done_cv);
-    pthread_cond_destroy(&r->pin_cv);
     bm_info("rewards", "stopped delivered=%llu retried=%llu failed=%llu",
             (unsigned long long)atomic_load(&r->delivered),
             (unsigned long long)atomic_load(&r->retried),
@@ -563,3 +526,23 @@ json_t *bm_rewards_stats_json(bm_rewards *r)
     json_object_set_new(o, "grantToDeliveredP99Ms", json_real(lat_pct(r, 99)));
     return o;
 }
+
+/* --- the role ---------------------------------------------------------------------- */
+
+static int role_start(const bm_role_env *env, void **state, char *err, size_t errlen)
+{
+    bm_rewards *r = bm_rewards_start(env->cfg, env->loader, err, errlen);
+    *state = r;
+    return r ? 0 : -1;
+}
+
+static void role_stop(void *state)
+{
+    bm_rewards_stop(state);
+}
+
+const bm_role_ops bm_rewards_role = {
+    .name = "rewards",
+    .start = role_start,
+    .stop = role_stop,
+};

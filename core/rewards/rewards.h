@@ -22,22 +22,19 @@
 
 #include "config/config.h"
 #include "loader/loader.h"
+#include "role/role.h"
 
 typedef struct bm_rewards bm_rewards;
 
-/* Starts the role on `mods` (the engine's current module set); NULL with err. */
-bm_rewards *bm_rewards_start(const bm_config *cfg, const bm_modset *mods, char *err, size_t errlen);
+/* The role's ops table (engine.roles "rewards"; listed in core/engine/roles.c). */
+extern const bm_role_ops bm_rewards_role;
+
+/* Starts the role; modules are looked up in `loader`. NULL with err. */
+bm_rewards *bm_rewards_start(const bm_config *cfg, bm_loader *loader, char *err, size_t errlen);
 
 /* Claims nothing more, lets running deliveries finish and records them, hands
  * claimed-but-unstarted rows back, then stops. NULL is a no-op. */
 void bm_rewards_stop(bm_rewards *r);
-
-/* The engine swapped its module set: deliveries that start from now use it.
- * Call before closing the retired instances. NULL r is a no-op. */
-void bm_rewards_set_modules(bm_rewards *r, const bm_modset *mods);
-
-/* Waits until no delivery runs on `mi` (a retired instance) so it can be closed. */
-void bm_rewards_wait_unpinned(bm_rewards *r, const bm_modinst *mi);
 
 /* Counters as a JSON object (caller owns it); an empty object when r is NULL. */
 json_t *bm_rewards_stats_json(bm_rewards *r);

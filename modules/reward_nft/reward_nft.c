@@ -24,7 +24,7 @@ typedef struct inst {
 static int nf_init(const bm_host_api *api, bm_host *host, void **instance, char *err, size_t errlen)
 {
     if (api->size < offsetof(bm_host_api, reward_wallet) + sizeof api->reward_wallet) {
-        snprintf(err, errlen, "host API too old: reward_nonce missing (need version 2)");
+        snprintf(err, errlen, "host API too old: reward_nonce missing (need version 3)");
         return BM_ERROR;
     }
     inst *in = calloc(1, sizeof *in);

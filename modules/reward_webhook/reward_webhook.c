@@ -26,7 +26,7 @@ typedef struct inst {
 static int wh_init(const bm_host_api *api, bm_host *host, void **instance, char *err, size_t errlen)
 {
     if (api->size < offsetof(bm_host_api, reward_secrets) + sizeof api->reward_secrets) {
-        snprintf(err, errlen, "host API too old: reward_secrets missing (need version 2)");
+        snprintf(err, errlen, "host API too old: reward_secrets missing (need version 3)");
         return BM_ERROR;
     }
     inst *in = calloc(1, sizeof *in);
