@@ -3,7 +3,8 @@
 // with 500, 429 + Retry-After, no answer (the sender times out) or a reset
 // connection. One JSON line per request goes to --log:
 //   {"id": webhook-id, "outcome": "ok"|"500"|"429"|"timeout"|"reset"|"400",
-//    "sig": true|false, "path": "/..."}
+//    "sig": true|false, "nsig": signatures sent, "path": "/...",
+//    "inflight": requests open at this one's arrival (itself included), "at": ms}
 // Paths: /4xx answers 400 to everything; anything else follows --fail-rate.
 // Listens on 127.0.0.1, a kernel-chosen port written to --port-file.
 'use strict';
@@ -34,7 +35,11 @@ function verify(headers, body) {
   });
 }
 
+let inflight = 0;
 const server = http.createServer((req, res) => {
+  inflight++;
+  const atArrival = inflight;
+  res.on('close', () => { inflight--; });
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
@@ -45,7 +50,7 @@ const server = http.createServer((req, res) => {
     else if (!sig) outcome = '401';
     else if (rnd() < failRate) outcome = ['500', '429', 'timeout', 'reset'][Math.floor(rnd() * 4)];
     const nsig = (req.headers["webhook-signature"] || "").split(" ").filter(Boolean).length;
-    if (log) fs.writeSync(log, JSON.stringify({ id: req.headers["webhook-id"], outcome, sig, nsig, path: req.url }) + "\n");
+    if (log) fs.writeSync(log, JSON.stringify({ id: req.headers["webhook-id"], outcome, sig, nsig, path: req.url, inflight: atArrival, at: Date.now() }) + "\n");
     const answer = () => {
       if (outcome === 'ok') { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"received":true}'); }
       else if (outcome === '429') { res.writeHead(429, { 'retry-after': '1' }); res.end('slow down'); }

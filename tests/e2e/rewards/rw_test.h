@@ -13,8 +13,10 @@
 typedef struct rw_hit {
     char id[128];
     char outcome[16];
-    int sig;  /* signature verified */
-    int nsig; /* signatures in the header */
+    int sig;      /* signature verified */
+    int nsig;     /* signatures in the header */
+    int inflight; /* requests open at its arrival, itself included */
+    long long at; /* arrival, ms since the epoch */
 } rw_hit;
 
 typedef struct rw_recv {

@@ -149,6 +149,8 @@ rw_hit *rw_recv_hits(const rw_recv *r, size_t *n)
         snprintf(x->outcome, sizeof x->outcome, "%s", oc ? oc : "");
         x->sig = json_is_true(json_object_get(j, "sig"));
         x->nsig = (int)json_integer_value(json_object_get(j, "nsig"));
+        x->inflight = (int)json_integer_value(json_object_get(j, "inflight"));
+        x->at = (long long)json_integer_value(json_object_get(j, "at"));
         json_decref(j);
     }
     free(text);

@@ -12,7 +12,10 @@
  *    an in-game reward without item fail with the README's reasons; a reward
  *    type without a module waits (counted); bmctl rewards retry makes a failed
  *    reward due again; every status change is on the outbox.
- * 3. Secret rotation: after `bmctl webhook secret --rotate` webhooks carry
+ * 3. Per-endpoint cap: a receiver answering in 400 ms never sees more than
+ *    rewards.per_endpoint requests at once, and a fast receiver's rewards are
+ *    all delivered while the slow one is still being worked through.
+ * 4. Secret rotation: after `bmctl webhook secret --rotate` webhooks carry
  *    two signatures, and a receiver knowing only the new secret (or only the
  *    old one) verifies them.
  */
@@ -285,11 +288,54 @@ static void test_secret_rotation(void **state)
     }
 }
 
+static void test_slow_endpoint_capped(void **state)
+{
+    bm_e2e *e = *state;
+    char secret[128];
+    rw_setup(e, "rw_cap", "g-cap", secret, sizeof secret);
+    bm_e2e_setenv(e, "BM_REWARDS_PER_ENDPOINT", "3");
+    rw_recv slow, fast;
+    rw_recv_start(e, &slow, secret, "0", "400");
+    rw_recv_start(e, &fast, secret, "0", "0");
+    char cfg[200];
+    snprintf(cfg, sizeof cfg, "{\"url\": \"http://127.0.0.1:%d/slow\"}", slow.port);
+    rw_grant(e, "slow-", 24, "webhook", cfg);
+    snprintf(cfg, sizeof cfg, "{\"url\": \"http://127.0.0.1:%d/fast\"}", fast.port);
+    rw_grant(e, "fast-", 40, "webhook", cfg);
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+    rw_wait_status(e, &g, "completed", 64, 60000);
+    bm_e2e_engine_stop(&g, 20000);
+    size_t ns = 0, nf = 0;
+    rw_hit *hs = rw_recv_hits(&slow, &ns);
+    rw_hit *hf = rw_recv_hits(&fast, &nf);
+    assert_int_equal(ns, 24);
+    assert_int_equal(nf, 40);
+    int max_slow = 0;
+    long long slow_last = 0, fast_last = 0;
+    for (size_t i = 0; i < ns; i++) {
+        max_slow = hs[i].inflight > max_slow ? hs[i].inflight : max_slow;
+        slow_last = hs[i].at > slow_last ? hs[i].at : slow_last;
+    }
+    for (size_t i = 0; i < nf; i++)
+        fast_last = hf[i].at > fast_last ? hf[i].at : fast_last;
+    fprintf(stderr,
+            "rewards e2e: slow endpoint at most %d at once; fast done %lld ms before slow\n",
+            max_slow, slow_last - fast_last);
+    assert_true(max_slow <= 3);
+    assert_true(max_slow >= 2); /* deliveries to it did run in parallel */
+    /* 24 rewards at 3 x 400 ms take >= 3.2 s; the fast ones were not held behind them. */
+    assert_true(fast_last + 1500 < slow_last);
+    free(hs);
+    free(hf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_failures_end_as_documented, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_endpoint_capped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults_and_kill9, setup, teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
