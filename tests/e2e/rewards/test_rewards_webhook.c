@@ -70,7 +70,7 @@ static void test_faults_and_kill9(void **state)
     bm_e2e *e = *state;
     char secret[128];
     rw_setup(e, "rw_kill9", "g-kill9", secret, sizeof secret);
-    rw_recv r;
+    rw_recv r = {0};
     rw_recv_start(e, &r, secret, "0.5", "0");
     set_webhook_url(e, "g-kill9", r.port, "/hook");
     rw_grant(e, "wh-", N_WEBHOOK, "webhook", "{\"points\": 10, \"timeoutMs\": 1000}");
@@ -165,7 +165,7 @@ static void test_failures_end_as_documented(void **state)
     bm_e2e *e = *state;
     char secret[128];
     rw_setup(e, "rw_fail", "g-fail", secret, sizeof secret);
-    rw_recv r;
+    rw_recv r = {0};
     rw_recv_start(e, &r, secret, "0", "0");
     char cfg[300];
     snprintf(cfg, sizeof cfg, "{\"url\": \"http://127.0.0.1:%d/4xx\"}", r.port);
@@ -263,7 +263,7 @@ static void test_secret_rotation(void **state)
     assert_non_null(strstr(out, old_secret));
     assert_non_null(strstr(out, "expires"));
     free(out);
-    rw_recv only_new, only_old;
+    rw_recv only_new = {0}, only_old = {0};
     rw_recv_start(e, &only_new, new_secret, "0", "0");
     rw_recv_start(e, &only_old, old_secret, "0", "0");
     char cfg[200];
@@ -294,7 +294,7 @@ static void test_slow_endpoint_capped(void **state)
     char secret[128];
     rw_setup(e, "rw_cap", "g-cap", secret, sizeof secret);
     bm_e2e_setenv(e, "BM_REWARDS_PER_ENDPOINT", "3");
-    rw_recv slow, fast;
+    rw_recv slow = {0}, fast = {0};
     rw_recv_start(e, &slow, secret, "0", "400");
     rw_recv_start(e, &fast, secret, "0", "0");
     char cfg[200];
