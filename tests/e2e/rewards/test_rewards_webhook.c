@@ -212,6 +212,22 @@ static void test_failures_end_as_documented(void **state)
     assert_non_null(strstr(out, "bad URL"));
     assert_null(strstr(out, "completed"));
     free(out);
+    /* Filters: by campaign and user, as JSON. */
+    const char *byuser[] = {"rewards", "list",   "--campaign", RW_CAMPAIGN,
+                            "--user",  "user-2", "--json",     NULL};
+    assert_int_equal(bm_e2e_bmctl(e, &out, byuser), 0);
+    json_t *arr = json_loads(out, 0, NULL);
+    free(out);
+    assert_true(json_is_array(arr));
+    assert_int_equal(json_array_size(arr), 2); /* nomod-2 and fine-2 */
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(arr, i), "userId")),
+                            "user-2");
+    json_decref(arr);
+    const char *badstatus[] = {"rewards", "list", "--status", "done", NULL};
+    assert_int_equal(bm_e2e_bmctl(e, &out, badstatus), 2);
+    assert_non_null(strstr(out, "--status must be"));
+    free(out);
     char *id = rw_text(e, "SELECT id FROM reward_fulfillments WHERE idempotency_key = 'four-1'");
     const char *show[] = {"rewards", "show", id, NULL};
     assert_int_equal(bm_e2e_bmctl(e, &out, show), 0);
