@@ -1,9 +1,10 @@
 /*
- * The rewards role: a dispatcher thread (claims, records) and a bounded pool
- * of delivery workers. See rewards.h for the shape.
+ * The rewards role: a dispatcher thread (claims), a recorder thread (writes
+ * outcomes) and a bounded pool of delivery workers. See rewards.h for the
+ * shape.
  *
  * Lifetimes: an item is claimed by the dispatcher, queued, taken by one
- * worker, put on the done list, recorded by the dispatcher and freed. Between
+ * worker, put on the done list, recorded by the recorder and freed. Between
  * claim and record it is "in flight"; the dispatcher claims only while fewer
  * than 4 x workers are in flight, so memory and the time a claim waits in the
  * queue stay bounded (well inside the lease).
@@ -48,8 +49,10 @@ struct bm_rewards {
     pthread_t *workers;
     int nworkers;
 
-    pthread_mutex_t mu; /* guards the queue, done list, endpoints, flags */
-    pthread_cond_t work_cv, done_cv;
+    pthread_mutex_t mu;                       /* guards the queue, done list, endpoints, flags */
+    pthread_cond_t work_cv, done_cv, room_cv; /* room_cv: in-flight went down */
+    pthread_t recorder;
+    int recorder_exit;
     bm_rw_item *queue_head, *queue_tail;
     bm_rw_item *done;
     int inflight;
@@ -288,6 +291,7 @@ static void record_done(bm_rewards *r, PGconn **pg, bm_rw_item **pending)
     *pending = NULL;
     pthread_mutex_lock(&r->mu);
     r->inflight -= n;
+    pthread_cond_signal(&r->room_cv);
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -309,27 +313,84 @@ static void enqueue(bm_rewards *r, bm_rw_item *list)
     pthread_mutex_unlock(&r->mu);
 }
 
+static void deadline_in(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Recorder: waits for finished deliveries (or ms). */
 static void wait_done(bm_rewards *r, int ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    deadline_in(&ts, ms);
     pthread_mutex_lock(&r->mu);
-    if (!r->done && !r->stopping)
+    if (!r->done)
         pthread_cond_timedwait(&r->done_cv, &r->mu, &ts);
     pthread_mutex_unlock(&r->mu);
+}
+
+/* Dispatcher: waits until recorded outcomes make room (or ms). */
+static void wait_room(bm_rewards *r, int ms)
+{
+    struct timespec ts;
+    deadline_in(&ts, ms);
+    pthread_mutex_lock(&r->mu);
+    if (!r->stopping)
+        pthread_cond_timedwait(&r->room_cv, &r->mu, &ts);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static PGconn *connect_retry(bm_rewards *r, int64_t *last_connect)
+{
+    if (now_ms() - *last_connect <= 1000)
+        return NULL;
+    char err[512];
+    *last_connect = now_ms();
+    PGconn *pg = bm_pg_connect(r->cfg.pg_dsn, err, sizeof err);
+    if (!pg)
+        bm_error("rewards", "database: %s", err);
+    return pg;
+}
+
+/* Records outcomes on its own connection, so recording and claiming overlap. */
+static void *recorder_main(void *arg)
+{
+    bm_rewards *r = arg;
+    PGconn *pg = NULL;
+    bm_rw_item *pending = NULL;
+    int64_t last_connect = 0, exit_at = 0;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        int exiting = r->recorder_exit, left = r->done != NULL;
+        pthread_mutex_unlock(&r->mu);
+        if (!pg)
+            pg = connect_retry(r, &last_connect);
+        record_done(r, &pg, &pending);
+        if (exiting) {
+            if (!exit_at)
+                exit_at = now_ms();
+            /* Without a database for 10 s, give up recording: the leases bring the rows back. */
+            if ((!pending && !left) || now_ms() - exit_at > 10000)
+                break;
+        }
+        wait_done(r, exiting ? 100 : r->cfg.rewards_poll_ms);
+    }
+    free_list(pending);
+    if (pg)
+        PQfinish(pg);
+    return NULL;
 }
 
 static void *dispatcher_main(void *arg)
 {
     bm_rewards *r = arg;
     PGconn *pg = NULL;
-    bm_rw_item *pending = NULL;
     int64_t last_count = 0, last_connect = 0, stop_at = 0, last_types = 0;
     const int max_inflight = r->nworkers * 4;
     for (;;) {
@@ -346,25 +407,25 @@ static void *dispatcher_main(void *arg)
                 r->done = q;
                 q = nx;
             }
+            pthread_cond_signal(&r->done_cv);
         }
         pthread_mutex_unlock(&r->mu);
-        if (!pg && now_ms() - last_connect > 1000) {
-            char err[512];
-            last_connect = now_ms();
-            pg = bm_pg_connect(r->cfg.pg_dsn, err, sizeof err);
-            if (!pg)
-                bm_error("rewards", "database: %s", err);
-        }
-        record_done(r, &pg, &pending);
         if (stopping) {
             if (!stop_at)
                 stop_at = now_ms();
-            /* Without a database for 10 s, give up recording: the leases bring the rows back. */
-            if (inflight == 0 || (!pg && now_ms() - stop_at > 10000))
+            /* Everything recorded, or 10 s more than the deliveries allow. */
+            if (inflight == 0 || now_ms() - stop_at > 10000 + 30000)
                 break;
-            wait_done(r, 100);
+            struct timespec ts;
+            deadline_in(&ts, 100);
+            pthread_mutex_lock(&r->mu);
+            if (r->inflight > 0)
+                pthread_cond_timedwait(&r->room_cv, &r->mu, &ts);
+            pthread_mutex_unlock(&r->mu);
             continue;
         }
+        if (!pg)
+            pg = connect_retry(r, &last_connect);
         int claimed = 0;
         if (pg && now_ms() - last_types >= 1000) {
             refresh_types(r, pg);
@@ -404,10 +465,8 @@ static void *dispatcher_main(void *arg)
             last_count = now_ms();
         }
         if (claimed == 0)
-            wait_done(r, r->cfg.rewards_poll_ms);
+            wait_room(r, r->cfg.rewards_poll_ms);
     }
-    /* Whatever could not be recorded stays claimed; its lease brings it back. */
-    free_list(pending);
     if (pg)
         PQfinish(pg);
     return NULL;
@@ -437,14 +496,23 @@ bm_rewards *bm_rewards_start(const bm_config *cfg, bm_loader *loader, char *err,
     pthread_mutex_init(&r->save_mu, NULL);
     pthread_cond_init(&r->work_cv, NULL);
     pthread_cond_init(&r->done_cv, NULL);
+    pthread_cond_init(&r->room_cv, NULL);
     r->workers = calloc((size_t)cfg->rewards_workers, sizeof *r->workers);
     if (!r->workers)
         goto fail;
     for (; r->nworkers < cfg->rewards_workers; r->nworkers++)
         if (pthread_create(&r->workers[r->nworkers], NULL, worker_main, r) != 0)
             goto fail;
-    if (pthread_create(&r->dispatcher, NULL, dispatcher_main, r) != 0)
+    if (pthread_create(&r->recorder, NULL, recorder_main, r) != 0)
         goto fail;
+    if (pthread_create(&r->dispatcher, NULL, dispatcher_main, r) != 0) {
+        pthread_mutex_lock(&r->mu);
+        r->recorder_exit = 1;
+        pthread_cond_signal(&r->done_cv);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->recorder, NULL);
+        goto fail;
+    }
     bm_info("rewards", "started workers=%d per_endpoint=%d lease_s=%d", r->nworkers,
             cfg->rewards_per_endpoint, cfg->rewards_lease_s);
     return r;
@@ -467,9 +535,14 @@ void bm_rewards_stop(bm_rewards *r)
         return;
     pthread_mutex_lock(&r->mu);
     r->stopping = 1;
-    pthread_cond_broadcast(&r->done_cv);
+    pthread_cond_broadcast(&r->room_cv);
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->dispatcher, NULL);
+    pthread_mutex_lock(&r->mu);
+    r->recorder_exit = 1;
+    pthread_cond_signal(&r->done_cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->recorder, NULL);
     pthread_mutex_lock(&r->mu);
     r->workers_exit = 1;
     pthread_cond_broadcast(&r->work_cv);
@@ -485,6 +558,7 @@ void bm_rewards_stop(bm_rewards *r)
     pthread_mutex_destroy(&r->save_mu);
     pthread_cond_destroy(&r->work_cv);
     pthread_cond_destroy(&r->done_cv);
+    pthread_cond_destroy(&r->room_cv);
     bm_info("rewards", "stopped delivered=%llu retried=%llu failed=%llu",
             (unsigned long long)atomic_load(&r->delivered),
             (unsigned long long)atomic_load(&r->retried),

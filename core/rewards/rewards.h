@@ -1,11 +1,12 @@
 /*
  * The rewards role: delivers reward_fulfillments rows through reward modules.
  *
- * One dispatcher thread owns a PostgreSQL connection: it claims due rows
- * (FOR UPDATE SKIP LOCKED; a claim is a lease, so a crashed host's claims come
- * back when it runs out), hands them to a bounded pool of worker threads, and
- * records each outcome with its outbox messages (reward.status,
- * ui.reward_updates) in one transaction per round. Workers call the module
+ * A dispatcher thread claims due rows (FOR UPDATE SKIP LOCKED; a claim is a
+ * lease, so a crashed host's claims come back when it runs out) and hands them
+ * to a bounded pool of worker threads; a recorder thread writes each outcome
+ * with its outbox messages (reward.status, ui.reward_updates) in one
+ * transaction per round. Each of the two has its own PostgreSQL connection,
+ * so claiming and recording overlap. Workers call the module
  * whose `serves` equals the row's reward_type; at most `per_endpoint` of them
  * talk to one endpoint at a time, so one slow receiver does not hold the
  * others back. Rows whose type no loaded module serves are not claimed: they
