@@ -3,6 +3,7 @@
  * dedup window, the state cache and the campaign routing index (with a real
  * module loaded through the loader).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <jansson.h>
 
 #include "campaign/campaign.h"
+#include "event/arena.h"
 #include "host/host.h"
 #include "loader/loader.h"
 #include "pipeline/dedup.h"
@@ -183,6 +185,68 @@ static void test_strset(void **state)
     bm_strset_free(&s);
 }
 
+/* --- decode arena and other threads' jansson ------------------------------------ */
+
+typedef struct arena_worker {
+    int stop;
+    long made, in_arena;
+} arena_worker;
+
+/* Another thread building and freeing JSON while the arena is active elsewhere. */
+static void *jansson_worker(void *arg)
+{
+    arena_worker *w = arg;
+    while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+        json_t *j =
+            json_pack("{s:s, s:[i, i], s:{s:f}}", "user", "someone", "n", 1, 2, "o", "x", 1.5);
+        char *text = json_dumps(j, JSON_COMPACT);
+        if (bm_arena_owns(j) || bm_arena_owns(text))
+            w->in_arena++;
+        json_t *back = json_loads(text, 0, NULL);
+        if (!json_equal(j, back))
+            w->in_arena++;
+        free(text);
+        json_decref(back);
+        json_decref(j);
+        w->made++;
+    }
+    return NULL;
+}
+
+static void test_arena_with_other_threads(void **state)
+{
+    (void)state;
+    bm_arena *a = bm_arena_new();
+    assert_non_null(a);
+    arena_worker w = {0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, jansson_worker, &w), 0);
+    long owned = 0;
+    for (int round = 0; round < 50; round++) {
+        json_t *keep[200];
+        for (int i = 0; i < 200; i++) {
+            bm_arena_begin(a);
+            keep[i] = json_loads("{\"userId\":\"u\",\"data\":{\"points\":[1,2,3]}}", 0, NULL);
+            bm_arena_end();
+            owned += bm_arena_owns(keep[i]);
+        }
+        /* Outside begin/end this thread gets malloc too. */
+        json_t *plain = json_object();
+        assert_false(bm_arena_owns(plain));
+        json_decref(plain);
+        for (int i = 0; i < 200; i++)
+            json_decref(keep[i]); /* arena frees are no-ops */
+        bm_arena_reset(a);
+    }
+    __atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    print_message("arena values=%ld, other thread's values=%ld\n", owned, w.made);
+    assert_int_equal(owned, 50 * 200);
+    assert_true(w.made > 0);
+    assert_int_equal(w.in_arena, 0);
+    bm_arena_destroy(a);
+}
+
 /* --- routing index ----------------------------------------------------------------- */
 
 static bm_camps *g_camps;
@@ -269,12 +333,96 @@ static void test_routing_index(void **state)
     rmdir(dir);
 }
 
+/* An out-of-band pin keeps a campaign's context through an update and a removal. */
+static bm_host *t_host_new(void *ud, const char *name)
+{
+    (void)ud;
+    return bm_host_new(name, NULL);
+}
+
+static void t_host_free(void *ud, bm_host *h)
+{
+    (void)ud;
+    bm_host_free(h);
+}
+
+static double metric(bm_modinst *mi, const char *name)
+{
+    json_t *m = bm_host_metrics_json(mi->host);
+    double v = json_number_value(json_object_get(m, name));
+    json_decref(m);
+    return v;
+}
+
+static void test_campaign_pins(void **state)
+{
+    (void)state;
+    bm_camps cs;
+    bm_camps_init(&cs);
+    g_camps = &cs;
+    char dir[] = "/tmp/bm-pins-XXXXXX", err[512], path[600], *resp = NULL;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/fx_v2_a.so", BM_FIXTURE_DIR);
+    bm_loader_host lh = {.api = bm_host_api_get(),
+                         .host_new = t_host_new,
+                         .host_free = t_host_free,
+                         .adopt = t_adopt,
+                         .release = t_release};
+    bm_modinst *mi = NULL;
+    assert_int_equal(bm_loader_open(path, dir, 1, &lh, NULL, 0, &mi, err, sizeof err), 0);
+    bm_modinst *v[1] = {mi};
+    bm_modset set = {.generation = 1, .n = 1, .mods = v};
+    bm_camp_row rows[1] = {row(1, "g", "active")};
+    assert_int_equal(bm_camps_sync(&cs, rows, 1, &set), 1);
+
+    bm_modinst *pmi = NULL;
+    void *cctx = NULL;
+    bm_camp *pinned = bm_camps_pin(&cs, rows[0].id, &pmi, &cctx);
+    assert_non_null(pinned);
+    assert_ptr_equal(pmi, mi);
+    assert_null(bm_camps_pin(&cs, "00000000-0000-0000-0000-999999999999", &pmi, &cctx));
+
+    /* An update while pinned: a new record serves, the old context stays alive. */
+    rows[0].version = 2;
+    assert_int_equal(bm_camps_sync(&cs, rows, 1, &set), 1);
+    bm_camp *now = bm_camps_find(&cs, rows[0].id);
+    assert_ptr_not_equal(now, pinned);
+    assert_ptr_equal(bm_camps_at(&cs, now->slot), now);
+    assert_ptr_not_equal(now->cctx, cctx);
+    assert_non_null(cs.zombies);
+    assert_int_equal(metric(mi, "changed_updated"), 0); /* not removed yet */
+    assert_int_equal(mi->m->query(mi->instance, cctx, "{}", &resp), BM_OK);
+    free(resp);
+    bm_camps_reap(&cs); /* still pinned: kept */
+    assert_non_null(cs.zombies);
+    bm_camps_unpin(pinned);
+    bm_camps_reap(&cs);
+    assert_null(cs.zombies);
+    assert_int_equal(metric(mi, "changed_updated"), 1);
+
+    /* Paused: removed, said so. */
+    snprintf(rows[0].status, sizeof rows[0].status, "draft");
+    assert_int_equal(bm_camps_sync(&cs, rows, 1, &set), 1);
+    assert_null(bm_camps_find(&cs, rows[0].id));
+    assert_int_equal(metric(mi, "changed_removed"), 1);
+
+    bm_camps_free(&cs, &set);
+    bm_loader_close(mi, &lh);
+    free(rows[0].config);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf_escapes),  cmocka_unit_test(test_buf_numbers_and_growth),
-        cmocka_unit_test(test_dedup_window), cmocka_unit_test(test_state_cache),
-        cmocka_unit_test(test_strset),       cmocka_unit_test(test_routing_index),
+        cmocka_unit_test(test_buf_escapes),
+        cmocka_unit_test(test_buf_numbers_and_growth),
+        cmocka_unit_test(test_dedup_window),
+        cmocka_unit_test(test_state_cache),
+        cmocka_unit_test(test_strset),
+        cmocka_unit_test(test_routing_index),
+        cmocka_unit_test(test_arena_with_other_threads),
+        cmocka_unit_test(test_campaign_pins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
