@@ -7,6 +7,7 @@
  * BM_CHAIN_CHAIN_ID, BM_CHAIN_CONFIRMATIONS. The recipient is the user id when
  * it is an address, else the wallet of the player's community membership.
  */
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,15 @@ static int tk_init(const bm_host_api *api, bm_host *host, void **instance, char 
         snprintf(err, errlen, "host API too old: reward_nonce missing (need version 3)");
         return BM_ERROR;
     }
+    /* Once per instance, here on the loading thread: libcurl's global setup
+     * is not thread-safe, and deliveries run on several threads. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "cannot initialise libcurl");
+        return BM_ERROR;
+    }
     inst *in = calloc(1, sizeof *in);
     if (!in) {
+        curl_global_cleanup();
         snprintf(err, errlen, "out of memory");
         return BM_ERROR;
     }
@@ -87,6 +95,7 @@ static int tk_on_reward(void *instance, const bm_reward *r, char *result, size_t
 static void tk_destroy(void *instance)
 {
     free(instance);
+    curl_global_cleanup();
 }
 
 static const bm_module g_module = {
