@@ -24,6 +24,8 @@ int bm_cmd_community(bm_ctl *ctl, int argc, char **argv);   /* cmd_community.c *
 int bm_cmd_studio(bm_ctl *ctl, int argc, char **argv);      /* cmd_game.c */
 int bm_cmd_game(bm_ctl *ctl, int argc, char **argv);        /* cmd_game.c */
 int bm_cmd_key(bm_ctl *ctl, int argc, char **argv);         /* cmd_game.c */
+int bm_cmd_rewards(bm_ctl *ctl, int argc, char **argv);     /* cmd_rewards.c */
+int bm_cmd_webhook(bm_ctl *ctl, int argc, char **argv);     /* cmd_rewards.c */
 int bm_cmd_event(bm_ctl *ctl, int argc, char **argv);       /* cmd_event.c: event send */
 
 #endif

@@ -35,6 +35,9 @@ static const cmd g_cmds[] = {
     {"game", bm_cmd_game,
      "game create --studio S --name N --identifier ID [--webhook-url U] | list"},
     {"key", bm_cmd_key, "key create --game ID | list --game ID | revoke KEY_ID"},
+    {"rewards", bm_cmd_rewards,
+     "rewards list [--status S] [--campaign C] [--user U] | show ID | retry ID"},
+    {"webhook", bm_cmd_webhook, "webhook url GAME [URL|--clear] | secret GAME [--rotate]"},
 };
 
 static void usage(FILE *f)

@@ -41,7 +41,7 @@ typedef struct key_def {
 
 static const key_def g_keys[] = {
     {"engine", "roles", T_ROLES, offsetof(bm_config, roles), sizeof(((bm_config *)0)->roles),
-     "processor,relay,gateway", 0, 0,
+     "processor,relay,gateway,rewards", 0, 0,
      "roles this process runs: processor, relay, gateway, rewards, scheduler"},
     INT("engine", "drain_deadline_ms", drain_deadline_ms, "5000", 0, 3600000,
         "a retired module generation still draining after this is reported by bmctl modules"),
@@ -105,6 +105,21 @@ static const key_def g_keys[] = {
         "PEM certificates by kid (JSON object) or JWKS file; reloaded on SIGHUP"),
     INT("auth", "clock_skew_s", auth_clock_skew_s, "60", 0, 3600,
         "leeway on exp, iat and auth_time"),
+    INT("rewards", "workers", rewards_workers, "64", 1, 1024, "reward deliveries running at once"),
+    INT("rewards", "per_endpoint", rewards_per_endpoint, "16", 1, 1024,
+        "deliveries running at once to one endpoint (scheme://host:port)"),
+    INT("rewards", "lease_s", rewards_lease_s, "300", 5, 86400,
+        "a claimed reward not settled within this is claimed again (crashed host)"),
+    INT("rewards", "poll_ms", rewards_poll_ms, "200", 10, 60000,
+        "idle wait between looks for due rewards"),
+    STR("rewards", "backoff", rewards_backoff, "5s,30s,2m,10m,1h,6h",
+        "delay before retry 1, 2, ... (units ms, s, m, h, d)"),
+    STR("rewards", "backoff_repeat", rewards_backoff_repeat, "12h",
+        "delay between retries once the list is used up"),
+    STR("rewards", "give_up_after", rewards_give_up, "3d",
+        "a reward fails once its retry delays add up to more than this"),
+    INT("rewards", "jitter_pct", rewards_jitter_pct, "20", 0, 100,
+        "every retry delay is moved by up to this percent either way"),
 };
 #define NKEYS (sizeof g_keys / sizeof g_keys[0])
 

@@ -64,6 +64,15 @@ typedef struct bm_config {
     char auth_project[128]; /* Firebase project id: aud, and iss suffix */
     char auth_certs[512];   /* PEM certificates by kid (JSON object) or a JWKS file */
     int auth_clock_skew_s;  /* leeway on exp / iat / auth_time */
+    /* [rewards] (core/rewards) */
+    int rewards_workers;             /* deliveries running at once */
+    int rewards_per_endpoint;        /* deliveries at once to one host:port */
+    int rewards_lease_s;             /* a claim not settled by then is claimed again */
+    int rewards_poll_ms;             /* idle wait between looks for due rewards */
+    char rewards_backoff[256];       /* retry delays, e.g. "5s,30s,2m,10m,1h,6h" */
+    char rewards_backoff_repeat[32]; /* delay after the list is used up */
+    char rewards_give_up[32];        /* a reward still failing this long after grant fails */
+    int rewards_jitter_pct;          /* +- this percent on every delay */
 } bm_config;
 
 /* Nonzero if the configuration runs role BM_ROLE_x. */

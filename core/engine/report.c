@@ -4,6 +4,7 @@
 
 #include "engine/engine_int.h"
 #include "host/host.h"
+#include "rewards/rewards.h"
 
 static json_t *modules_array(bm_engine *e)
 {
@@ -77,6 +78,7 @@ char *bm_engine_modules_json(bm_engine *e)
     json_object_set_new(root, "retiring", retiring ? retiring : json_array());
     json_object_set_new(root, "campaigns", campaigns_array(e));
     json_object_set_new(root, "stats", stats_object(&e->stats));
+    json_object_set_new(root, "rewards", bm_rewards_stats_json(e->roles[BM_ROLE_REWARDS].state));
     pthread_mutex_lock(&e->report_lock);
     json_object_set_new(root, "lastReload", json_string(e->report));
     pthread_mutex_unlock(&e->report_lock);

@@ -7,11 +7,13 @@
 #include "gateway/gateway.h"
 #include "pipeline/pipeline.h"
 #include "relay/relay.h"
+#include "rewards/rewards.h"
 
 static const bm_role_ops *const g_roles[BM_NROLES] = {
     [BM_ROLE_PROCESSOR] = &bm_pipeline_role,
     [BM_ROLE_RELAY] = &bm_relay_role,
     [BM_ROLE_GATEWAY] = &bm_gateway_role,
+    [BM_ROLE_REWARDS] = &bm_rewards_role,
 };
 
 const bm_role_ops *bm_engine_role_ops(int role)

@@ -10,6 +10,7 @@
 #include "campaign/campaign.h"
 #include "log/log.h"
 #include "pipeline/batch.h"
+#include "rewards/rewards.h"
 
 bm_host *bm_host_new(const char *module, const bm_lua_limits *lua)
 {
@@ -140,6 +141,12 @@ static const bm_host_api g_api = {
     .player_level = bm_batch_player_level,
     .state_each = bm_batch_state_each,
     .event_has = bm_hostapi_event_has,
+    .reward_webhook_url = bm_rewards_api_webhook_url,
+    .reward_secrets = bm_rewards_api_secrets,
+    .reward_saved = bm_rewards_api_saved,
+    .reward_save = bm_rewards_api_save,
+    .reward_nonce = bm_rewards_api_nonce,
+    .reward_wallet = bm_rewards_api_wallet,
 };
 
 const bm_host_api *bm_host_api_get(void)

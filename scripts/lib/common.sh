@@ -12,9 +12,14 @@ BM_DEB_PACKAGES=(
     clang clang-format clang-tidy cppcheck
     librdkafka-dev libpq-dev libjansson-dev liblua5.4-dev libinih-dev libcmocka-dev
     libcurl4-openssl-dev libmicrohttpd-dev libssl-dev nettle-dev zlib1g-dev
+    nodejs
     postgresql postgresql-contrib
     procps psmisc util-linux
 )
+
+# npm installs the chain tests' packages (scripts/lib/npm.sh); a node built with
+# its own npm (not Debian's split packages) needs no second one.
+command -v npm >/dev/null 2>&1 || BM_DEB_PACKAGES+=(npm)
 
 # Commands run by the EXIT trap, last registered first (see bm_on_exit).
 BM_EXIT_HOOKS=()

@@ -48,7 +48,7 @@ extern "C" {
 #define BM_ABI_MIN_VERSION 1u
 
 /* Version of the host-API table this header describes. */
-#define BM_HOST_API_VERSION 2u
+#define BM_HOST_API_VERSION 3u
 
 /* Number of reserved callback slots at the end of bm_module (8 in ABI 1). */
 #define BM_MODULE_SPARE_SLOTS 5
@@ -283,6 +283,28 @@ typedef struct bm_host_api {
     /* 1 if "data" has a value other than null at the dotted path, whatever its
      * type (number, string, boolean, object, array); 0 if not. */
     int (*event_has)(const bm_event *ev, const char *path);
+    /* --- host API version 3: for reward modules, inside on_reward (any thread) --- */
+
+    /* The webhook_url of the reward's game, or NULL when the game has none. */
+    const char *(*reward_webhook_url)(const bm_reward *r);
+    /* The game's webhook signing secrets ("whsec_<base64>"), newest first:
+     * fills out[0..max) and returns how many (2 while a rotation's grace
+     * period runs, 1 otherwise, 0 when the game has none). Strings live
+     * until on_reward returns. */
+    int (*reward_secrets)(const bm_reward *r, const char **out, int max);
+    /* What reward_save stored in earlier attempts (a JSON object), or NULL. */
+    const char *(*reward_saved)(const bm_reward *r);
+    /* Merges a JSON object into the reward's stored data now, before an
+     * external effect (a signed transaction before its broadcast). 0, or -1
+     * when it could not be stored (do not go on with the effect then). */
+    int (*reward_save)(const bm_reward *r, const char *json);
+    /* The reward's nonce for sending `account`: the one stored with the reward
+     * if it has one, else the next of the engine's counter for the account
+     * (at least `chain_next`), stored with the reward in the same transaction.
+     * -1 when it could not be stored. */
+    int64_t (*reward_nonce)(const bm_reward *r, const char *account, int64_t chain_next);
+    /* The `wallet` of the user's active community membership metadata, or NULL. */
+    const char *(*reward_wallet)(const bm_reward *r);
 } bm_host_api;
 
 /* The module descriptor. Fill it with designated initializers. */
