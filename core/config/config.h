@@ -47,6 +47,15 @@ typedef struct bm_config {
     long lua_instruction_limit;
     long lua_memory_limit_kb;
     int lua_pattern_max_len;
+    /* [security] */
+    char command_key_file[512];          /* "" = <run_dir>/command.key (created) */
+    char command_key_previous_file[512]; /* accepted too, during a rotation */
+    char admin_group[64];                /* group of admin.sock ("" = the engine's) */
+    int dlq_original_max_bytes;          /* original bytes a DLQ record keeps */
+    /* [campaigns] */
+    int campaign_max_config_bytes;
+    int campaign_max_name_bytes;
+    int campaign_max_whitelist;
 } bm_config;
 
 /* Nonzero if the configuration runs role BM_ROLE_x. */

@@ -181,12 +181,26 @@ rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errle
 int bm_kafka_produce_sync(rd_kafka_t *p, const char *topic, const char *key, const void *val,
                           size_t len, char *err, size_t errlen)
 {
+    return bm_kafka_produce_sync_hdr(p, topic, key, val, len, NULL, NULL, err, errlen);
+}
+
+int bm_kafka_produce_sync_hdr(rd_kafka_t *p, const char *topic, const char *key, const void *val,
+                              size_t len, const char *hname, const char *hval, char *err,
+                              size_t errlen)
+{
     /* Stays _IN_PROGRESS until the delivery report says otherwise. */
     rd_kafka_resp_err_t outcome = RD_KAFKA_RESP_ERR__IN_PROGRESS;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (hname) {
+        hdrs = rd_kafka_headers_new(1);
+        rd_kafka_header_add(hdrs, hname, -1, hval, -1);
+    }
     rd_kafka_resp_err_t rc = rd_kafka_producev(
         p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
         RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_OPAQUE(&outcome), RD_KAFKA_V_END);
+        RD_KAFKA_V_OPAQUE(&outcome), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+    if (rc && hdrs)
+        rd_kafka_headers_destroy(hdrs); /* on success the message owns them */
     if (rc) {
         snprintf(err, errlen, "produce to %s: %s", topic, rd_kafka_err2str(rc));
         return -1;

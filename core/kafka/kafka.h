@@ -59,5 +59,9 @@ rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errle
 /* Produces one message synchronously (waits for the delivery report); 0 or -1 with err. */
 int bm_kafka_produce_sync(rd_kafka_t *p, const char *topic, const char *key, const void *val,
                           size_t len, char *err, size_t errlen);
+/* The same with one header (hname NULL: none), e.g. a command's signature. */
+int bm_kafka_produce_sync_hdr(rd_kafka_t *p, const char *topic, const char *key, const void *val,
+                              size_t len, const char *hname, const char *hval, char *err,
+                              size_t errlen);
 
 #endif

@@ -148,6 +148,18 @@ static int push_new_hash(bm_part *pt, uint64_t h)
     return 0;
 }
 
+/* 1 if the message carries a valid command signature (cmdauth.h). */
+static int signed_by_us(const bm_pipeline *e, const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(h, BM_CMDAUTH_HEADER, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    return bm_cmdauth_verify(&e->cmdkeys, m->payload, m->len, v, n) == 0;
+}
+
 static int is_command(const bm_event *ev)
 {
     return strncmp(ev->event_type, BM_CMD_PREFIX, sizeof BM_CMD_PREFIX - 1) == 0;
@@ -194,6 +206,11 @@ static int prepare(bm_pipeline *e, bm_run *r)
         it->ev.partition = m->partition;
         bm_arena_begin(r->arena);
         int bad = bm_event_decode(&it->ev, m->payload, m->len, &lim, reason, sizeof reason);
+        if (!bad && bm_cmdauth_is_command(it->ev.event_type) && !signed_by_us(e, m)) {
+            bm_event_clear(&it->ev);
+            snprintf(reason, sizeof reason, "unauthenticated_command");
+            bad = 1;
+        }
         bm_arena_end();
         if (bad) {
             pt->rejected++;

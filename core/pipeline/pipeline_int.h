@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "campaign/campaign.h"
+#include "cmdauth/cmdauth.h"
 #include "config/config.h"
 #include "loader/loader.h"
 #include "pipeline/batch.h"
@@ -57,6 +58,7 @@ typedef struct bm_pipeline {
     /* community membership: users preloaded, kept current from config.communities */
     struct bm_members *members;
     rd_kafka_t *communities; /* config.communities, every partition, no group */
+    bm_cmdauth cmdkeys;      /* command events must be signed with these */
 } bm_pipeline;
 
 /* on_tick, on_campaign_tick and campaign ends into batch b (tick.c). */
