@@ -24,6 +24,7 @@ static const cmd g_cmds[] = {
     {"quest", bm_cmd_quest, "quest progress CAMPAIGN USER [--json]"},
     {"battlepass", bm_cmd_battlepass,
      "battlepass show|purchase|claim CAMPAIGN USER [TIER] [--premium] [--json]"},
+    {"outbox", bm_cmd_outbox, "outbox parked [--json] | retry ID|all | drop ID"},
 };
 
 static void usage(FILE *f)

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
 #include "event/arena.h"
 #include "event/event.h"
 #include "kafka/kafka.h"
@@ -97,19 +99,41 @@ static size_t poll_batch(bm_pipeline *e, bm_run *r)
     return r->n;
 }
 
-/* DLQ record: reason, where it came from, and the original bytes. */
-static void to_dlq(bm_batch *b, const rd_kafka_message_t *m, const char *reason)
+/*
+ * DLQ record: reason, where it came from, the original's length and SHA-256,
+ * and its first `keep` bytes (as text when they are UTF-8, else hex). Bounded
+ * whatever the event, so a record never outgrows what the broker accepts.
+ */
+static void to_dlq(bm_batch *b, const rd_kafka_message_t *m, const char *reason, size_t keep)
 {
     bm_buf j = {0};
-    char ts[40];
+    char ts[40], sha[65];
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    static const char hex[] = "0123456789abcdef";
     bm_rfc3339_format(bm_now_ms(), ts, sizeof ts);
+    SHA256(m->payload, m->len, d);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+        sha[2 * i] = hex[d[i] >> 4];
+        sha[2 * i + 1] = hex[d[i] & 15];
+    }
+    sha[64] = '\0';
     bm_buf_puts(&j, "{\"reason\":");
     bm_buf_json_str(&j, reason);
-    bm_buf_printf(&j, ",\"partition\":%d,\"offset\":%lld,\"rejectedAt\":\"%s\"", m->partition,
-                  (long long)m->offset, ts);
-    /* Keep the original as text when it is text; bytes that are not UTF-8 go
-     * hex-encoded so nothing is lost. */
-    json_t *s = json_stringn((const char *)m->payload, m->len);
+    bm_buf_printf(&j,
+                  ",\"partition\":%d,\"offset\":%lld,\"rejectedAt\":\"%s\","
+                  "\"originalLength\":%zu,\"originalSha256\":\"%s\"",
+                  m->partition, (long long)m->offset, ts, m->len, sha);
+    size_t n = m->len < keep ? m->len : keep;
+    json_t *s = json_stringn((const char *)m->payload, n);
+    /* A cut inside a UTF-8 sequence is not text: back off to its start. */
+    for (size_t back = 0; !s && n == keep && back < 3 && n > back;) {
+        back++;
+        s = json_stringn((const char *)m->payload, n - back);
+        if (s)
+            n -= back;
+    }
+    if (n < m->len)
+        bm_buf_puts(&j, ",\"originalTruncated\":true");
     if (s) {
         bm_buf_puts(&j, ",\"original\":");
         char *enc = json_dumps(s, JSON_ENCODE_ANY);
@@ -119,8 +143,7 @@ static void to_dlq(bm_batch *b, const rd_kafka_message_t *m, const char *reason)
         json_decref(s);
     } else {
         bm_buf_puts(&j, ",\"originalHex\":\"");
-        static const char hex[] = "0123456789abcdef";
-        for (size_t i = 0; i < m->len; i++) {
+        for (size_t i = 0; i < n; i++) {
             unsigned char c = ((const unsigned char *)m->payload)[i];
             char h[2] = {hex[c >> 4], hex[c & 15]};
             bm_buf_append(&j, h, 2);
@@ -186,7 +209,7 @@ static int prepare(bm_pipeline *e, bm_run *r)
         .past_ms = (int64_t)e->cfg.past_bound_s * 1000,
         .future_ms = (int64_t)e->cfg.future_bound_s * 1000,
     };
-    char reason[128];
+    char reason[256];
     uint32_t now_s = (uint32_t)(lim.now_ms / 1000);
     for (size_t i = 0; i < r->n; i++) {
         bm_item *it = &r->items[i];
@@ -214,7 +237,7 @@ static int prepare(bm_pipeline *e, bm_run *r)
         bm_arena_end();
         if (bad) {
             pt->rejected++;
-            to_dlq(b, m, reason);
+            to_dlq(b, m, reason, (size_t)e->cfg.dlq_original_max_bytes);
             continue;
         }
         it->valid = 1;

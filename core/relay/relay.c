@@ -25,15 +25,42 @@ typedef struct bm_relay {
     char dsn[1024];
     rd_kafka_t *producer;
     bm_stats *stats;
-    atomic_int failed; /* delivery failures in the current round */
 } bm_relay;
+
+/* What happened to the messages of one outbox row in the current round. */
+typedef struct row_out {
+    rd_kafka_resp_err_t err; /* first failure, or NO_ERROR */
+    int line;                /* its line */
+} row_out;
+
+/* A refusal that retrying cannot cure: the row is parked, the rest goes on. */
+static int permanent(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__BAD_MSG:
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    bm_relay *r = opaque;
-    if (m->err)
-        atomic_fetch_add(&r->failed, 1);
+    (void)opaque;
+    row_out *o = m->_private;
+    if (m->err && o && o->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        o->err = m->err;
 }
 
 /* Unescapes a COPY-style key in place (\\t, \\n, \\r, \\\\). */
@@ -51,7 +78,9 @@ static void unescape_key(char *s)
     *w = '\0';
 }
 
-static int publish_row(bm_relay *r, const char *id, const char *topic, char *payload)
+/* Queues every message of one row; a refusal at produce time is noted in *o
+ * and ends the row. Returns the messages queued. */
+static int publish_row(bm_relay *r, const char *id, const char *topic, char *payload, row_out *o)
 {
     int line = 0;
     char *save = NULL;
@@ -69,12 +98,13 @@ static int publish_row(bm_relay *r, const char *id, const char *topic, char *pay
                 r->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(l, strlen(l)),
                 RD_KAFKA_V_VALUE((void *)json, strlen(json)),
                 RD_KAFKA_V_HEADER("event_id", eid, (ssize_t)strlen(eid)),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(o), RD_KAFKA_V_END);
             if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
                 break;
             if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                bm_error("relay", "produce topic=%s: %s", topic, rd_kafka_err2str(rc));
-                return -1;
+                o->err = rc;
+                o->line = line;
+                return line;
             }
             rd_kafka_poll(r->producer, 50);
         }
@@ -82,13 +112,41 @@ static int publish_row(bm_relay *r, const char *id, const char *topic, char *pay
     return line;
 }
 
-/* One round: claim up to 64 rows, publish, wait for delivery, mark. Rows published. */
+/* Runs one statement with an id array ($1) and optional text ($2); 0 or -1. */
+static int exec_ids(PGconn *pg, const char *sql, const char *ids, const char *text)
+{
+    const char *p[2] = {ids, text};
+    PGresult *res = PQexecParams(pg, sql, text ? 2 : 1, NULL, p, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        bm_error("relay", "mark: %s", PQerrorMessage(pg));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/* Parks row `id`: the broker refused one of its messages for good. */
+static int park(bm_relay *r, PGconn *pg, const char *id, const char *topic, const row_out *o)
+{
+    char why[300], ids[40];
+    snprintf(why, sizeof why, "line %d: %s", o->line, rd_kafka_err2str(o->err));
+    snprintf(ids, sizeof ids, "{%s}", id);
+    bm_error("relay", "outbox row %s parked topic=%s error=\"%s\" (bmctl outbox retry|drop %s)", id,
+             topic, why, id);
+    atomic_fetch_add(&r->stats->outbox_parked, 1);
+    return exec_ids(pg,
+                    "UPDATE outbox SET parked_at = now(), park_error = $2 "
+                    "WHERE id = ANY($1::bigint[])",
+                    ids, why);
+}
+
+/* One round: claim up to 64 rows, publish, wait for delivery, mark published or
+ * parked. Returns the rows settled, or -1 to try again later. */
 static int relay_round(bm_relay *r, PGconn *pg)
 {
     PGresult *res = PQexec(pg, "BEGIN");
     PQclear(res);
     res = PQexec(pg, "SELECT id, topic, payload FROM outbox WHERE published_at IS NULL "
-                     "ORDER BY id LIMIT 64 FOR UPDATE SKIP LOCKED");
+                     "AND parked_at IS NULL ORDER BY id LIMIT 64 FOR UPDATE SKIP LOCKED");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         bm_error("relay", "claim: %s", PQerrorMessage(pg));
         PQclear(res);
@@ -96,31 +154,38 @@ static int relay_round(bm_relay *r, PGconn *pg)
         return -1;
     }
     int n = PQntuples(res);
-    atomic_store(&r->failed, 0);
+    row_out out[64];
+    long msgs[64];
+    memset(out, 0, sizeof out);
     int ok = 1;
-    long messages = 0;
-    for (int i = 0; i < n && ok; i++) {
+    for (int i = 0; i < n; i++) {
         char *payload = strdup(PQgetvalue(res, i, 2));
-        int m =
-            payload ? publish_row(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), payload) : -1;
-        free(payload);
-        if (m < 0)
+        if (!payload) {
             ok = 0;
-        else
-            messages += m;
+            break;
+        }
+        msgs[i] = publish_row(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), payload, &out[i]);
+        free(payload);
     }
     if (ok && n && rd_kafka_flush(r->producer, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR)
         ok = 0;
-    if (atomic_load(&r->failed))
-        ok = 0;
-    if (!ok || n == 0) {
+    /* A transient failure anywhere sends the whole round again (in order); a
+     * permanent one parks its row and the rest is published. */
+    int parked = 0;
+    for (int i = 0; i < n; i++) {
+        if (out[i].err && !permanent(out[i].err))
+            ok = 0;
+        else if (out[i].err)
+            parked++;
+    }
+    if (n == 0 || (!ok && !parked)) {
         PQclear(res);
         PQclear(PQexec(pg, "ROLLBACK"));
         if (!ok)
             bm_warn("relay", "round not delivered, will publish again");
         return ok ? 0 : -1;
     }
-    /* ids as an array literal */
+    /* ids of the rows delivered, as an array literal */
     size_t cap = (size_t)n * 24 + 4, len = 0;
     char *ids = malloc(cap);
     if (!ids) {
@@ -128,23 +193,35 @@ static int relay_round(bm_relay *r, PGconn *pg)
         PQclear(PQexec(pg, "ROLLBACK"));
         return -1;
     }
+    long messages = 0;
+    int marked = 0, fine = 1;
     ids[len++] = '{';
-    for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(ids + len, cap - len, "%s%s", i ? "," : "", PQgetvalue(res, i, 0));
+    for (int i = 0; i < n && fine; i++) {
+        if (out[i].err) {
+            if (permanent(out[i].err) &&
+                park(r, pg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), &out[i]) != 0)
+                fine = 0;
+            continue;
+        }
+        len += (size_t)snprintf(ids + len, cap - len, "%s%s", marked ? "," : "",
+                                PQgetvalue(res, i, 0));
+        marked++;
+        messages += msgs[i];
+    }
     snprintf(ids + len, cap - len, "}");
     PQclear(res);
-    const char *p[1] = {ids};
-    res = PQexecParams(pg, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1,
-                       NULL, p, NULL, NULL, 0);
+    if (fine && ok && marked)
+        fine = exec_ids(pg, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                        ids, NULL) == 0;
     free(ids);
-    int marked = PQresultStatus(res) == PGRES_COMMAND_OK;
+    res = PQexec(pg, fine ? "COMMIT" : "ROLLBACK");
+    fine = fine && PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
-    res = PQexec(pg, marked ? "COMMIT" : "ROLLBACK");
-    marked = marked && PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    if (marked)
+    if (fine && ok)
         atomic_fetch_add(&r->stats->outbox_published, (uint64_t)messages);
-    return marked ? n : -1;
+    if (!ok)
+        bm_warn("relay", "round not delivered, will publish again");
+    return fine && ok ? n : -1;
 }
 
 static void *relay_main(void *arg)
@@ -207,7 +284,6 @@ static int relay_start(const bm_role_env *env, void **state, char *err, size_t e
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_log_cb(conf, bm_kafka_log_cb);
-    rd_kafka_conf_set_opaque(conf, r);
     r->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
     if (!r->producer) {
         rd_kafka_conf_destroy(conf);

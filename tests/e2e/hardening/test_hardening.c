@@ -1,0 +1,238 @@
+/*
+ * Hardening, as a tester sees it against a running engine:
+ *
+ * - outbox: a ~600 KB event of non-UTF-8 bytes is rejected and its DLQ record
+ *   stays small (length + SHA-256 + the first 4096 bytes), so it is published
+ *   and every other topic keeps flowing; an outbox row the broker refuses for
+ *   good (1.5 MB) is parked with the error, counted, listed by `bmctl outbox
+ *   parked`, and the rows after it are published; `bmctl outbox drop` removes it.
+ * - commands: a battle pass purchase produced without the command signature
+ *   (as any game client could) goes to the DLQ as unauthenticated_command and
+ *   buys nothing; the one bmctl signs is applied.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "e2e/common/e2e.h"
+#include "event/event.h"
+
+#define GAME "demo-game"
+
+static int setup(void **state)
+{
+    bm_e2e *e = calloc(1, sizeof *e);
+    *state = e;
+    return e ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    bm_e2e_cleanup(*state);
+    free(*state);
+    return 0;
+}
+
+static void produce_scores(bm_e2e *e, const char *prefix, int n)
+{
+    rd_kafka_t *p = bm_e2e_producer(e);
+    char ts[40], buf[512], user[64];
+    bm_rfc3339_format((int64_t)time(NULL) * 1000, ts, sizeof ts);
+    for (int i = 0; i < n; i++) {
+        snprintf(user, sizeof user, "%s-%d", prefix, i % 7);
+        int len = snprintf(buf, sizeof buf,
+                           "{\"eventId\":\"%s-%d\",\"gameId\":\"" GAME "\",\"userId\":\"%s\","
+                           "\"eventType\":\"MATCH_END\",\"timestamp\":\"%s\","
+                           "\"data\":{\"score\":%d}}",
+                           prefix, i, user, ts, 10 + i);
+        bm_e2e_produce(p, user, buf, (size_t)len);
+    }
+    bm_e2e_producer_close(p);
+}
+
+/* Polls until the published end of `topic` reaches want. */
+static long long wait_topic(bm_e2e *e, const char *topic, long long want, int timeout_ms)
+{
+    int64_t deadline = bm_e2e_now_ms() + timeout_ms;
+    long long got;
+    while ((got = bm_e2e_topic_end(e, topic)) < want) {
+        if (bm_e2e_now_ms() > deadline)
+            bm_e2e_fail("%s: %lld messages published, want %lld: the outbox is stalled", topic, got,
+                        want);
+        bm_e2e_sleep_ms(200);
+    }
+    return got;
+}
+
+static void test_outbox_never_stalls(void **state)
+{
+    bm_e2e *e = *state;
+    char id[64], *out = NULL;
+    bm_e2e_init(e, "hard_outbox", 2);
+    bm_e2e_campaign(e,
+                    "{\"type\":\"leaderboard\",\"name\":\"score sum\",\"gameId\":\"" GAME "\","
+                    "\"scoringMetadata\":{\"eventType\":\"MATCH_END\",\"dataField\":\"score\","
+                    "\"aggregation\":\"sum\"}}",
+                    id, sizeof id);
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+
+    /* 1. ~600 KB of bytes that are not UTF-8: under the broker's 1 MB limit, its
+     * hex would not be. */
+    size_t big = 600 * 1000;
+    unsigned char *junk = malloc(big);
+    assert_non_null(junk);
+    for (size_t i = 0; i < big; i++)
+        junk[i] = (unsigned char)(0x80 | (i * 131 % 127));
+    rd_kafka_t *p = bm_e2e_producer(e);
+    bm_e2e_produce(p, "hostile", junk, big);
+    bm_e2e_producer_close(p);
+    free(junk);
+    produce_scores(e, "a", 20);
+    bm_e2e_wait_offsets(e, &g, 21, 60000);
+    wait_topic(e, BM_TOPIC_DLQ, 1, 30000);
+    long long lb = wait_topic(e, BM_TOPIC_LEADERBOARD_UPDATES, 1, 30000);
+    long long size = bm_e2e_ll(e, "SELECT max(octet_length(payload)) FROM outbox "
+                                  "WHERE topic = 'game.events.dlq'");
+    fprintf(stderr, "e2e: DLQ record of the 600 KB event: %lld bytes\n", size);
+    assert_true(size < 10000);
+    assert_int_equal(bm_e2e_ll(e, "SELECT count(*) FROM outbox WHERE topic = 'game.events.dlq' "
+                                  "AND payload LIKE '%%\"originalLength\":600000%%' "
+                                  "AND payload LIKE '%%\"originalSha256\":\"%%' "
+                                  "AND payload LIKE '%%\"originalTruncated\":true%%'"),
+                     1);
+
+    /* 2. A row the broker refuses for good (larger than message.max.bytes), then
+     * rows after it: parked with the error; the rest is published in order. */
+    long long before = bm_e2e_topic_end(e, "ui.leaderboard_refresh");
+    bm_e2e_ll(e,
+              "WITH r AS (INSERT INTO outbox (topic, message_count, payload) "
+              "VALUES ('ui.leaderboard_refresh', 1, 'k' || chr(9) || '\"' || repeat('x', 1500000) "
+              "|| '\"') RETURNING id) SELECT id FROM r");
+    produce_scores(e, "b", 20);
+    bm_e2e_wait_offsets(e, &g, 41, 60000);
+    wait_topic(e, BM_TOPIC_LEADERBOARD_UPDATES, lb + 1, 30000);
+    int64_t deadline = bm_e2e_now_ms() + 30000;
+    while (bm_e2e_ll(e, "SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL") < 1) {
+        if (bm_e2e_now_ms() > deadline)
+            bm_e2e_fail("the refused row was not parked");
+        bm_e2e_sleep_ms(200);
+    }
+    assert_int_equal(bm_e2e_ll(e, "SELECT count(*) FROM outbox WHERE parked_at IS NULL AND "
+                                  "published_at IS NULL AND created_at < now() - interval '5 s'"),
+                     0);
+    bm_e2e_wait_log(&g, "parked topic=ui.leaderboard_refresh", 10000);
+    assert_true(bm_e2e_log_contains(&g, "level=error"));
+    long long parked_id = bm_e2e_ll(e, "SELECT id FROM outbox WHERE parked_at IS NOT NULL");
+    /* Refreshes after the parked row still reach their topic. */
+    wait_topic(e, "ui.leaderboard_refresh", before + 1, 30000);
+
+    const char *list[] = {"outbox", "parked", NULL};
+    assert_int_equal(bm_e2e_bmctl(e, &out, list), 0);
+    fprintf(stderr, "e2e: bmctl outbox parked:\n%s", out);
+    assert_non_null(strstr(out, "ui.leaderboard_refresh"));
+    assert_non_null(strstr(out, "too large"));
+    free(out);
+    json_t *m = bm_e2e_modules(e);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(m, "stats"), "outboxParked")), 1);
+    json_decref(m);
+    char idtxt[32];
+    snprintf(idtxt, sizeof idtxt, "%lld", parked_id);
+    const char *drop[] = {"outbox", "drop", idtxt, NULL};
+    assert_int_equal(bm_e2e_bmctl(e, &out, drop), 0);
+    free(out);
+    assert_int_equal(bm_e2e_ll(e, "SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL"), 0);
+    assert_int_equal(bm_e2e_bmctl(e, &out, drop), 1); /* gone */
+    free(out);
+    bm_e2e_engine_stop(&g, 30000);
+}
+
+static void test_forged_command_refused(void **state)
+{
+    bm_e2e *e = *state;
+    char id[64], ts[40], buf[1024], *out = NULL;
+    bm_e2e_init(e, "hard_cmd", 2);
+    char src[1100], dst[400];
+    size_t len = 0;
+    char *so = bm_e2e_slurp(bm_e2e_build_path(e, "modules/battlepass.so", src, sizeof src), &len);
+    assert_non_null(so);
+    snprintf(dst, sizeof dst, "%s/battlepass.so", e->mods_dir);
+    bm_e2e_write_file(dst, so, len);
+    free(so);
+    bm_e2e_campaign(e,
+                    "{\"type\":\"battlepass\",\"name\":\"Season\",\"gameId\":\"" GAME "\","
+                    "\"xpSources\":[{\"eventType\":\"MATCH_END\",\"field\":\"score\"}],"
+                    "\"tiers\":[{\"tier\":1,\"xpRequired\":100,"
+                    "\"premiumReward\":{\"type\":\"token\"}}]}",
+                    id, sizeof id);
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+
+    /* A game client forges a purchase: no signature, then a made-up one. */
+    bm_rfc3339_format((int64_t)time(NULL) * 1000, ts, sizeof ts);
+    int n = snprintf(buf, sizeof buf,
+                     "{\"eventId\":\"cmd:purchase:%s:mallory\",\"gameId\":\"" GAME "\","
+                     "\"userId\":\"mallory\",\"eventType\":\"bm.battlepass.purchase\","
+                     "\"timestamp\":\"%s\",\"source\":\"game-client\","
+                     "\"data\":{\"campaignId\":\"%s\"}}",
+                     id, ts, id);
+    rd_kafka_t *p = bm_e2e_producer(e);
+    for (int k = 0; k < 2; k++) {
+        rd_kafka_headers_t *h = NULL;
+        if (k == 1) {
+            h = rd_kafka_headers_new(1);
+            rd_kafka_header_add(
+                h, BM_CMDAUTH_HEADER, -1,
+                "v1=0000000000000000000000000000000000000000000000000000000000000000", -1);
+        }
+        assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(BM_TOPIC_EVENTS),
+                                           RD_KAFKA_V_KEY("mallory", 7),
+                                           RD_KAFKA_V_VALUE(buf, (size_t)n),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END),
+                         0);
+    }
+    bm_e2e_producer_close(p);
+    /* The studio's server buys one through bmctl (signed with the engine's key). */
+    const char *buy[] = {"battlepass", "purchase", id, "alice", NULL};
+    assert_int_equal(bm_e2e_bmctl(e, &out, buy), 0);
+    free(out);
+    bm_e2e_wait_offsets(e, &g, 3, 60000);
+
+    const char *show_m[] = {"battlepass", "show", id, "mallory", "--json", NULL};
+    const char *show_a[] = {"battlepass", "show", id, "alice", "--json", NULL};
+    assert_int_equal(bm_e2e_bmctl(e, &out, show_a), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    free(out);
+    assert_true(json_is_true(json_object_get(j, "purchased")));
+    json_decref(j);
+    int rc = bm_e2e_bmctl(e, &out, show_m);
+    j = rc == 0 ? json_loads(out, 0, NULL) : NULL;
+    free(out);
+    assert_false(json_is_true(json_object_get(j, "purchased")));
+    json_decref(j);
+    assert_int_equal(bm_e2e_ll(e, "SELECT count(*) FROM outbox WHERE topic = 'game.events.dlq' "
+                                  "AND payload LIKE '%%\"reason\":\"unauthenticated_command\"%%'"),
+                     1);
+    assert_int_equal(bm_e2e_ll(e, "SELECT sum(message_count) FROM outbox "
+                                  "WHERE topic = 'game.events.dlq'"),
+                     2);
+    bm_e2e_engine_stop(&g, 30000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_outbox_never_stalls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_command_refused, setup, teardown),
+    };
+    return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
