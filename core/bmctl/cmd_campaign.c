@@ -6,10 +6,12 @@
  * the module that serves the type, exactly as the engine will load it, so
  * what `create` accepts the engine serves.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bmctl/bmctl.h"
@@ -60,12 +62,14 @@ static int validate_with_module(const bm_ctl *ctl, const bm_camp_row *row, char 
     memset(&res, 0, sizeof res);
     int rc = -1;
     if (bm_loader_scan(ctl->cfg.modules_dir, copy_dir, NULL, &lh, &res) != 0 || !res.set) {
-        snprintf(err, errlen, "cannot load modules from %s", ctl->cfg.modules_dir);
+        snprintf(err, errlen, "cannot load modules from %s: %.400s", ctl->cfg.modules_dir,
+                 res.report);
         goto out;
     }
     bm_modinst *mi = bm_modset_find_serves(res.set, BM_KIND_CAMPAIGN, row->type);
     if (!mi) {
-        snprintf(err, errlen, "type: no module in %s serves '%s'", ctl->cfg.modules_dir, row->type);
+        snprintf(err, errlen, "type: no module in %s serves '%s'%s%.400s", ctl->cfg.modules_dir,
+                 row->type, res.refused ? "; " : "", res.refused ? res.report : "");
         goto out;
     }
     bm_campaign c;
@@ -91,7 +95,59 @@ out:
     return rc;
 }
 
-static char *read_file(const char *path)
+/*
+ * bmctl never loads a module into its own process: the validation runs in a
+ * child (after the loader's ownership and mode checks) and only its verdict,
+ * one status byte and the message, comes back through a pipe.
+ */
+static int validate_in_child(const bm_ctl *ctl, const bm_camp_row *row, char *err, size_t errlen)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        snprintf(err, errlen, "cannot validate: pipe: %s", strerror(errno));
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        snprintf(err, errlen, "cannot validate: fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        char msg[1024] = "";
+        char ok = validate_with_module(ctl, row, msg, sizeof msg) == 0 ? 'y' : 'n';
+        ssize_t w = write(fds[1], &ok, 1);
+        if (w == 1)
+            w = write(fds[1], msg, strlen(msg));
+        _exit(w < 0 ? 3 : 0);
+    }
+    close(fds[1]);
+    char buf[1025];
+    size_t n = 0;
+    ssize_t got;
+    while (n < sizeof buf - 1 && (got = read(fds[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)got;
+    close(fds[0]);
+    buf[n] = '\0';
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (n == 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        snprintf(err, errlen, "validation by the module crashed (%s %d)",
+                 WIFSIGNALED(st) ? "signal" : "status",
+                 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+        return -1;
+    }
+    if (buf[0] == 'y')
+        return 0;
+    snprintf(err, errlen, "%s", buf + 1);
+    return -1;
+}
+
+static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -104,8 +160,10 @@ static char *read_file(const char *path)
         free(buf);
         buf = NULL;
     }
-    if (buf)
+    if (buf) {
         buf[n] = '\0';
+        *len = (size_t)n;
+    }
     fclose(f);
     return buf;
 }
@@ -145,17 +203,16 @@ static const char *str_field(json_t *root, const char *k, char *err, size_t errl
 static int create(bm_ctl *ctl, PGconn *pg, const char *path)
 {
     char err[1024];
-    char *text = read_file(path);
+    size_t len = 0;
+    char *text = read_file(path, &len);
     if (!text) {
         fprintf(stderr, "bmctl: cannot read %s\n", path);
         return 1;
     }
-    json_error_t jerr;
-    json_t *root = json_loads(text, 0, &jerr);
+    json_t *root = bm_camp_parse_doc(&ctl->cfg, text, len, err, sizeof err);
     free(text);
-    if (!json_is_object(root)) {
-        fprintf(stderr, "bmctl: %s: invalid JSON at line %d: %s\n", path, jerr.line, jerr.text);
-        json_decref(root);
+    if (!root) {
+        fprintf(stderr, "bmctl: %s: %s\n", path, err);
         return 1;
     }
     int rc = 1;
@@ -188,7 +245,7 @@ static int create(bm_ctl *ctl, PGconn *pg, const char *path)
         goto invalid;
     }
     if (bm_camp_window(row.config, &row.start_ms, &row.end_ms, err, sizeof err) != 0 ||
-        validate_with_module(ctl, &row, err, sizeof err) != 0)
+        validate_in_child(ctl, &row, err, sizeof err) != 0)
         goto invalid;
 
     json_t *gating = json_object_get(root, "gating");

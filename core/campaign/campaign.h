@@ -6,12 +6,14 @@
 #ifndef BM_CAMPAIGN_H
 #define BM_CAMPAIGN_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <brightmatter/module.h>
 
+#include "config/config.h"
 #include "loader/loader.h"
 
 /* Event types a campaign subscribed to in campaign_add (the concrete bm_routes). */
@@ -121,6 +123,15 @@ void bm_camp_view(bm_campaign *c, const bm_camp_row *row);
 
 /* Parses a campaign document's window: dateRange{start,end,ongoing} or
  * startDate/endDate/ongoing. 0, or -1 with err naming the field. */
+/*
+ * Parses a campaign document within the configured bounds (campaigns.*):
+ * size, name length, whitelist length; the whole buffer must be one JSON
+ * object (trailing bytes, a NUL included, are refused). NULL with err
+ * (limits.c); the caller json_decref's the result.
+ */
+json_t *bm_camp_parse_doc(const bm_config *cfg, const char *text, size_t len, char *err,
+                          size_t errlen);
+
 int bm_camp_window(const char *config_json, int64_t *start_ms, int64_t *end_ms, char *err,
                    size_t errlen);
 

@@ -256,6 +256,8 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
         snprintf(err, errlen, "engine.run_dir %s: %s", cfg->run_dir, strerror(errno));
         goto fail;
     }
+    if (bm_engine_secure_paths(cfg, copy_dir, err, errlen) != 0)
+        goto fail;
     e->loader =
         bm_loader_new(cfg->modules_dir, copy_dir, &e->lh, cfg->drain_deadline_ms, err, errlen);
     if (!e->loader)
@@ -280,7 +282,8 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
         goto fail;
     if (start_roles(e, err, errlen) != 0)
         goto fail;
-    if (!(e->admin = bm_admin_start(cfg->run_dir, admin_handle, e, err, errlen)))
+    if (!(e->admin = bm_admin_start(cfg->run_dir, admin_handle, e, err, errlen)) ||
+        bm_engine_secure_socket(cfg, err, errlen) != 0)
         goto fail;
     const bm_modset *cur = bm_loader_current(e->loader);
     bm_info("engine", "started roles=%s brokers=%s modules=%zu campaigns=%zu", cfg->roles,

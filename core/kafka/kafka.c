@@ -1,6 +1,8 @@
 #include "kafka/kafka.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +81,12 @@ bm_broker *bm_broker_start(int events_partitions, const char *bootstrap_file, ch
         char tmp[1100];
         snprintf(b->file, sizeof b->file, "%s", bootstrap_file);
         snprintf(tmp, sizeof tmp, "%s.tmp", bootstrap_file);
-        FILE *f = fopen(tmp, "w");
+        /* 0644 whatever the umask: readable by bmctl, writable by the engine only (a
+         * writable address would let anyone point bmctl at another broker). */
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        FILE *f = fd >= 0 && fchmod(fd, 0644) == 0 ? fdopen(fd, "w") : NULL;
+        if (!f && fd >= 0)
+            close(fd);
         if (!f || fprintf(f, "%s\n", b->bootstraps) < 0 || fclose(f) != 0 ||
             rename(tmp, bootstrap_file) != 0) {
             snprintf(err, errlen, "broker: cannot write %s: %s", bootstrap_file, strerror(errno));

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <stdarg.h>
@@ -228,11 +229,106 @@ static void test_forged_command_refused(void **state)
     bm_e2e_engine_stop(&g, 30000);
 }
 
+/* Waits for an engine that must refuse to start; returns its log. */
+static void expect_refusal(bm_e2e *e, const char *needle)
+{
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+    int code = bm_e2e_wait_exit(g.pid, 30000, "engine that must refuse to start");
+    g.reaped = 1;
+    if (code == 0 || !bm_e2e_log_contains(&g, needle)) {
+        bm_e2e_log_tail(&g, 20);
+        bm_e2e_fail("engine exited %d without saying \"%s\"", code, needle);
+    }
+}
+
+static void test_trusted_places_strict_configs(void **state)
+{
+    bm_e2e *e = *state;
+    char path[600], *out = NULL, id[64];
+    bm_e2e_init(e, "hard_trust", 2);
+    const char *doc = "{\"type\":\"leaderboard\",\"name\":\"s\",\"gameId\":\"" GAME "\","
+                      "\"scoringMetadata\":{\"eventType\":\"MATCH_END\",\"dataField\":\"score\","
+                      "\"aggregation\":\"sum\"}}";
+    snprintf(path, sizeof path, "%s/c.json", e->dir);
+    const char *create[] = {"campaign", "create", path, NULL};
+
+    /* A modules directory other users can write: the engine refuses to start,
+     * bmctl refuses to validate with it. */
+    assert_int_equal(chmod(e->mods_dir, 0777), 0);
+    expect_refusal(e, "untrusted: mode 0777 lets everyone write it");
+    bm_e2e_write_file(path, doc, strlen(doc));
+    assert_int_equal(bm_e2e_bmctl(e, &out, create), 1);
+    assert_non_null(strstr(out, "untrusted"));
+    free(out);
+    assert_int_equal(chmod(e->mods_dir, 0755), 0);
+    /* A group-writable module is refused, whatever the directory. */
+    char so[400];
+    snprintf(so, sizeof so, "%s/leaderboard.so", e->mods_dir);
+    assert_int_equal(chmod(so, 0664), 0);
+    assert_int_equal(bm_e2e_bmctl(e, &out, create), 1);
+    assert_non_null(strstr(out, "lets its group write it"));
+    free(out);
+    assert_int_equal(chmod(so, 0644), 0);
+
+    /* No modules directory: no consumption (refuse to start). */
+    char missing[400];
+    snprintf(missing, sizeof missing, "%s/no-such-dir", e->dir);
+    bm_e2e_setenv(e, "BM_ENGINE_MODULES_DIR", missing);
+    expect_refusal(e, "engine.modules_dir");
+    bm_e2e_setenv(e, "BM_ENGINE_MODULES_DIR", e->mods_dir);
+
+    /* Strict, bounded campaign documents. */
+    char buf[512];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "%s", doc);
+    memcpy(buf + n, "\0{\"x\":1}", 8);
+    bm_e2e_write_file(path, buf, n + 8);
+    assert_int_equal(bm_e2e_bmctl(e, &out, create), 1);
+    assert_non_null(strstr(out, "invalid JSON"));
+    free(out);
+    size_t big = 300 * 1024;
+    char *huge = malloc(big + 256);
+    assert_non_null(huge);
+    n = (size_t)snprintf(huge, 256,
+                         "{\"type\":\"leaderboard\",\"gameId\":\"" GAME "\",\"name\":\"");
+    memset(huge + n, 'n', big);
+    memcpy(huge + n + big, "\"}", 2);
+    bm_e2e_write_file(path, huge, n + big + 2);
+    assert_int_equal(bm_e2e_bmctl(e, &out, create), 1);
+    assert_non_null(strstr(out, "campaigns.max_config_bytes"));
+    free(out);
+    n = (size_t)snprintf(huge, 256 + big,
+                         "{\"type\":\"leaderboard\",\"gameId\":\"" GAME "\",\"name\":\"");
+    memset(huge + n, 'n', 1000);
+    memcpy(huge + n + 1000, "\"}", 2);
+    bm_e2e_write_file(path, huge, n + 1002);
+    assert_int_equal(bm_e2e_bmctl(e, &out, create), 1);
+    assert_non_null(strstr(out, "campaigns.max_name_bytes"));
+    free(out);
+    free(huge);
+    bm_e2e_campaign(e, doc, id, sizeof id);
+
+    /* Modes whatever the umask: run dir 0750, admin.sock 0660, command key 0600. */
+    mode_t old = umask(0);
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+    umask(old);
+    bm_e2e_wait_log(&g, "listening socket=", 30000);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/admin.sock", e->run_dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0660);
+    assert_int_equal(stat(e->run_dir, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0750);
+    bm_e2e_engine_stop(&g, 30000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_outbox_never_stalls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_command_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trusted_places_strict_configs, setup, teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
