@@ -17,6 +17,8 @@ static const cmd g_cmds[] = {
     {"migrate", bm_cmd_migrate, "migrate [--sql-dir DIR]          apply pending SQL migrations"},
     {"module", bm_cmd_module, "module check FILE.so...         run the loader's checks offline"},
     {"modules", bm_cmd_modules, "modules [--json]                 list loaded modules (engine)"},
+    {"campaigns", bm_cmd_campaigns,
+     "campaigns [--json]               campaigns the engine serves (suspended: no module)"},
     {"reload", bm_cmd_reload, "reload [--json]                  hot-reload the modules directory"},
     {"campaign", bm_cmd_campaign, "campaign create FILE.json | list | show ID | disable ID"},
     {"leaderboard", bm_cmd_leaderboard,

@@ -377,7 +377,11 @@ int bm_camps_sync(bm_camps *cs, const bm_camp_row *rows, size_t n, const bm_mods
         c = calloc(1, sizeof *c);
         if (!c)
             continue;
-        if (row_copy(&c->row, &rows[i]) != 0) {
+        /* Same version (it waited for its module): the document this host holds. */
+        bm_camp_row src = rows[i];
+        if (!src.config && old)
+            src.config = old->row.config;
+        if (row_copy(&c->row, &src) != 0) {
             free(c);
             continue; /* out of memory: the old record (if any) keeps serving */
         }
@@ -389,6 +393,7 @@ int bm_camps_sync(bm_camps *cs, const bm_camp_row *rows, size_t n, const bm_mods
             c->events = old->events;
             c->errors = old->errors;
             c->skipped = old->skipped;
+            c->suspended_events = old->suspended_events;
             cs->by_slot[old->slot] = c;
             camp_retire(cs, old, BM_CAMPAIGN_UPDATED);
         } else {
@@ -549,17 +554,49 @@ void bm_camps_free(bm_camps *cs, const bm_modset *mods)
 
 /* --- PostgreSQL ------------------------------------------------------------------ */
 
-int bm_camps_fetch(PGconn *pg, bm_camp_row **rows, size_t *n, char *err, size_t errlen)
+/* "{id:version,...}" of the campaigns cs serves (an array literal), or NULL on OOM. */
+static char *known_versions(const bm_camps *cs)
+{
+    size_t cap = 8 + (cs ? cs->nslots : 0) * 64, len = 0;
+    char *v = malloc(cap);
+    if (!v)
+        return NULL;
+    v[len++] = '{';
+    for (size_t s = 0; cs && s < cs->nslots; s++)
+        if (cs->by_slot[s])
+            len += (size_t)snprintf(v + len, cap - len, "%s\"%s:%lld\"", len > 1 ? "," : "",
+                                    cs->by_slot[s]->row.id, (long long)cs->by_slot[s]->row.version);
+    snprintf(v + len, cap - len, "}");
+    return v;
+}
+
+int bm_camps_fetch(PGconn *pg, const bm_camps *known, bm_camp_row **rows, size_t *n, char *err,
+                   size_t errlen)
 {
     *rows = NULL;
     *n = 0;
-    PGresult *r = PQexec(pg, "SELECT c.id::text, g.identifier, c.type, c.name, c.status, "
-                             "c.config::text, "
-                             "COALESCE((extract(epoch FROM c.start_date) * 1000)::bigint, 0), "
-                             "COALESCE((extract(epoch FROM c.end_date) * 1000)::bigint, 0), "
-                             "c.version, c.ended_at IS NOT NULL "
-                             "FROM campaigns c JOIN games g ON g.id = c.game_id "
-                             "ORDER BY c.created_at, c.id");
+    char *kv = known_versions(known);
+    if (!kv) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* Documents are read only when they can matter: a campaign new to this host or
+     * at a new version, and still to be served. The periodic refresh of an
+     * unchanged registry reads no document at all, whatever their size. */
+    const char *p[1] = {kv};
+    PGresult *r = PQexecParams(
+        pg,
+        "SELECT c.id::text, g.identifier, c.type, c.name, c.status, "
+        "CASE WHEN c.id::text || ':' || c.version = ANY($1::text[]) OR c.ended_at IS NOT NULL "
+        "OR c.status NOT IN ('active', 'completed', 'cancelled') THEN NULL "
+        "ELSE c.config::text END, "
+        "COALESCE((extract(epoch FROM c.start_date) * 1000)::bigint, 0), "
+        "COALESCE((extract(epoch FROM c.end_date) * 1000)::bigint, 0), "
+        "c.version, c.ended_at IS NOT NULL "
+        "FROM campaigns c JOIN games g ON g.id = c.game_id "
+        "ORDER BY c.created_at, c.id",
+        1, NULL, p, NULL, NULL, 0);
+    free(kv);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "campaigns: %s", PQerrorMessage(pg));
         PQclear(r);
@@ -578,12 +615,13 @@ int bm_camps_fetch(PGconn *pg, bm_camp_row **rows, size_t *n, char *err, size_t 
         snprintf(v[i].type, sizeof v[i].type, "%s", PQgetvalue(r, i, 2));
         snprintf(v[i].name, sizeof v[i].name, "%s", PQgetvalue(r, i, 3));
         snprintf(v[i].status, sizeof v[i].status, "%s", PQgetvalue(r, i, 4));
-        v[i].config = strdup(PQgetvalue(r, i, 5));
+        int absent = PQgetisnull(r, i, 5);
+        v[i].config = absent ? NULL : strdup(PQgetvalue(r, i, 5));
         v[i].start_ms = strtoll(PQgetvalue(r, i, 6), NULL, 10);
         v[i].end_ms = strtoll(PQgetvalue(r, i, 7), NULL, 10);
         v[i].version = strtoll(PQgetvalue(r, i, 8), NULL, 10);
         v[i].ended = PQgetvalue(r, i, 9)[0] == 't';
-        if (!v[i].config) {
+        if (!absent && !v[i].config) {
             /* Never a campaign without its document: the whole refresh fails. */
             bm_camp_rows_free(v, (size_t)i + 1);
             PQclear(r);

@@ -44,11 +44,12 @@ typedef struct bm_camp {
     void *cctx;       /* what campaign_add returned */
     bm_routes routes; /* event types subscribed */
     uint64_t events, errors, skipped;
-    char refused[256]; /* why no module serves it ("" if served) */
-    int pins;          /* out-of-band pins (bm_loader_acquire_campaign), under the loader lock */
-    int ending;        /* BM_END_* once its end has to run; 0 while it runs normally */
-    int end_sent;      /* its end is in a batch being committed */
-    int gone;          /* BM_CAMPAIGN_* it left the registry with */
+    uint64_t suspended_events; /* events of its game seen while no module served it */
+    char refused[256];         /* why no module serves it ("" if served) */
+    int pins;     /* out-of-band pins (bm_loader_acquire_campaign), under the loader lock */
+    int ending;   /* BM_END_* once its end has to run; 0 while it runs normally */
+    int end_sent; /* its end is in a batch being committed */
+    int gone;     /* BM_CAMPAIGN_* it left the registry with */
     struct bm_camp *next_zombie;
 } bm_camp;
 
@@ -77,8 +78,11 @@ typedef struct bm_camps {
 void bm_camps_init(bm_camps *cs);
 void bm_camps_free(bm_camps *cs, const bm_modset *mods);
 
-/* Reads campaigns of every status from PostgreSQL. *rows malloc'd; free with bm_camp_rows_free. */
-int bm_camps_fetch(PGconn *pg, bm_camp_row **rows, size_t *n, char *err, size_t errlen);
+/* Reads campaigns of every status from PostgreSQL; a document (config) only
+ * when the campaign is not in `known` at its version and is to be served,
+ * else config is NULL. *rows malloc'd; free with bm_camp_rows_free. */
+int bm_camps_fetch(PGconn *pg, const bm_camps *known, bm_camp_row **rows, size_t *n, char *err,
+                   size_t errlen);
 void bm_camp_rows_free(bm_camp_row *rows, size_t n);
 
 /*

@@ -283,9 +283,77 @@ static int prepare(bm_pipeline *e, bm_run *r)
     return 0;
 }
 
+/*
+ * Campaigns whose module is not loaded are suspended: events of their game are
+ * not counted by anyone, so they are counted here and their offset ranges
+ * recorded (module_results kind "suspended_events", one row per campaign,
+ * partition and batch) for a replay to recount once the module is back.
+ */
+typedef struct susp_range {
+    bm_camp *c;
+    int32_t partition;
+    int64_t from, to;
+    uint64_t n;
+} susp_range;
+
+static void note_suspended(bm_pipeline *e, bm_run *r, bm_camp **susp, size_t nsusp)
+{
+    bm_batch *b = &r->batch;
+    susp_range *v = NULL;
+    size_t nv = 0, cap = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        bm_item *it = &r->items[i];
+        if (!it->valid || it->dup)
+            continue;
+        for (size_t k = 0; k < nsusp; k++) {
+            bm_camp *c = susp[k];
+            if (strcmp(c->row.game, it->ev.game_id) != 0 || !in_window(c, &it->ev))
+                continue;
+            c->suspended_events++;
+            atomic_fetch_add(&e->stats->suspended_events, 1);
+            size_t j = 0;
+            while (j < nv && !(v[j].c == c && v[j].partition == it->ev.partition))
+                j++;
+            if (j == nv) {
+                if (nv == cap) {
+                    size_t ncap = cap ? cap * 2 : 8;
+                    susp_range *nr = realloc(v, ncap * sizeof *nr);
+                    if (!nr)
+                        continue;
+                    v = nr;
+                    cap = ncap;
+                }
+                v[nv++] = (susp_range){c, it->ev.partition, it->ev.offset, it->ev.offset, 0};
+            }
+            v[j].to = it->ev.offset;
+            v[j].n++;
+        }
+    }
+    for (size_t j = 0; j < nv; j++) {
+        char key[64], doc[256];
+        snprintf(key, sizeof key, "%d:%lld", v[j].partition, (long long)v[j].from);
+        snprintf(doc, sizeof doc,
+                 "{\"topic\":\"%s\",\"partition\":%d,\"fromOffset\":%lld,\"toOffset\":%lld,"
+                 "\"events\":%llu}",
+                 e->cfg.events_topic, v[j].partition, (long long)v[j].from, (long long)v[j].to,
+                 (unsigned long long)v[j].n);
+        (void)bm_batch_result_put(b, v[j].c->row.id, "suspended_events", key, doc);
+    }
+    free(v);
+}
+
 static void dispatch(bm_pipeline *e, bm_run *r)
 {
     bm_batch *b = &r->batch;
+    bm_camp *susp[64];
+    size_t nsusp = 0;
+    for (size_t s = 0; s < e->camps->nslots && nsusp < 64; s++) {
+        bm_camp *c = bm_camps_at(e->camps, (uint32_t)s);
+        if (c && !c->mi && !c->ending)
+            susp[nsusp++] = c;
+    }
+    if (nsusp)
+        note_suspended(e, r, susp, nsusp);
     for (size_t i = 0; i < r->n; i++) {
         bm_item *it = &r->items[i];
         if (!it->valid || it->dup)

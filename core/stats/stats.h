@@ -11,6 +11,7 @@ typedef struct bm_stats {
     _Atomic uint64_t batches, events, applied, rejected, duplicates, dispatch_errors;
     _Atomic uint64_t commits_failed, fence_lost;
     _Atomic uint64_t outbox_published, outbox_parked;
+    _Atomic uint64_t suspended_events; /* seen by campaigns whose module is not loaded */
     _Atomic uint64_t ticks, campaigns_ended;
     /* event-to-committed latency (commit time - Kafka CreateTime), log2 buckets of ms
      * (bucket i holds values below 2^i ms: the /metrics histogram) */
