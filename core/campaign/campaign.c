@@ -367,8 +367,12 @@ int bm_camps_sync(bm_camps *cs, const bm_camp_row *rows, size_t n, const bm_mods
         if (!row_want(&rows[i], &ending))
             continue;
         bm_camp *c = bm_camps_find(cs, rows[i].id);
-        if (c && !c->ending)
-            c->ending = ending; /* its status changed to completed or cancelled */
+        if (c && ending && c->mi) {
+            /* Completed or cancelled: the same campaign, now ending (not an update). */
+            if (!c->ending)
+                c->ending = ending;
+            continue;
+        }
         /* Unchanged: nothing to do, unless it was waiting for a module that is now here. */
         if (c && c->row.version == rows[i].version &&
             (c->mi || !mods || !bm_modset_find_serves(mods, BM_KIND_CAMPAIGN, c->row.type)))

@@ -150,14 +150,17 @@ static int config_consumer_start(bm_engine *e, char *err, size_t errlen)
         rd_kafka_conf_destroy(conf);
         return -1;
     }
-    /* conf is now owned by config_consumer. Start at the end: the table is the
-     * truth, the topic only says "look again". */
+    /* conf is now owned by config_consumer. The table is the truth, the topic
+     * only says "look again". From the beginning, not the end: "end" is
+     * resolved at the first fetch, so an announcement made right after startup
+     * could fall before it and wait for the 30 s refresh. Old announcements
+     * (a compacted topic) cost one extra refresh at startup. */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(3);
     for (size_t i = 0; i < bm_ntopics; i++)
         if (strcmp(bm_topics[i].name, BM_TOPIC_CONFIG_CAMPAIGNS) == 0)
             for (int p = 0; p < bm_topics[i].partitions; p++)
                 rd_kafka_topic_partition_list_add(l, BM_TOPIC_CONFIG_CAMPAIGNS, p)->offset =
-                    RD_KAFKA_OFFSET_END;
+                    RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(e->config_consumer, l);
     rd_kafka_topic_partition_list_destroy(l);
     return 0;
@@ -306,7 +309,12 @@ static void boundary(bm_engine *e)
     if (atomic_exchange(&e->reload_requested, 0))
         bm_engine_reload(e);
     config_consumer_poll(e);
-    if (atomic_exchange(&e->campaigns_changed, 0) || now - e->last_campaign_refresh_ms > 30000)
+    /* A batch that marked campaigns ended also changes what is served. */
+    uint64_t ends = atomic_load(&e->stats.ends_committed);
+    int ended = ends != e->ends_seen;
+    e->ends_seen = ends;
+    if (atomic_exchange(&e->campaigns_changed, 0) || ended ||
+        now - e->last_campaign_refresh_ms > 30000)
         bm_engine_refresh_campaigns(e);
     bm_loader_lock(e->loader);
     bm_camps_reap(&e->camps);

@@ -121,14 +121,15 @@ int bm_members_start(bm_pipeline *e, char *err, size_t errlen)
         rd_kafka_conf_destroy(conf);
         return -1;
     }
-    /* conf is now owned by the consumer. From the end: PostgreSQL is the truth,
-     * the topic only says which users to look up again. */
+    /* conf is now owned by the consumer. PostgreSQL is the truth, the topic only
+     * says which users to look up again; read from the beginning (as
+     * config.campaigns, engine.c): old messages only forget an empty cache. */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(3);
     for (size_t i = 0; i < bm_ntopics; i++)
         if (strcmp(bm_topics[i].name, "config.communities") == 0)
             for (int p = 0; p < bm_topics[i].partitions; p++)
                 rd_kafka_topic_partition_list_add(l, "config.communities", p)->offset =
-                    RD_KAFKA_OFFSET_END;
+                    RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(e->communities, l);
     rd_kafka_topic_partition_list_destroy(l);
     return 0;

@@ -474,6 +474,8 @@ int bm_pipeline_settle(bm_pipeline *e)
         }
         commit_lag(e, j);
         record_latency(e, j);
+        if (j->nends)
+            atomic_fetch_add(&e->stats->ends_committed, 1);
         atomic_fetch_add(&e->stats->batches, 1);
         atomic_fetch_add(&e->stats->events, j->events);
         atomic_fetch_add(&e->stats->applied, applied);

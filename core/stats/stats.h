@@ -13,6 +13,7 @@ typedef struct bm_stats {
     _Atomic uint64_t outbox_published, outbox_parked;
     _Atomic uint64_t suspended_events; /* seen by campaigns whose module is not loaded */
     _Atomic uint64_t ticks, campaigns_ended;
+    _Atomic uint64_t ends_committed; /* batches that marked campaigns ended: re-read them */
     /* event-to-committed latency (commit time - Kafka CreateTime), log2 buckets of ms
      * (bucket i holds values below 2^i ms: the /metrics histogram) */
     _Atomic uint64_t latency_hist[32];
