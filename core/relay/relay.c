@@ -2,9 +2,10 @@
  * Outbox relay: publishes outbox rows written by batch transactions, then
  * marks them published. At-least-once by construction (a crash between
  * produce and mark publishes again), so every message carries an `event_id`
- * header ("<outbox id>:<line>") for consumers to dedupe on. Rows are claimed
- * with FOR UPDATE SKIP LOCKED so several relays never publish the same row at
- * the same time.
+ * header ("<outbox id>:<line>") for consumers to dedupe on. Rows are leased
+ * (outbox.leased_until, taken with FOR UPDATE SKIP LOCKED in a short
+ * transaction) so several relays never publish the same row at the same
+ * time, and no row lock is held while the broker is waited for.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,7 +18,11 @@
 #include "log/log.h"
 #include "pg/pg.h"
 #include "relay/relay.h"
+#include "util/buf.h"
 #include "util/clock.h"
+
+/* How long a leased round may take before another relay takes its rows over. */
+#define BM_RELAY_LEASE_S "60"
 
 typedef struct bm_relay {
     pthread_t thread;
@@ -112,53 +117,71 @@ static int publish_row(bm_relay *r, const char *id, const char *topic, char *pay
     return line;
 }
 
-/* Runs one statement with an id array ($1) and optional text ($2); 0 or -1. */
-static int exec_ids(PGconn *pg, const char *sql, const char *ids, const char *text)
-{
-    const char *p[2] = {ids, text};
-    PGresult *res = PQexecParams(pg, sql, text ? 2 : 1, NULL, p, NULL, NULL, 0);
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok)
-        bm_error("relay", "mark: %s", PQerrorMessage(pg));
-    PQclear(res);
-    return ok ? 0 : -1;
-}
-
 /* Parks row `id`: the broker refused one of its messages for good. */
 static int park(bm_relay *r, PGconn *pg, const char *id, const char *topic, const row_out *o)
 {
-    char why[300], ids[40];
+    char why[300];
     snprintf(why, sizeof why, "line %d: %s", o->line, rd_kafka_err2str(o->err));
-    snprintf(ids, sizeof ids, "{%s}", id);
     bm_error("relay", "outbox row %s parked topic=%s error=\"%s\" (bmctl outbox retry|drop %s)", id,
              topic, why, id);
-    atomic_fetch_add(&r->stats->outbox_parked, 1);
-    return exec_ids(pg,
-                    "UPDATE outbox SET parked_at = now(), park_error = $2 "
-                    "WHERE id = ANY($1::bigint[])",
-                    ids, why);
+    const char *p[2] = {id, why};
+    PGresult *res = PQexecParams(pg,
+                                 "UPDATE outbox SET parked_at = now(), park_error = $2, "
+                                 "leased_until = NULL WHERE id = $1::bigint",
+                                 2, NULL, p, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        bm_error("relay", "park: %s", PQerrorMessage(pg));
+    PQclear(res);
+    if (ok)
+        atomic_fetch_add(&r->stats->outbox_parked, 1);
+    return ok ? 0 : -1;
 }
 
-/* One round: claim up to 64 rows, publish, wait for delivery, mark published or
- * parked. Returns the rows settled, or -1 to try again later. */
+/* One round: lease up to 64 rows, publish, wait for delivery, then mark each
+ * row published or parked. Rows settled, or -1. The lease is its own short
+ * transaction: no row lock is held while the broker is waited for. */
 static int relay_round(bm_relay *r, PGconn *pg)
 {
-    PGresult *res = PQexec(pg, "BEGIN");
-    PQclear(res);
-    res = PQexec(pg, "SELECT id, topic, payload FROM outbox WHERE published_at IS NULL "
-                     "AND parked_at IS NULL ORDER BY id LIMIT 64 FOR UPDATE SKIP LOCKED");
+    /* clang-format off */
+    PGresult *res = PQexec(pg,
+        "UPDATE outbox o SET leased_until = now() + interval '" BM_RELAY_LEASE_S " seconds' "
+        "FROM (SELECT id FROM outbox "
+        "      WHERE published_at IS NULL AND parked_at IS NULL "
+        "      AND (leased_until IS NULL OR leased_until < now()) "
+        "      ORDER BY id LIMIT 64 FOR UPDATE SKIP LOCKED) c "
+        "WHERE o.id = c.id "
+        "RETURNING o.id, o.topic, o.payload");
+    /* clang-format on */
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        bm_error("relay", "claim: %s", PQerrorMessage(pg));
+        bm_error("relay", "lease: %s", PQerrorMessage(pg));
         PQclear(res);
-        PQclear(PQexec(pg, "ROLLBACK"));
         return -1;
     }
     int n = PQntuples(res);
+    if (n == 0) {
+        PQclear(res);
+        return 0;
+    }
+    /* RETURNING gives no order: publish in id order, so per key order holds. */
+    int order[64];
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    for (int i = 1; i < n; i++)
+        for (int k = i; k > 0 && strtoll(PQgetvalue(res, order[k], 0), NULL, 10) <
+                                     strtoll(PQgetvalue(res, order[k - 1], 0), NULL, 10);
+             k--) {
+            int t = order[k];
+            order[k] = order[k - 1];
+            order[k - 1] = t;
+        }
     row_out out[64];
     long msgs[64];
     memset(out, 0, sizeof out);
+    memset(msgs, 0, sizeof msgs);
     int ok = 1;
-    for (int i = 0; i < n; i++) {
+    for (int k = 0; k < n && ok; k++) {
+        int i = order[k];
         char *payload = strdup(PQgetvalue(res, i, 2));
         if (!payload) {
             ok = 0;
@@ -167,61 +190,49 @@ static int relay_round(bm_relay *r, PGconn *pg)
         msgs[i] = publish_row(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), payload, &out[i]);
         free(payload);
     }
-    if (ok && n && rd_kafka_flush(r->producer, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (ok && rd_kafka_flush(r->producer, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR)
         ok = 0;
-    /* A transient failure anywhere sends the whole round again (in order); a
-     * permanent one parks its row and the rest is published. */
-    int parked = 0;
+    /* A transient failure anywhere sends the round again when its lease runs out
+     * (in order); a permanent one parks its row and the rest is published. */
+    long messages = 0;
+    bm_buf ids = {0};
+    bm_buf_puts(&ids, "{");
+    int marked = 0;
     for (int i = 0; i < n; i++) {
         if (out[i].err && !permanent(out[i].err))
             ok = 0;
-        else if (out[i].err)
-            parked++;
-    }
-    if (n == 0 || (!ok && !parked)) {
-        PQclear(res);
-        PQclear(PQexec(pg, "ROLLBACK"));
-        if (!ok)
-            bm_warn("relay", "round not delivered, will publish again");
-        return ok ? 0 : -1;
-    }
-    /* ids of the rows delivered, as an array literal */
-    size_t cap = (size_t)n * 24 + 4, len = 0;
-    char *ids = malloc(cap);
-    if (!ids) {
-        PQclear(res);
-        PQclear(PQexec(pg, "ROLLBACK"));
-        return -1;
-    }
-    long messages = 0;
-    int marked = 0, fine = 1;
-    ids[len++] = '{';
-    for (int i = 0; i < n && fine; i++) {
-        if (out[i].err) {
-            if (permanent(out[i].err) &&
-                park(r, pg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), &out[i]) != 0)
-                fine = 0;
+        if (out[i].err && permanent(out[i].err)) {
+            if (park(r, pg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), &out[i]) != 0)
+                ok = 0;
             continue;
         }
-        len += (size_t)snprintf(ids + len, cap - len, "%s%s", marked ? "," : "",
-                                PQgetvalue(res, i, 0));
+        bm_buf_printf(&ids, "%s%s", marked ? "," : "", PQgetvalue(res, i, 0));
         marked++;
         messages += msgs[i];
     }
-    snprintf(ids + len, cap - len, "}");
+    bm_buf_puts(&ids, "}");
     PQclear(res);
-    if (fine && ok && marked)
-        fine = exec_ids(pg, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                        ids, NULL) == 0;
-    free(ids);
-    res = PQexec(pg, fine ? "COMMIT" : "ROLLBACK");
-    fine = fine && PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    if (fine && ok)
-        atomic_fetch_add(&r->stats->outbox_published, (uint64_t)messages);
-    if (!ok)
+    if (!ok || ids.oom) {
         bm_warn("relay", "round not delivered, will publish again");
-    return fine && ok ? n : -1;
+        bm_buf_free(&ids);
+        return -1;
+    }
+    int done = 1;
+    if (marked) {
+        const char *p[1] = {bm_buf_cstr(&ids)};
+        res = PQexecParams(pg,
+                           "UPDATE outbox SET published_at = now(), leased_until = NULL "
+                           "WHERE id = ANY($1::bigint[])",
+                           1, NULL, p, NULL, NULL, 0);
+        done = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!done)
+            bm_error("relay", "mark published: %s", PQerrorMessage(pg));
+        PQclear(res);
+    }
+    bm_buf_free(&ids);
+    if (done)
+        atomic_fetch_add(&r->stats->outbox_published, (uint64_t)messages);
+    return done ? n : -1;
 }
 
 static void *relay_main(void *arg)
