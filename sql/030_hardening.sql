@@ -4,3 +4,7 @@
 ALTER TABLE outbox ADD COLUMN parked_at TIMESTAMPTZ;
 ALTER TABLE outbox ADD COLUMN park_error TEXT;
 CREATE INDEX idx_outbox_parked ON outbox(id) WHERE parked_at IS NOT NULL;
+
+-- One owner per player: events found on a partition other than their userId's
+-- are forwarded there through the outbox, and counted here.
+ALTER TABLE consumer_offsets ADD COLUMN events_forwarded BIGINT NOT NULL DEFAULT 0;

@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "loader/loader.h"
+#include "util/strset.h"
 
 /* Event types a campaign subscribed to in campaign_add (the concrete bm_routes). */
 struct bm_routes {
@@ -33,7 +34,8 @@ typedef struct bm_camp_row {
     char status[16];
     char *config; /* owned JSON text */
     int64_t start_ms, end_ms, version;
-    int ended; /* campaigns.ended_at is set: its end ran */
+    int ended;    /* campaigns.ended_at is set: its end ran */
+    int oversize; /* over campaigns.max_config_bytes / max_name_bytes: not served */
 } bm_camp_row;
 
 typedef struct bm_camp {
@@ -71,17 +73,19 @@ typedef struct bm_camps {
     size_t nslots;
     bm_route_bucket **index; /* hash (game, type) -> campaigns */
     size_t index_cap;
-    bm_camp *zombies; /* replaced or removed while pinned: freed once unpinned */
+    bm_camp *zombies;          /* replaced or removed while pinned: freed once unpinned */
+    bm_strset oversize_logged; /* "id:version" of oversize documents already reported */
 } bm_camps;
 
 void bm_camps_init(bm_camps *cs);
 void bm_camps_free(bm_camps *cs, const bm_modset *mods);
 
 /* Reads campaigns of every status from PostgreSQL; a document (config) only
- * when the campaign is not in `known` at its version and is to be served,
- * else config is NULL. *rows malloc'd; free with bm_camp_rows_free. */
-int bm_camps_fetch(PGconn *pg, const bm_camps *known, bm_camp_row **rows, size_t *n, char *err,
-                   size_t errlen);
+ * when the campaign is not in `known` at its version, is to be served and is
+ * within lim's campaigns.* bounds (else oversize is set), else config is NULL.
+ * *rows malloc'd; free with bm_camp_rows_free. */
+int bm_camps_fetch(PGconn *pg, const bm_camps *known, const bm_config *lim, bm_camp_row **rows,
+                   size_t *n, char *err, size_t errlen);
 void bm_camp_rows_free(bm_camp_row *rows, size_t n);
 
 /*

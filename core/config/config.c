@@ -53,6 +53,9 @@ static const key_def g_keys[] = {
     STR("kafka", "brokers", brokers, "embedded", "embedded, or host:port,... of Kafka/Redpanda"),
     STR("kafka", "group_id", group_id, "brightmatter", "consumer group of the processors"),
     STR("kafka", "events_topic", events_topic, "game.events", "topic game events arrive on"),
+    STR("kafka", "partitioner", partitioner, "murmur2",
+        "maps a userId to its partition of events_topic (murmur2 = the Java client's default, "
+        "consistent = CRC32, fnv1a, none); an event found elsewhere is forwarded there"),
     INT("kafka", "embedded_partitions", embedded_partitions, "6", 1, 256,
         "partitions of game.events on the embedded broker"),
     INT("kafka", "session_timeout_ms", session_timeout_ms, "10000", 1000, 300000,
@@ -157,6 +160,13 @@ static int set_value(bm_config *c, const key_def *k, const char *value, char *er
         strcasecmp(value, "error") != 0) {
         snprintf(err, errlen, "%s.%s: '%.32s' is not one of debug, info, warn, error", k->section,
                  k->key, value);
+        return -1;
+    }
+    if (k->type == T_STR && strcmp(k->key, "partitioner") == 0 && strcmp(value, "murmur2") != 0 &&
+        strcmp(value, "consistent") != 0 && strcmp(value, "fnv1a") != 0 &&
+        strcmp(value, "none") != 0) {
+        snprintf(err, errlen, "%s.%s: '%.32s' is not one of murmur2, consistent, fnv1a, none",
+                 k->section, k->key, value);
         return -1;
     }
     if (k->type == T_STR || k->type == T_ROLES) {

@@ -31,6 +31,7 @@ typedef struct bm_config {
     char brokers[512];       /* "embedded" or host:port,... */
     char group_id[128];      /* consumer group of the processors */
     char events_topic[128];  /* game.events */
+    char partitioner[16];    /* userId -> partition: murmur2 | consistent | fnv1a | none */
     int embedded_partitions; /* partitions of game.events in embedded mode */
     int session_timeout_ms;  /* group membership lapses after this without heartbeats */
     int socket_timeout_ms;   /* a silent broker connection is given up after this */

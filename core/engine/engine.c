@@ -100,7 +100,7 @@ void bm_engine_refresh_campaigns(bm_engine *e)
     bm_camp_row *rows;
     size_t n;
     char err[512];
-    if (bm_camps_fetch(e->pg, &e->camps, &rows, &n, err, sizeof err) != 0) {
+    if (bm_camps_fetch(e->pg, &e->camps, &e->cfg, &rows, &n, err, sizeof err) != 0) {
         bm_error("campaign", "refresh failed: %s", err);
         return;
     }

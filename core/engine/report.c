@@ -65,6 +65,7 @@ static json_t *stats_object(bm_stats *st)
     json_object_set_new(o, "latencyP50Ms", json_real(bm_stats_latency_pct(st, 50)));
     json_object_set_new(o, "latencyP99Ms", json_real(bm_stats_latency_pct(st, 99)));
     json_object_set_new(o, "latencyP999Ms", json_real(bm_stats_latency_pct(st, 99.9)));
+    json_object_set_new(o, "forwarded", json_integer((json_int_t)atomic_load(&st->forwarded)));
     json_object_set_new(o, "suspendedEvents",
                         json_integer((json_int_t)atomic_load(&st->suspended_events)));
     json_object_set_new(o, "outboxParked",

@@ -170,6 +170,8 @@ rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errle
     if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, errlen) ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
         rd_kafka_conf_set(conf, "linger.ms", "5", err, errlen) ||
+        /* the engine's default kafka.partitioner: commands land on their owner */
+        rd_kafka_conf_set(conf, "partitioner", "murmur2_random", err, errlen) ||
         rd_kafka_conf_set(conf, "compression.codec", "lz4", err, errlen) ||
         rd_kafka_conf_set(conf, "message.timeout.ms", "10000", err, errlen) ||
         rd_kafka_conf_set(conf, "socket.timeout.ms", "10000", err, errlen)) {

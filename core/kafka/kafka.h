@@ -26,6 +26,15 @@ extern const size_t bm_ntopics;
  * purchases and claims go through the same exactly-once batch as game events. */
 #define BM_CMD_PREFIX "bm."
 
+/*
+ * One owner per player: the partition of events_topic (nparts partitions) a
+ * userId belongs to under kafka.partitioner, or -1 with "none". murmur2 is the
+ * Java client's default partitioner (and librdkafka's "murmur2_random").
+ */
+int32_t bm_kafka_owner_partition(const char *partitioner, const char *key, int32_t nparts);
+/* The librdkafka `partitioner` property producing the same mapping. */
+const char *bm_kafka_partitioner_property(const char *partitioner);
+
 typedef struct bm_broker bm_broker;
 
 /*

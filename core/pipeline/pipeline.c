@@ -184,6 +184,57 @@ static int signed_by_us(const bm_pipeline *e, const rd_kafka_message_t *m)
     return bm_cmdauth_verify(&e->cmdkeys, m->payload, m->len, v, n) == 0;
 }
 
+/* Partitions of events_topic, asked of the broker once (0 while unknown: then
+ * nothing is forwarded). */
+static int32_t owner_nparts(bm_pipeline *e)
+{
+    if (e->events_nparts > 0 || !e->consumer || strcmp(e->cfg.partitioner, "none") == 0)
+        return e->events_nparts;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(e->consumer, e->cfg.events_topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (t && rd_kafka_metadata(e->consumer, 0, t, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        e->events_nparts = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (t)
+        rd_kafka_topic_destroy(t);
+    return e->events_nparts;
+}
+
+/* Queues the message's bytes for events_topic keyed by its userId (the relay's
+ * producer uses the same partitioner). Line breaks, which only JSON whitespace
+ * can hold, become spaces: an outbox line is one message. */
+static void forward(bm_pipeline *e, bm_batch *b, const rd_kafka_message_t *m, const char *user)
+{
+    char *copy = malloc(m->len + 1);
+    if (!copy) {
+        b->failed = 1;
+        return;
+    }
+    memcpy(copy, m->payload, m->len);
+    for (size_t i = 0; i < m->len; i++)
+        if (copy[i] == '\n' || copy[i] == '\r')
+            copy[i] = ' ';
+    copy[m->len] = '\0';
+    bm_batch_out(b, e->cfg.events_topic, user, copy, m->len);
+    free(copy);
+}
+
+/* "fwd:<outbox id>:<line>" for a message the relay forwarded, else NULL. */
+static const char *relay_id(const rd_kafka_message_t *m, char *buf, size_t cap)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(h, "event_id", &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR || !v ||
+        n == 0 || n + 5 > cap)
+        return NULL;
+    snprintf(buf, cap, "fwd:%.*s", (int)n, (const char *)v);
+    return buf;
+}
+
 static int is_command(const bm_event *ev)
 {
     return strncmp(ev->event_type, BM_CMD_PREFIX, sizeof BM_CMD_PREFIX - 1) == 0;
@@ -223,7 +274,7 @@ static int prepare(bm_pipeline *e, bm_run *r)
             continue;
         if (!pt->in_batch) {
             pt->in_batch = 1;
-            pt->applied = pt->rejected = pt->duplicate = 0;
+            pt->applied = pt->rejected = pt->duplicate = pt->forwarded = 0;
             pt->nnew = 0;
         }
         pt->batch_next = m->offset + 1;
@@ -241,11 +292,26 @@ static int prepare(bm_pipeline *e, bm_run *r)
             to_dlq(b, m, reason, (size_t)e->cfg.dlq_original_max_bytes);
             continue;
         }
-        it->valid = 1;
         it->ev.partition = m->partition;
         it->ev.offset = m->offset;
-        if (it->ev.event_id) {
-            uint64_t h = bm_dedup_hash(it->ev.game_id, it->ev.event_id);
+        /* One owner per player: an event on another partition than its userId's is
+         * not applied here but forwarded there, in this batch's transaction. */
+        int32_t owner =
+            bm_kafka_owner_partition(e->cfg.partitioner, it->ev.user_id, owner_nparts(e));
+        if (owner >= 0 && owner != m->partition) {
+            forward(e, b, m, it->ev.user_id);
+            pt->forwarded++;
+            bm_event_clear(&it->ev);
+            continue;
+        }
+        it->valid = 1;
+        /* Without an eventId, a forwarded copy is deduped by the relay's own id for
+         * it (the relay publishes at least once). */
+        char fwd_id[80];
+        const char *dedup_id =
+            it->ev.event_id ? it->ev.event_id : relay_id(m, fwd_id, sizeof fwd_id);
+        if (dedup_id) {
+            uint64_t h = bm_dedup_hash(it->ev.game_id, dedup_id);
             if (bm_dedup_contains(&pt->dedup, h)) {
                 it->dup = 1;
                 pt->duplicate++;
@@ -467,8 +533,9 @@ int bm_pipeline_settle(bm_pipeline *e)
         (void)bm_strset_add(&e->claimed, id);
     }
     if (rc == 0) {
-        uint64_t applied = 0, rejected = 0, dups = 0;
+        uint64_t applied = 0, rejected = 0, dups = 0, fwd = 0;
         for (size_t i = 0; i < j->nparts; i++) {
+            fwd += j->parts[i].forwarded;
             applied += j->parts[i].applied;
             rejected += j->parts[i].rejected;
             dups += j->parts[i].duplicate;
@@ -482,6 +549,7 @@ int bm_pipeline_settle(bm_pipeline *e)
         atomic_fetch_add(&e->stats->applied, applied);
         atomic_fetch_add(&e->stats->rejected, rejected);
         atomic_fetch_add(&e->stats->duplicates, dups);
+        atomic_fetch_add(&e->stats->forwarded, fwd);
     } else if (rc == 2) {
         bm_info("pipeline", "batch read again: %s", j->err);
     } else if (rc == 1) {

@@ -27,7 +27,7 @@ typedef struct bm_part {
     /* the batch being built */
     int in_batch;
     int64_t batch_next;
-    uint64_t applied, rejected, duplicate;
+    uint64_t applied, rejected, duplicate, forwarded;
     uint64_t *new_hashes;
     size_t nnew, capnew;
 } bm_part;
@@ -50,7 +50,8 @@ typedef struct bm_pipeline {
     bm_state_cache cache;
     bm_part parts[BM_MAX_PARTITIONS];
     int npart_seen;
-    bm_run *batch_run; /* the reusable buffers of one batch */
+    int32_t events_nparts; /* partitions of events_topic (0 until known) */
+    bm_run *batch_run;     /* the reusable buffers of one batch */
     int64_t last_prune_ms, last_tick_ms;
     /* once-only claims ("module\x1fcampaign\x1fkey") */
     bm_strset claimed;  /* known committed (by any process) */

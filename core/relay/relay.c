@@ -14,6 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "cmdauth/cmdauth.h"
 #include "kafka/kafka.h"
 #include "log/log.h"
 #include "pg/pg.h"
@@ -30,6 +33,8 @@ typedef struct bm_relay {
     char dsn[1024];
     rd_kafka_t *producer;
     bm_stats *stats;
+    char events_topic[128]; /* rows for it are events forwarded to their owner */
+    bm_cmdauth keys;        /* a forwarded command is signed again (it was verified) */
 } bm_relay;
 
 /* What happened to the messages of one outbox row in the current round. */
@@ -83,6 +88,19 @@ static void unescape_key(char *s)
     *w = '\0';
 }
 
+/* The processor forwards a command only after verifying its signature, and
+ * the forwarded bytes may differ (line breaks): sign them again. */
+static void sign_forwarded(bm_relay *r, rd_kafka_headers_t *h, const char *json)
+{
+    json_t *j = json_loads(json, 0, NULL);
+    if (j && bm_cmdauth_is_command(json_string_value(json_object_get(j, "eventType")))) {
+        char sig[BM_CMDAUTH_SIG_SIZE];
+        bm_cmdauth_sign(&r->keys, json, strlen(json), sig);
+        rd_kafka_header_add(h, BM_CMDAUTH_HEADER, -1, sig, -1);
+    }
+    json_decref(j);
+}
+
 /* Queues every message of one row; a refusal at produce time is noted in *o
  * and ends the row. Returns the messages queued. */
 static int publish_row(bm_relay *r, const char *id, const char *topic, char *payload, row_out *o)
@@ -99,11 +117,16 @@ static int publish_row(bm_relay *r, const char *id, const char *topic, char *pay
         char eid[64];
         snprintf(eid, sizeof eid, "%s:%d", id, line);
         for (;;) {
+            rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+            rd_kafka_header_add(h, "event_id", -1, eid, -1);
+            if (strcmp(topic, r->events_topic) == 0)
+                sign_forwarded(r, h, json);
             rd_kafka_resp_err_t rc = rd_kafka_producev(
                 r->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(l, strlen(l)),
-                RD_KAFKA_V_VALUE((void *)json, strlen(json)),
-                RD_KAFKA_V_HEADER("event_id", eid, (ssize_t)strlen(eid)),
+                RD_KAFKA_V_VALUE((void *)json, strlen(json)), RD_KAFKA_V_HEADERS(h),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(o), RD_KAFKA_V_END);
+            if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+                rd_kafka_headers_destroy(h);
             if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
                 break;
             if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -279,6 +302,11 @@ static int relay_start(const bm_role_env *env, void **state, char *err, size_t e
         return -1;
     }
     snprintf(r->dsn, sizeof r->dsn, "%s", cfg->pg_dsn);
+    snprintf(r->events_topic, sizeof r->events_topic, "%s", cfg->events_topic);
+    if (bm_cmdauth_load(&r->keys, cfg, 1, err, errlen) != 0) {
+        free(r);
+        return -1;
+    }
     r->stats = env->stats;
     char sock[16];
     snprintf(sock, sizeof sock, "%d", cfg->socket_timeout_ms);
@@ -286,6 +314,9 @@ static int relay_start(const bm_role_env *env, void **state, char *err, size_t e
     if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, errlen) ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
         rd_kafka_conf_set(conf, "linger.ms", "10", err, errlen) ||
+        /* forwarded events reach their userId's partition */
+        rd_kafka_conf_set(conf, "partitioner", bm_kafka_partitioner_property(cfg->partitioner), err,
+                          errlen) ||
         rd_kafka_conf_set(conf, "compression.codec", "lz4", err, errlen) ||
         rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", err, errlen) ||
         rd_kafka_conf_set(conf, "socket.timeout.ms", sock, err, errlen)) {
@@ -323,6 +354,7 @@ static void relay_stop(void *state)
     pthread_join(r->thread, NULL);
     rd_kafka_flush(r->producer, 5000);
     rd_kafka_destroy(r->producer);
+    bm_cmdauth_clear(&r->keys);
     free(r);
 }
 

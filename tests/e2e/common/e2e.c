@@ -286,6 +286,7 @@ rd_kafka_t *bm_e2e_producer(bm_e2e *e)
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err) ||
         rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err) ||
         rd_kafka_conf_set(conf, "compression.codec", "lz4", err, sizeof err) ||
+        rd_kafka_conf_set(conf, "partitioner", "murmur2_random", err, sizeof err) ||
         rd_kafka_conf_set(conf, "message.max.bytes", "2000000", err, sizeof err))
         bm_e2e_fail("producer config: %s", err);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);

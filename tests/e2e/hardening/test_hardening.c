@@ -202,11 +202,47 @@ static void test_forged_command_refused(void **state)
                          0);
     }
     bm_e2e_producer_close(p);
+    /* A signed purchase that arrives on another partition than bob's is forwarded
+     * (and signed again by the relay) and applied there. */
+    int32_t bob = bm_kafka_owner_partition("murmur2", "bob", 2);
+    int bn = snprintf(buf, sizeof buf,
+                      "{\"eventId\":\"cmd:purchase:%s:bob\",\"gameId\":\"" GAME "\","
+                      "\"userId\":\"bob\",\"eventType\":\"bm.battlepass.purchase\","
+                      "\"timestamp\":\"%s\",\"data\":{\"campaignId\":\"%s\"}}",
+                      id, ts, id);
+    char bsig[BM_CMDAUTH_SIG_SIZE];
+    bm_cmdauth keys = {.ncur = strlen(BM_E2E_COMMAND_KEY)};
+    memcpy(keys.cur, BM_E2E_COMMAND_KEY, keys.ncur);
+    bm_cmdauth_sign(&keys, buf, (size_t)bn, bsig);
+    p = bm_e2e_producer(e);
+    rd_kafka_headers_t *bh = rd_kafka_headers_new(1);
+    rd_kafka_header_add(bh, BM_CMDAUTH_HEADER, -1, bsig, -1);
+    assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(BM_TOPIC_EVENTS),
+                                       RD_KAFKA_V_PARTITION(1 - bob), RD_KAFKA_V_KEY("x", 1),
+                                       RD_KAFKA_V_VALUE(buf, (size_t)bn),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                       RD_KAFKA_V_HEADERS(bh), RD_KAFKA_V_END),
+                     0);
+    bm_e2e_producer_close(p);
     /* The studio's server buys one through bmctl (signed with the engine's key). */
     const char *buy[] = {"battlepass", "purchase", id, "alice", NULL};
     assert_int_equal(bm_e2e_bmctl(e, &out, buy), 0);
     free(out);
-    bm_e2e_wait_offsets(e, &g, 3, 60000);
+    bm_e2e_wait_offsets(e, &g, 5, 60000);
+    const char *show_b[] = {"battlepass", "show", id, "bob", "--json", NULL};
+    int64_t deadline = bm_e2e_now_ms() + 30000;
+    for (;;) {
+        assert_int_equal(bm_e2e_bmctl(e, &out, show_b), 0);
+        json_t *jb = json_loads(out, 0, NULL);
+        free(out);
+        int bought = json_is_true(json_object_get(jb, "purchased"));
+        json_decref(jb);
+        if (bought)
+            break;
+        if (bm_e2e_now_ms() > deadline)
+            bm_e2e_fail("bob's forwarded purchase was not applied");
+        bm_e2e_sleep_ms(300);
+    }
 
     const char *show_m[] = {"battlepass", "show", id, "mallory", "--json", NULL};
     const char *show_a[] = {"battlepass", "show", id, "alice", "--json", NULL};
@@ -308,12 +344,25 @@ static void test_trusted_places_strict_configs(void **state)
     free(huge);
     bm_e2e_campaign(e, doc, id, sizeof id);
 
+    /* A document written past bmctl (straight into the database) over the bound
+     * is not served by the engine either, and said so once. */
+    assert_int_equal(bm_e2e_ll(e, "WITH r AS (INSERT INTO campaigns (game_id, type, name, config) "
+                                  "SELECT id, 'leaderboard', 'huge', jsonb_build_object('type', "
+                                  "'leaderboard', 'pad', repeat('x', 400000)) FROM games LIMIT 1 "
+                                  "RETURNING 1) SELECT count(*) FROM r"),
+                     1);
+
     /* Modes whatever the umask: run dir 0750, admin.sock 0660, command key 0600. */
     mode_t old = umask(0);
     bm_e2e_engine g;
     bm_e2e_engine_start(e, &g);
     umask(old);
     bm_e2e_wait_log(&g, "listening socket=", 30000);
+    assert_int_equal(bm_e2e_log_count(&g, "refused: document or name over"), 1);
+    json_t *m = bm_e2e_modules(e);
+    assert_int_equal(json_array_size(json_object_get(m, "campaigns")), 1);
+    assert_non_null(bm_e2e_modules_campaign(m, id));
+    json_decref(m);
     struct stat st;
     snprintf(path, sizeof path, "%s/admin.sock", e->run_dir);
     assert_int_equal(stat(path, &st), 0);
@@ -374,6 +423,107 @@ static void test_suspended_campaign(void **state)
     bm_e2e_engine_stop(&g, 30000);
 }
 
+/* Produces one event to an explicit partition, with or without a key. */
+static void produce_at(rd_kafka_t *p, int32_t part, const char *key, const char *val,
+                       const char *sig)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (sig) {
+        h = rd_kafka_headers_new(1);
+        rd_kafka_header_add(h, BM_CMDAUTH_HEADER, -1, sig, -1);
+    }
+    assert_int_equal(
+        rd_kafka_producev(
+            p, RD_KAFKA_V_TOPIC(BM_TOPIC_EVENTS), RD_KAFKA_V_PARTITION(part),
+            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE((void *)val, strlen(val)),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END),
+        0);
+}
+
+/* Events of one player arriving on every partition (keyed otherwise, keyless,
+ * the same eventId twice on two partitions, pretty-printed JSON) are applied
+ * once each, by the owner of the player's partition (murmur2 of the userId). */
+static void test_one_owner_per_player(void **state)
+{
+    bm_e2e *e = *state;
+    char id[64], ts[40], buf[512];
+    enum { PARTS = 4 };
+    bm_e2e_init(e, "hard_owner", PARTS);
+    bm_e2e_campaign(e,
+                    "{\"type\":\"leaderboard\",\"name\":\"score sum\",\"gameId\":\"" GAME "\","
+                    "\"scoringMetadata\":{\"eventType\":\"MATCH_END\",\"dataField\":\"score\","
+                    "\"aggregation\":\"sum\"}}",
+                    id, sizeof id);
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+    int32_t owner = bm_kafka_owner_partition("murmur2", "p1", PARTS);
+    assert_true(owner >= 0 && owner < PARTS);
+    bm_rfc3339_format((int64_t)time(NULL) * 1000, ts, sizeof ts);
+    rd_kafka_t *p = bm_e2e_producer(e);
+    long long produced = 0, misrouted = 0;
+#define EV(eid, score)                                                                             \
+    (snprintf(buf, sizeof buf,                                                                     \
+              "{\"eventId\":\"%s\",\"gameId\":\"" GAME "\",\"userId\":\"p1\","                     \
+              "\"eventType\":\"MATCH_END\",\"timestamp\":\"%s\",\"data\":{\"score\":%d}}",         \
+              eid, ts, score),                                                                     \
+     buf)
+    for (int32_t part = 0; part < PARTS; part++) {
+        char eid[16];
+        snprintf(eid, sizeof eid, "e%d", part);
+        produce_at(p, part, "someone-else", EV(eid, 10), NULL);
+        produced++;
+        misrouted += part != owner;
+    }
+    /* The same eventId on two partitions: counted once. */
+    produce_at(p, (owner + 1) % PARTS, "p1", EV("twice", 7), NULL);
+    produce_at(p, (owner + 2) % PARTS, NULL, EV("twice", 7), NULL);
+    produced += 2;
+    misrouted += 2;
+    /* Keyless, no eventId, and pretty-printed over several lines. */
+    snprintf(buf, sizeof buf,
+             "{\n  \"gameId\": \"" GAME "\",\n  \"userId\": \"p1\",\n  \"eventType\": "
+             "\"MATCH_END\",\n  \"timestamp\": \"%s\",\n  \"data\": {\"score\": 5}\n}",
+             ts);
+    produce_at(p, (owner + 3) % PARTS, NULL, buf, NULL);
+    produced++;
+    misrouted++;
+    bm_e2e_producer_close(p);
+    bm_e2e_wait_offsets(e, &g, produced + misrouted, 60000);
+    int64_t deadline = bm_e2e_now_ms() + 30000;
+    while (bm_e2e_ll(e,
+                     "SELECT COALESCE(sum(event_count), 0) FROM user_progress "
+                     "WHERE campaign_id = '%s' AND user_id = 'p1'",
+                     id) < 6) {
+        if (bm_e2e_now_ms() > deadline)
+            bm_e2e_fail("p1's events were not all applied");
+        bm_e2e_sleep_ms(200);
+    }
+    bm_e2e_sleep_ms(1000); /* anything counted twice would show now */
+    assert_int_equal(bm_e2e_ll(e,
+                               "SELECT current_value::bigint FROM user_progress "
+                               "WHERE campaign_id = '%s' AND user_id = 'p1'",
+                               id),
+                     4 * 10 + 7 + 5);
+    assert_int_equal(bm_e2e_ll(e,
+                               "SELECT event_count FROM user_progress "
+                               "WHERE campaign_id = '%s' AND user_id = 'p1'",
+                               id),
+                     6);
+    assert_int_equal(bm_e2e_ll(e,
+                               "SELECT sum(events_forwarded) FROM consumer_offsets "
+                               "WHERE group_id = '%s'",
+                               e->group),
+                     misrouted);
+    assert_int_equal(bm_e2e_ll(e,
+                               "SELECT sum(events_duplicate) FROM consumer_offsets "
+                               "WHERE group_id = '%s'",
+                               e->group),
+                     1);
+    assert_int_equal(bm_e2e_topic_end(e, BM_TOPIC_EVENTS), produced + misrouted);
+    bm_e2e_engine_stop(&g, 30000);
+#undef EV
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +531,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forged_command_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trusted_places_strict_configs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suspended_campaign, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_owner_per_player, setup, teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
