@@ -11,7 +11,7 @@ typedef struct bm_stats {
     _Atomic uint64_t batches, events, applied, rejected, duplicates, dispatch_errors;
     _Atomic uint64_t commits_failed, fence_lost;
     _Atomic uint64_t outbox_published, outbox_parked;
-    _Atomic uint64_t forwarded; /* events sent on to their userId's partition */
+    _Atomic uint64_t forwarded;        /* events sent on to their userId's partition */
     _Atomic uint64_t suspended_events; /* seen by campaigns whose module is not loaded */
     _Atomic uint64_t ticks, campaigns_ended;
     _Atomic uint64_t ends_committed; /* batches that marked campaigns ended: re-read them */
