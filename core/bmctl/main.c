@@ -20,6 +20,8 @@ static const cmd g_cmds[] = {
     {"campaigns", bm_cmd_campaigns,
      "campaigns [--json]               campaigns the engine serves (suspended: no module)"},
     {"reload", bm_cmd_reload, "reload [--json]                  hot-reload the modules directory"},
+    {"query", bm_cmd_query,
+     "query CAMPAIGN [JSON]            a campaign module's query() (engine)"},
     {"campaign", bm_cmd_campaign, "campaign create FILE.json | list | show ID | disable ID"},
     {"leaderboard", bm_cmd_leaderboard,
      "leaderboard CAMPAIGN [--limit N] [--around USER] [--json]"},
