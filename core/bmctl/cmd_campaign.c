@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -204,6 +205,14 @@ static int create(bm_ctl *ctl, PGconn *pg, const char *path)
 {
     char err[1024];
     size_t len = 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size > ctl->cfg.campaign_max_config_bytes) {
+        fprintf(stderr,
+                "bmctl: %s: campaign document is %lld bytes, more than "
+                "campaigns.max_config_bytes (%d)\n",
+                path, (long long)st.st_size, ctl->cfg.campaign_max_config_bytes);
+        return 1;
+    }
     char *text = read_file(path, &len);
     if (!text) {
         fprintf(stderr, "bmctl: cannot read %s\n", path);
