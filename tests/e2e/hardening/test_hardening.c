@@ -147,6 +147,23 @@ static void test_outbox_never_stalls(void **state)
     json_decref(m);
     char idtxt[32];
     snprintf(idtxt, sizeof idtxt, "%lld", parked_id);
+    /* retry hands it back to the relay: refused again, parked again, counted. */
+    const char *retry[] = {"outbox", "retry", idtxt, NULL};
+    assert_int_equal(bm_e2e_bmctl(e, &out, retry), 0);
+    assert_non_null(strstr(out, "retrying 1 parked row"));
+    free(out);
+    deadline = bm_e2e_now_ms() + 30000;
+    for (;;) {
+        m = bm_e2e_modules(e);
+        json_int_t parked =
+            json_integer_value(json_object_get(json_object_get(m, "stats"), "outboxParked"));
+        json_decref(m);
+        if (parked == 2)
+            break;
+        if (bm_e2e_now_ms() > deadline)
+            bm_e2e_fail("the retried row was not parked again");
+        bm_e2e_sleep_ms(200);
+    }
     const char *drop[] = {"outbox", "drop", idtxt, NULL};
     assert_int_equal(bm_e2e_bmctl(e, &out, drop), 0);
     free(out);
