@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -142,7 +143,12 @@ bm_admin *bm_admin_start(const char *run_dir, bm_admin_handler handler, void *ud
     memcpy(sa.sun_path, a->path, strlen(a->path) + 1);
     a->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     unlink(a->path);
-    if (a->fd < 0 || bind(a->fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(a->fd, 8) != 0) {
+    /* Born 0600 whatever the umask (startup, single-threaded); the engine then
+     * opens it to its admin group (0660). */
+    mode_t old_mask = umask(0177);
+    int bound = a->fd >= 0 && bind(a->fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    umask(old_mask);
+    if (!bound || listen(a->fd, 8) != 0) {
         snprintf(err, errlen, "admin socket %s: %s", a->path, strerror(errno));
         if (a->fd >= 0)
             close(a->fd);

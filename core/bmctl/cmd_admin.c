@@ -100,6 +100,26 @@ static void print_modules(json_t *root)
     }
 }
 
+/* The engine's view of its campaigns: a campaign whose module is not loaded is
+ * suspended, and the events of its game seen meanwhile are counted. */
+static void print_campaigns(json_t *root)
+{
+    printf("%-36s %-12s %-12s %-9s %10s %10s\n", "CAMPAIGN", "TYPE", "MODULE", "STATUS", "EVENTS",
+           "SUSPENDED");
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(root, "campaigns"), i, c)
+    {
+        const char *mod = json_string_value(json_object_get(c, "module"));
+        printf("%-36s %-12s %-12s %-9s %10lld %10lld\n",
+               json_string_value(json_object_get(c, "id")),
+               json_string_value(json_object_get(c, "type")), mod && *mod ? mod : "-",
+               json_string_value(json_object_get(c, "status")),
+               (long long)json_integer_value(json_object_get(c, "events")),
+               (long long)json_integer_value(json_object_get(c, "suspendedEvents")));
+    }
+}
+
 static int run(bm_ctl *ctl, int argc, char **argv, const char *request)
 {
     int as_json = argc > 1 && strcmp(argv[1], "--json") == 0;
@@ -122,7 +142,10 @@ static int run(bm_ctl *ctl, int argc, char **argv, const char *request)
             if (rep && *rep && rep[strlen(rep) - 1] != '\n')
                 printf("\n");
         }
-        print_modules(root);
+        if (strcmp(argv[0], "campaigns") == 0)
+            print_campaigns(root);
+        else
+            print_modules(root);
     }
     /* A reload that refused a file is a failure for scripts, even though the
      * old generation keeps serving. */
@@ -135,6 +158,11 @@ static int run(bm_ctl *ctl, int argc, char **argv, const char *request)
 }
 
 int bm_cmd_modules(bm_ctl *ctl, int argc, char **argv)
+{
+    return run(ctl, argc, argv, "modules");
+}
+
+int bm_cmd_campaigns(bm_ctl *ctl, int argc, char **argv)
 {
     return run(ctl, argc, argv, "modules");
 }

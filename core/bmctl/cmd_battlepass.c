@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bmctl/bmctl.h"
+#include "cmdauth/cmdauth.h"
 #include "bmctl/ctl_util.h"
 #include "event/command.h"
 #include "kafka/kafka.h"
@@ -109,10 +110,19 @@ static int bp_command(bm_ctl *ctl, const bm_pv_campaign *cc, const char *user, i
     int rc = 1;
     if (!text)
         goto done;
+    /* Commands count only when signed with the engine's command key. */
+    bm_cmdauth keys;
+    char sig[BM_CMDAUTH_SIG_SIZE];
     if (bm_kafka_bootstrap(&ctl->cfg, boot, sizeof boot, err, sizeof err) != 0 ||
-        !(p = bm_kafka_producer_new(boot, err, sizeof err)) ||
-        bm_kafka_produce_sync(p, ctl->cfg.events_topic, user, text, strlen(text), err,
-                              sizeof err) != 0) {
+        bm_cmdauth_load(&keys, &ctl->cfg, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "battlepass: %s\n", err);
+        goto done;
+    }
+    bm_cmdauth_sign(&keys, text, strlen(text), sig);
+    bm_cmdauth_clear(&keys);
+    if (!(p = bm_kafka_producer_new(boot, err, sizeof err)) ||
+        bm_kafka_produce_sync_hdr(p, ctl->cfg.events_topic, user, text, strlen(text),
+                                  BM_CMDAUTH_HEADER, sig, err, sizeof err) != 0) {
         fprintf(stderr, "battlepass: %s\n", err);
         goto done;
     }

@@ -7,10 +7,13 @@
  * module that serves the type, exactly as the engine will load it, so what
  * `create` accepts the engine serves.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bmctl/bmctl.h"
@@ -20,7 +23,7 @@
 #include "kafka/kafka.h"
 #include "pg/pg.h"
 
-static char *read_file(const char *path)
+static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -33,8 +36,10 @@ static char *read_file(const char *path)
         free(buf);
         buf = NULL;
     }
-    if (buf)
+    if (buf) {
         buf[n] = '\0';
+        *len = (size_t)n;
+    }
     fclose(f);
     return buf;
 }
@@ -66,17 +71,24 @@ static void announce(const bm_ctl *ctl, const char *id, const char *what)
 static int create(bm_ctl *ctl, PGconn *pg, const char *path)
 {
     char err[1024], id[64];
-    char *text = read_file(path);
+    size_t len = 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size > ctl->cfg.campaign_max_config_bytes) {
+        fprintf(stderr,
+                "bmctl: %s: campaign document is %lld bytes, more than "
+                "campaigns.max_config_bytes (%d)\n",
+                path, (long long)st.st_size, ctl->cfg.campaign_max_config_bytes);
+        return 1;
+    }
+    char *text = read_file(path, &len);
     if (!text) {
         fprintf(stderr, "bmctl: cannot read %s\n", path);
         return 1;
     }
-    json_error_t jerr;
-    json_t *root = json_loads(text, 0, &jerr);
+    json_t *root = bm_camp_parse_doc(&ctl->cfg, text, len, err, sizeof err);
     free(text);
-    if (!json_is_object(root)) {
-        fprintf(stderr, "bmctl: %s: invalid JSON at line %d: %s\n", path, jerr.line, jerr.text);
-        json_decref(root);
+    if (!root) {
+        fprintf(stderr, "bmctl: %s: %s\n", path, err);
         return 1;
     }
     long long version = 0;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bmctl/bmctl.h"
+#include "cmdauth/cmdauth.h"
 #include "event/event.h"
 #include "kafka/kafka.h"
 #include "util/clock.h"
@@ -76,8 +77,20 @@ int bm_cmd_event(bm_ctl *ctl, int argc, char **argv)
             free(text);
             goto done;
         }
-        int sent = bm_kafka_produce_sync(p, ctl->cfg.events_topic, ev.user_id, text, strlen(text),
-                                         err, sizeof err);
+        /* Commands count only when signed with the engine's command key. */
+        char sig[BM_CMDAUTH_SIG_SIZE];
+        int cmd = bm_cmdauth_is_command(ev.event_type), sent = -1;
+        bm_cmdauth keys;
+        if (cmd && bm_cmdauth_load(&keys, &ctl->cfg, 0, err, sizeof err) == 0) {
+            bm_cmdauth_sign(&keys, text, strlen(text), sig);
+            bm_cmdauth_clear(&keys);
+        } else if (cmd) {
+            cmd = -1;
+        }
+        if (cmd >= 0)
+            sent = bm_kafka_produce_sync_hdr(p, ctl->cfg.events_topic, ev.user_id, text,
+                                             strlen(text), cmd ? BM_CMDAUTH_HEADER : NULL,
+                                             cmd ? sig : NULL, err, sizeof err);
         if (sent == 0)
             printf("sent %s for %s\n", ev.event_id, ev.user_id);
         bm_event_clear(&ev);

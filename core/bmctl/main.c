@@ -17,6 +17,8 @@ static const cmd g_cmds[] = {
     {"migrate", bm_cmd_migrate, "migrate [--sql-dir DIR]          apply pending SQL migrations"},
     {"module", bm_cmd_module, "module check FILE.so...         run the loader's checks offline"},
     {"modules", bm_cmd_modules, "modules [--json]                 list loaded modules (engine)"},
+    {"campaigns", bm_cmd_campaigns,
+     "campaigns [--json]               campaigns the engine serves (suspended: no module)"},
     {"reload", bm_cmd_reload, "reload [--json]                  hot-reload the modules directory"},
     {"query", bm_cmd_query,
      "query CAMPAIGN [JSON]            a campaign module's query() (engine)"},
@@ -38,6 +40,7 @@ static const cmd g_cmds[] = {
     {"rewards", bm_cmd_rewards,
      "rewards list [--status S] [--campaign C] [--user U] | show ID | retry ID"},
     {"webhook", bm_cmd_webhook, "webhook url GAME [URL|--clear] | secret GAME [--rotate]"},
+    {"outbox", bm_cmd_outbox, "outbox parked [--json] | retry ID|all | drop ID"},
 };
 
 static void usage(FILE *f)

@@ -366,6 +366,19 @@ int bm_camps_sync(bm_camps *cs, const bm_camp_row *rows, size_t n, const bm_mods
     for (size_t i = 0; i < n; i++) {
         if (!row_want(&rows[i], &ending))
             continue;
+        if (rows[i].oversize) {
+            /* Not served at this version (an older one already served keeps serving). */
+            char key[96];
+            snprintf(key, sizeof key, "%s:%lld", rows[i].id, (long long)rows[i].version);
+            if (!bm_strset_has(&cs->oversize_logged, key)) {
+                (void)bm_strset_add(&cs->oversize_logged, key);
+                bm_error("campaign",
+                         "campaign=%s version=%lld refused: document or name over "
+                         "campaigns.max_config_bytes / max_name_bytes",
+                         rows[i].id, (long long)rows[i].version);
+            }
+            continue;
+        }
         bm_camp *c = bm_camps_find(cs, rows[i].id);
         if (c && ending && !c->ending)
             c->ending = ending; /* completed or cancelled: its end has to run */
@@ -379,7 +392,11 @@ int bm_camps_sync(bm_camps *cs, const bm_camp_row *rows, size_t n, const bm_mods
         c = calloc(1, sizeof *c);
         if (!c)
             continue;
-        if (row_copy(&c->row, &rows[i]) != 0) {
+        /* Same version (it waited for its module): the document this host holds. */
+        bm_camp_row src = rows[i];
+        if (!src.config && old)
+            src.config = old->row.config;
+        if (row_copy(&c->row, &src) != 0) {
             free(c);
             continue; /* out of memory: the old record (if any) keeps serving */
         }
@@ -391,6 +408,7 @@ int bm_camps_sync(bm_camps *cs, const bm_camp_row *rows, size_t n, const bm_mods
             c->events = old->events;
             c->errors = old->errors;
             c->skipped = old->skipped;
+            c->suspended_events = old->suspended_events;
             cs->by_slot[old->slot] = c;
             camp_retire(cs, old, BM_CAMPAIGN_UPDATED);
         } else {
@@ -546,22 +564,69 @@ void bm_camps_free(bm_camps *cs, const bm_modset *mods)
     }
     free(cs->by_slot);
     index_free(cs);
+    bm_strset_free(&cs->oversize_logged);
     memset(cs, 0, sizeof *cs);
 }
 
 /* --- PostgreSQL ------------------------------------------------------------------ */
 
-int bm_camps_fetch(PGconn *pg, bm_camp_row **rows, size_t *n, char *err, size_t errlen)
+/* "{id:version,...}" of the campaigns cs serves (an array literal), or NULL on OOM. */
+static char *known_versions(const bm_camps *cs)
+{
+    size_t cap = 8 + (cs ? cs->nslots + cs->oversize_logged.count : 0) * 64 + 80, len = 0;
+    char *v = malloc(cap);
+    if (!v)
+        return NULL;
+    v[len++] = '{';
+    for (size_t s = 0; cs && s < cs->nslots; s++)
+        if (cs->by_slot[s])
+            len += (size_t)snprintf(v + len, cap - len, "%s\"%s:%lld\"", len > 1 ? "," : "",
+                                    cs->by_slot[s]->row.id, (long long)cs->by_slot[s]->row.version);
+    for (size_t i = 0; cs && i < cs->oversize_logged.cap && len + 80 < cap; i++)
+        if (cs->oversize_logged.slots[i])
+            len += (size_t)snprintf(v + len, cap - len, "%s\"%s\"", len > 1 ? "," : "",
+                                    cs->oversize_logged.slots[i]);
+    snprintf(v + len, cap - len, "}");
+    return v;
+}
+
+int bm_camps_fetch(PGconn *pg, const bm_camps *known, const bm_config *lim, bm_camp_row **rows,
+                   size_t *n, char *err, size_t errlen)
 {
     *rows = NULL;
     *n = 0;
-    PGresult *r = PQexec(pg, "SELECT c.id::text, g.identifier, c.type, c.name, c.status, "
-                             "c.config::text, "
-                             "COALESCE((extract(epoch FROM c.start_date) * 1000)::bigint, 0), "
-                             "COALESCE((extract(epoch FROM c.end_date) * 1000)::bigint, 0), "
-                             "c.version, c.ended_at IS NOT NULL "
-                             "FROM campaigns c JOIN games g ON g.id = c.game_id "
-                             "ORDER BY c.created_at, c.id");
+    char *kv = known_versions(known);
+    if (!kv) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* Documents are read only when they can matter: a campaign new to this host or
+     * at a new version, and still to be served. The periodic refresh of an
+     * unchanged registry reads no document at all, whatever their size. */
+    /* A document or name over the bounds (written by anything but bmctl) is
+     * never served; once reported, its id:version counts as known, so it is not
+     * read again at every refresh. */
+    char maxdoc[24], maxname[24];
+    snprintf(maxdoc, sizeof maxdoc, "%d", lim ? lim->campaign_max_config_bytes : 0x7fffffff);
+    snprintf(maxname, sizeof maxname, "%d", lim ? lim->campaign_max_name_bytes : 0x7fffffff);
+    const char *p[3] = {kv, maxdoc, maxname};
+    PGresult *r = PQexecParams(
+        pg,
+        "SELECT c.id::text, g.identifier, c.type, left(c.name, 255), c.status, "
+        "CASE WHEN c.id::text || ':' || c.version = ANY($1::text[]) OR c.ended_at IS NOT NULL "
+        "OR c.status NOT IN ('active', 'completed', 'cancelled') THEN NULL "
+        "WHEN octet_length(c.config::text) > $2::int OR octet_length(c.name) > $3::int "
+        "THEN NULL ELSE c.config::text END, "
+        "COALESCE((extract(epoch FROM c.start_date) * 1000)::bigint, 0), "
+        "COALESCE((extract(epoch FROM c.end_date) * 1000)::bigint, 0), "
+        "c.version, c.ended_at IS NOT NULL, "
+        "CASE WHEN c.id::text || ':' || c.version = ANY($1::text[]) OR c.ended_at IS NOT NULL "
+        "OR c.status NOT IN ('active', 'completed', 'cancelled') THEN false "
+        "ELSE octet_length(c.config::text) > $2::int OR octet_length(c.name) > $3::int END "
+        "FROM campaigns c JOIN games g ON g.id = c.game_id "
+        "ORDER BY c.created_at, c.id",
+        3, NULL, p, NULL, NULL, 0);
+    free(kv);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "campaigns: %s", PQerrorMessage(pg));
         PQclear(r);
@@ -580,12 +645,14 @@ int bm_camps_fetch(PGconn *pg, bm_camp_row **rows, size_t *n, char *err, size_t 
         snprintf(v[i].type, sizeof v[i].type, "%s", PQgetvalue(r, i, 2));
         snprintf(v[i].name, sizeof v[i].name, "%s", PQgetvalue(r, i, 3));
         snprintf(v[i].status, sizeof v[i].status, "%s", PQgetvalue(r, i, 4));
-        v[i].config = strdup(PQgetvalue(r, i, 5));
+        int absent = PQgetisnull(r, i, 5);
+        v[i].config = absent ? NULL : strdup(PQgetvalue(r, i, 5));
         v[i].start_ms = strtoll(PQgetvalue(r, i, 6), NULL, 10);
         v[i].end_ms = strtoll(PQgetvalue(r, i, 7), NULL, 10);
         v[i].version = strtoll(PQgetvalue(r, i, 8), NULL, 10);
         v[i].ended = PQgetvalue(r, i, 9)[0] == 't';
-        if (!v[i].config) {
+        v[i].oversize = PQgetvalue(r, i, 10)[0] == 't';
+        if (!absent && !v[i].config) {
             /* Never a campaign without its document: the whole refresh fails. */
             bm_camp_rows_free(v, (size_t)i + 1);
             PQclear(r);

@@ -6,13 +6,16 @@
 #ifndef BM_CAMPAIGN_H
 #define BM_CAMPAIGN_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <brightmatter/module.h>
 
+#include "config/config.h"
 #include "loader/loader.h"
+#include "util/strset.h"
 
 /* Event types a campaign subscribed to in campaign_add (the concrete bm_routes). */
 struct bm_routes {
@@ -31,7 +34,8 @@ typedef struct bm_camp_row {
     char status[16];
     char *config; /* owned JSON text */
     int64_t start_ms, end_ms, version;
-    int ended; /* campaigns.ended_at is set: its end ran */
+    int ended;    /* campaigns.ended_at is set: its end ran */
+    int oversize; /* over campaigns.max_config_bytes / max_name_bytes: not served */
 } bm_camp_row;
 
 typedef struct bm_camp {
@@ -42,11 +46,12 @@ typedef struct bm_camp {
     void *cctx;       /* what campaign_add returned */
     bm_routes routes; /* event types subscribed */
     uint64_t events, errors, skipped;
-    char refused[256]; /* why no module serves it ("" if served) */
-    int pins;          /* out-of-band pins (bm_loader_acquire_campaign), under the loader lock */
-    int ending;        /* BM_END_* once its end has to run; 0 while it runs normally */
-    int end_sent;      /* its end is in a batch being committed */
-    int gone;          /* BM_CAMPAIGN_* it left the registry with */
+    uint64_t suspended_events; /* events of its game seen while no module served it */
+    char refused[256];         /* why no module serves it ("" if served) */
+    int pins;     /* out-of-band pins (bm_loader_acquire_campaign), under the loader lock */
+    int ending;   /* BM_END_* once its end has to run; 0 while it runs normally */
+    int end_sent; /* its end is in a batch being committed */
+    int gone;     /* BM_CAMPAIGN_* it left the registry with */
     struct bm_camp *next_zombie;
 } bm_camp;
 
@@ -68,14 +73,19 @@ typedef struct bm_camps {
     size_t nslots;
     bm_route_bucket **index; /* hash (game, type) -> campaigns */
     size_t index_cap;
-    bm_camp *zombies; /* replaced or removed while pinned: freed once unpinned */
+    bm_camp *zombies;          /* replaced or removed while pinned: freed once unpinned */
+    bm_strset oversize_logged; /* "id:version" of oversize documents already reported */
 } bm_camps;
 
 void bm_camps_init(bm_camps *cs);
 void bm_camps_free(bm_camps *cs, const bm_modset *mods);
 
-/* Reads campaigns of every status from PostgreSQL. *rows malloc'd; free with bm_camp_rows_free. */
-int bm_camps_fetch(PGconn *pg, bm_camp_row **rows, size_t *n, char *err, size_t errlen);
+/* Reads campaigns of every status from PostgreSQL; a document (config) only
+ * when the campaign is not in `known` at its version, is to be served and is
+ * within lim's campaigns.* bounds (else oversize is set), else config is NULL.
+ * *rows malloc'd; free with bm_camp_rows_free. */
+int bm_camps_fetch(PGconn *pg, const bm_camps *known, const bm_config *lim, bm_camp_row **rows,
+                   size_t *n, char *err, size_t errlen);
 void bm_camp_rows_free(bm_camp_row *rows, size_t n);
 
 /*
@@ -120,6 +130,15 @@ void bm_camp_view(bm_campaign *c, const bm_camp_row *row);
 
 /* Parses a campaign document's window: dateRange{start,end,ongoing} or
  * startDate/endDate/ongoing. 0, or -1 with err naming the field. */
+/*
+ * Parses a campaign document within the configured bounds (campaigns.*):
+ * size, name length, whitelist length; the whole buffer must be one JSON
+ * object (trailing bytes, a NUL included, are refused). NULL with err
+ * (limits.c); the caller json_decref's the result.
+ */
+json_t *bm_camp_parse_doc(const bm_config *cfg, const char *text, size_t len, char *err,
+                          size_t errlen);
+
 int bm_camp_window(const char *config_json, int64_t *start_ms, int64_t *end_ms, char *err,
                    size_t errlen);
 

@@ -1,8 +1,10 @@
 /* Campaign documents (campdoc.h): validation by the module of the type, upsert, disable. */
 #include <jansson.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "campdoc/campdoc.h"
@@ -95,6 +97,59 @@ out:
     return rc;
 }
 
+/*
+ * Neither bmctl nor the gateway loads a module into its own process: the
+ * validation runs in a child (after the loader's ownership and mode checks) and
+ * only its verdict, one status byte and the message, comes back through a pipe.
+ */
+static int validate_in_child(const char *modules_dir, const bm_camp_row *row, char *err,
+                             size_t errlen)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        snprintf(err, errlen, "cannot validate: pipe: %s", strerror(errno));
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        snprintf(err, errlen, "cannot validate: fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        char msg[1024] = "";
+        char ok = validate_with_module(modules_dir, row, msg, sizeof msg) == 0 ? 'y' : 'n';
+        ssize_t w = write(fds[1], &ok, 1);
+        if (w == 1)
+            w = write(fds[1], msg, strlen(msg));
+        _exit(w < 0 ? 3 : 0);
+    }
+    close(fds[1]);
+    char buf[1025];
+    size_t n = 0;
+    ssize_t got;
+    while (n < sizeof buf - 1 && (got = read(fds[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)got;
+    close(fds[0]);
+    buf[n] = '\0';
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (n == 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        snprintf(err, errlen, "validation by the module crashed (%s %d)",
+                 WIFSIGNALED(st) ? "signal" : "status",
+                 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+        return -1;
+    }
+    if (buf[0] == 'y')
+        return 0;
+    snprintf(err, errlen, "%s", buf + 1);
+    return -1;
+}
+
 static const char *str_field(json_t *root, const char *k, char *err, size_t errlen)
 {
     const char *v = json_string_value(json_object_get(root, k));
@@ -136,7 +191,7 @@ int bm_campdoc_save(PGconn *pg, const char *modules_dir, json_t *root, const cha
         goto invalid;
     }
     if (bm_camp_window(row.config, &row.start_ms, &row.end_ms, err, errlen) != 0 ||
-        validate_with_module(modules_dir, &row, err, errlen) != 0 ||
+        validate_in_child(modules_dir, &row, err, errlen) != 0 ||
         bm_campdoc_communities_exist(pg, root, err, errlen) != 0)
         goto invalid;
 

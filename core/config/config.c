@@ -53,6 +53,9 @@ static const key_def g_keys[] = {
     STR("kafka", "brokers", brokers, "embedded", "embedded, or host:port,... of Kafka/Redpanda"),
     STR("kafka", "group_id", group_id, "brightmatter", "consumer group of the processors"),
     STR("kafka", "events_topic", events_topic, "game.events", "topic game events arrive on"),
+    STR("kafka", "partitioner", partitioner, "murmur2",
+        "maps a userId to its partition of events_topic (murmur2 = the Java client's default, "
+        "consistent = CRC32, fnv1a, none); an event found elsewhere is forwarded there"),
     INT("kafka", "embedded_partitions", embedded_partitions, "6", 1, 256,
         "partitions of game.events on the embedded broker"),
     INT("kafka", "session_timeout_ms", session_timeout_ms, "10000", 1000, 300000,
@@ -120,6 +123,21 @@ static const key_def g_keys[] = {
         "a reward fails once its retry delays add up to more than this"),
     INT("rewards", "jitter_pct", rewards_jitter_pct, "20", 0, 100,
         "every retry delay is moved by up to this percent either way"),
+    STR("security", "command_key_file", command_key_file, "",
+        "HMAC key that command events must be signed with (empty: <run_dir>/command.key, "
+        "created at first start, mode 0600)"),
+    STR("security", "command_key_previous_file", command_key_previous_file, "",
+        "previous command key, still accepted while signers move to the new one"),
+    STR("security", "admin_group", admin_group, "",
+        "group owning admin.sock (mode 0660); empty: the engine's own group"),
+    INT("security", "dlq_original_max_bytes", dlq_original_max_bytes, "4096", 0, 262144,
+        "bytes of a rejected event kept in its DLQ record (length and SHA-256 always kept)"),
+    INT("campaigns", "max_config_bytes", campaign_max_config_bytes, "262144", 1024, 16777216,
+        "largest campaign config document accepted"),
+    INT("campaigns", "max_name_bytes", campaign_max_name_bytes, "200", 16, 65536,
+        "longest campaign name accepted"),
+    INT("campaigns", "max_whitelist", campaign_max_whitelist, "10000", 0, 10000000,
+        "most userIds a campaign's whitelist may list (use a community for larger audiences)"),
 };
 #define NKEYS (sizeof g_keys / sizeof g_keys[0])
 
@@ -179,6 +197,20 @@ static int set_value(bm_config *c, const key_def *k, const char *value, char *er
     char *base = (char *)c + k->offset;
     if (k->type == T_ROLES && parse_roles(value, &c->role_set, err, errlen) != 0)
         return -1;
+    if (k->type == T_STR && strcmp(k->key, "log_level") == 0 && strcasecmp(value, "debug") != 0 &&
+        strcasecmp(value, "info") != 0 && strcasecmp(value, "warn") != 0 &&
+        strcasecmp(value, "error") != 0) {
+        snprintf(err, errlen, "%s.%s: '%.32s' is not one of debug, info, warn, error", k->section,
+                 k->key, value);
+        return -1;
+    }
+    if (k->type == T_STR && strcmp(k->key, "partitioner") == 0 && strcmp(value, "murmur2") != 0 &&
+        strcmp(value, "consistent") != 0 && strcmp(value, "fnv1a") != 0 &&
+        strcmp(value, "none") != 0) {
+        snprintf(err, errlen, "%s.%s: '%.32s' is not one of murmur2, consistent, fnv1a, none",
+                 k->section, k->key, value);
+        return -1;
+    }
     if (k->type == T_STR || k->type == T_ROLES) {
         if (strlen(value) >= k->size) {
             snprintf(err, errlen, "%s.%s: value longer than %zu bytes", k->section, k->key,

@@ -31,6 +31,7 @@ typedef struct bm_config {
     char brokers[512];       /* "embedded" or host:port,... */
     char group_id[128];      /* consumer group of the processors */
     char events_topic[128];  /* game.events */
+    char partitioner[16];    /* userId -> partition: murmur2 | consistent | fnv1a | none */
     int embedded_partitions; /* partitions of game.events in embedded mode */
     int session_timeout_ms;  /* group membership lapses after this without heartbeats */
     int socket_timeout_ms;   /* a silent broker connection is given up after this */
@@ -73,6 +74,15 @@ typedef struct bm_config {
     char rewards_backoff_repeat[32]; /* delay after the list is used up */
     char rewards_give_up[32];        /* a reward still failing this long after grant fails */
     int rewards_jitter_pct;          /* +- this percent on every delay */
+    /* [security] */
+    char command_key_file[512];          /* "" = <run_dir>/command.key (created) */
+    char command_key_previous_file[512]; /* accepted too, during a rotation */
+    char admin_group[64];                /* group of admin.sock ("" = the engine's) */
+    int dlq_original_max_bytes;          /* original bytes a DLQ record keeps */
+    /* [campaigns] */
+    int campaign_max_config_bytes;
+    int campaign_max_name_bytes;
+    int campaign_max_whitelist;
 } bm_config;
 
 /* Nonzero if the configuration runs role BM_ROLE_x. */

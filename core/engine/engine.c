@@ -100,7 +100,7 @@ void bm_engine_refresh_campaigns(bm_engine *e)
     bm_camp_row *rows;
     size_t n;
     char err[512];
-    if (bm_camps_fetch(e->pg, &rows, &n, err, sizeof err) != 0) {
+    if (bm_camps_fetch(e->pg, &e->camps, &e->cfg, &rows, &n, err, sizeof err) != 0) {
         bm_error("campaign", "refresh failed: %s", err);
         return;
     }
@@ -285,6 +285,8 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
         snprintf(err, errlen, "engine.run_dir %s: %s", cfg->run_dir, strerror(errno));
         goto fail;
     }
+    if (bm_engine_secure_paths(cfg, copy_dir, err, errlen) != 0)
+        goto fail;
     e->loader =
         bm_loader_new(cfg->modules_dir, copy_dir, &e->lh, cfg->drain_deadline_ms, err, errlen);
     if (!e->loader)
@@ -309,7 +311,8 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
         goto fail;
     if (start_roles(e, err, errlen) != 0)
         goto fail;
-    if (!(e->admin = bm_admin_start(cfg->run_dir, admin_handle, e, err, errlen)))
+    if (!(e->admin = bm_admin_start(cfg->run_dir, admin_handle, e, err, errlen)) ||
+        bm_engine_secure_socket(cfg, err, errlen) != 0)
         goto fail;
     bm_admin_set_direct(e->admin, "query ", admin_query);
     const bm_modset *cur = bm_loader_current(e->loader);

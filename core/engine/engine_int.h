@@ -51,6 +51,11 @@ struct bm_engine {
 void bm_engine_reload(bm_engine *e);
 /* Reloads campaigns from PostgreSQL now (processing thread, batch boundary). */
 void bm_engine_refresh_campaigns(bm_engine *e);
+/* Run dir 0750 and module copies 0700 whatever the umask; the modules dir must
+ * exist and be trusted (bm_loader_trusted). 0 or -1 with err (secure.c). */
+int bm_engine_secure_paths(const bm_config *cfg, const char *copy_dir, char *err, size_t errlen);
+/* admin.sock 0660, group security.admin_group when set. 0 or -1 with err. */
+int bm_engine_secure_socket(const bm_config *cfg, char *err, size_t errlen);
 /* The module list as JSON (processing thread). Caller frees. */
 char *bm_engine_modules_json(bm_engine *e);
 

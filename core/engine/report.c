@@ -38,11 +38,14 @@ static json_t *campaigns_array(bm_engine *e)
         bm_camp *c = bm_camps_at(&e->camps, (uint32_t)s);
         if (!c)
             continue;
-        json_array_append_new(
-            camps, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "id", c->row.id, "type",
-                             c->row.type, "name", c->row.name, "module", c->mi ? c->mi->name : "",
-                             "events", (json_int_t)c->events, "errors", (json_int_t)c->errors,
-                             "skipped", (json_int_t)c->skipped, "refused", c->refused));
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "id", c->row.id, "type",
+                              c->row.type, "name", c->row.name, "module", c->mi ? c->mi->name : "",
+                              "events", (json_int_t)c->events, "errors", (json_int_t)c->errors,
+                              "skipped", (json_int_t)c->skipped, "refused", c->refused);
+        /* No module: suspended, its game's events counted for a later replay. */
+        json_object_set_new(o, "status", json_string(c->mi ? "active" : "suspended"));
+        json_object_set_new(o, "suspendedEvents", json_integer((json_int_t)c->suspended_events));
+        json_array_append_new(camps, o);
     }
     return camps;
 }
@@ -62,6 +65,12 @@ static json_t *stats_object(bm_stats *st)
                           (json_int_t)atomic_load(&st->campaigns_ended));
     json_object_set_new(o, "latencyP50Ms", json_real(bm_stats_latency_pct(st, 50)));
     json_object_set_new(o, "latencyP99Ms", json_real(bm_stats_latency_pct(st, 99)));
+    json_object_set_new(o, "latencyP999Ms", json_real(bm_stats_latency_pct(st, 99.9)));
+    json_object_set_new(o, "forwarded", json_integer((json_int_t)atomic_load(&st->forwarded)));
+    json_object_set_new(o, "suspendedEvents",
+                        json_integer((json_int_t)atomic_load(&st->suspended_events)));
+    json_object_set_new(o, "outboxParked",
+                        json_integer((json_int_t)atomic_load(&st->outbox_parked)));
     return o;
 }
 

@@ -58,7 +58,9 @@ int bm_event_decode(bm_event *ev, const char *buf, size_t len, const bm_event_li
      * the scorer another. DISABLE_EOF_CHECK stays off: trailing bytes are an error. */
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        snprintf(reason, reasonlen, "invalid_json:%d", jerr.position);
+        /* The parser's own words and where: line, column and byte offset. */
+        snprintf(reason, reasonlen, "invalid_json:%d: %s (line %d, column %d)", jerr.position,
+                 jerr.text, jerr.line, jerr.column);
         return -1;
     }
     return bm_event_from_json(ev, root, lim, reason, reasonlen);

@@ -1,6 +1,8 @@
 #include "kafka/kafka.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +81,12 @@ bm_broker *bm_broker_start(int events_partitions, const char *bootstrap_file, ch
         char tmp[1100];
         snprintf(b->file, sizeof b->file, "%s", bootstrap_file);
         snprintf(tmp, sizeof tmp, "%s.tmp", bootstrap_file);
-        FILE *f = fopen(tmp, "w");
+        /* 0644 whatever the umask: readable by bmctl, writable by the engine only (a
+         * writable address would let anyone point bmctl at another broker). */
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        FILE *f = fd >= 0 && fchmod(fd, 0644) == 0 ? fdopen(fd, "w") : NULL;
+        if (!f && fd >= 0)
+            close(fd);
         if (!f || fprintf(f, "%s\n", b->bootstraps) < 0 || fclose(f) != 0 ||
             rename(tmp, bootstrap_file) != 0) {
             snprintf(err, errlen, "broker: cannot write %s: %s", bootstrap_file, strerror(errno));
@@ -163,6 +170,8 @@ rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errle
     if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, errlen) ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
         rd_kafka_conf_set(conf, "linger.ms", "5", err, errlen) ||
+        /* the engine's default kafka.partitioner: commands land on their owner */
+        rd_kafka_conf_set(conf, "partitioner", "murmur2_random", err, errlen) ||
         rd_kafka_conf_set(conf, "compression.codec", "lz4", err, errlen) ||
         rd_kafka_conf_set(conf, "message.timeout.ms", "10000", err, errlen) ||
         rd_kafka_conf_set(conf, "socket.timeout.ms", "10000", err, errlen)) {
@@ -181,12 +190,26 @@ rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errle
 int bm_kafka_produce_sync(rd_kafka_t *p, const char *topic, const char *key, const void *val,
                           size_t len, char *err, size_t errlen)
 {
+    return bm_kafka_produce_sync_hdr(p, topic, key, val, len, NULL, NULL, err, errlen);
+}
+
+int bm_kafka_produce_sync_hdr(rd_kafka_t *p, const char *topic, const char *key, const void *val,
+                              size_t len, const char *hname, const char *hval, char *err,
+                              size_t errlen)
+{
     /* Stays _IN_PROGRESS until the delivery report says otherwise. */
     rd_kafka_resp_err_t outcome = RD_KAFKA_RESP_ERR__IN_PROGRESS;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (hname) {
+        hdrs = rd_kafka_headers_new(1);
+        rd_kafka_header_add(hdrs, hname, -1, hval, -1);
+    }
     rd_kafka_resp_err_t rc = rd_kafka_producev(
         p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
         RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_OPAQUE(&outcome), RD_KAFKA_V_END);
+        RD_KAFKA_V_OPAQUE(&outcome), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+    if (rc && hdrs)
+        rd_kafka_headers_destroy(hdrs); /* on success the message owns them */
     if (rc) {
         snprintf(err, errlen, "produce to %s: %s", topic, rd_kafka_err2str(rc));
         return -1;

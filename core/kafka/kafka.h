@@ -28,6 +28,15 @@ extern const size_t bm_ntopics;
 #define BM_CMD_COMMUNITY_JOIN                                                                      \
     "bm.community.join" /* COMMUNITY_JOIN (core/pipeline/community_join.c) */
 
+/*
+ * One owner per player: the partition of events_topic (nparts partitions) a
+ * userId belongs to under kafka.partitioner, or -1 with "none". murmur2 is the
+ * Java client's default partitioner (and librdkafka's "murmur2_random").
+ */
+int32_t bm_kafka_owner_partition(const char *partitioner, const char *key, int32_t nparts);
+/* The librdkafka `partitioner` property producing the same mapping. */
+const char *bm_kafka_partitioner_property(const char *partitioner);
+
 typedef struct bm_broker bm_broker;
 
 /*
@@ -61,5 +70,9 @@ rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errle
 /* Produces one message synchronously (waits for the delivery report); 0 or -1 with err. */
 int bm_kafka_produce_sync(rd_kafka_t *p, const char *topic, const char *key, const void *val,
                           size_t len, char *err, size_t errlen);
+/* The same with one header (hname NULL: none), e.g. a command's signature. */
+int bm_kafka_produce_sync_hdr(rd_kafka_t *p, const char *topic, const char *key, const void *val,
+                              size_t len, const char *hname, const char *hval, char *err,
+                              size_t errlen);
 
 #endif

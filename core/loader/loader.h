@@ -123,6 +123,13 @@ typedef struct bm_scan_result {
 int bm_loader_scan(const char *dir, const char *copy_dir, const bm_modset *cur,
                    const bm_loader_host *lh, bm_scan_result *res);
 
+/*
+ * StrictModes-like check of a modules directory (want_dir) or a module file:
+ * it must exist, be owned by root or the effective user, and not be writable
+ * by group or others. 0, or -1 with the reason in why (trust.c).
+ */
+int bm_loader_trusted(const char *path, int want_dir, char *why, size_t whylen);
+
 /* Frees res->retired (the array, not the instances: close those first). */
 void bm_scan_result_clear(bm_scan_result *res);
 

@@ -124,6 +124,11 @@ int bm_loader_scan(const char *dir, const char *copy_dir, const bm_modset *cur,
     char err[1024];
 
     memset(res, 0, sizeof *res);
+    if (bm_loader_trusted(dir, 1, err, sizeof err) != 0) {
+        report(res, "scan refused: %s\n", err);
+        bm_logf(BM_LOG_LVL_ERROR, "loader", "scan refused: %s", err);
+        return -1;
+    }
     if (list_dir(dir, &files, &nfiles) != 0) {
         report(res, "scan %s: %s\n", dir, strerror(errno));
         bm_logf(BM_LOG_LVL_ERROR, "loader", "scan failed dir=%s error=%s", dir, strerror(errno));
@@ -183,7 +188,8 @@ int bm_loader_scan(const char *dir, const char *copy_dir, const bm_modset *cur,
                 taken_files[ntaken++] = cur->mods[c]->src_path;
             }
         }
-        if (bm_loader_open_ex(files[f].path, copy_dir, gen, lh, taken, taken_files, ntaken, &mi,
+        if (bm_loader_trusted(files[f].path, 0, err, sizeof err) == 0 &&
+            bm_loader_open_ex(files[f].path, copy_dir, gen, lh, taken, taken_files, ntaken, &mi,
                               err, sizeof err) == 0) {
             next[nnext++] = mi;
             res->loaded++;

@@ -354,6 +354,11 @@ bm_lua_formula *bm_lua_compile(const char *name, const char *source, const bm_lu
         snprintf(err, errlen, "no source");
         goto fail;
     }
+    if (strlen(source) > BM_LUA_MAX_SOURCE) {
+        snprintf(err, errlen, "formula is %zu bytes, more than the %d a formula may have",
+                 strlen(source), BM_LUA_MAX_SOURCE);
+        goto fail;
+    }
     f->name = strdup(name ? name : "formula");
     f->source = strdup(source);
     if (f->name == NULL || f->source == NULL) {

@@ -26,11 +26,14 @@ typedef struct bm_lua_stats {
 
 typedef struct bm_lua_formula bm_lua_formula;
 
+/* Longest formula source accepted (bytes). */
+#define BM_LUA_MAX_SOURCE 65536
+
 /*
  * Compiles `source` once. It may be an expression ("data.kills * 100"), a
  * chunk with a return statement, or a chunk returning a function(event).
- * Returns NULL with err filled when it does not compile or its top level
- * overruns a budget.
+ * Returns NULL with err filled when it is too long, does not compile
+ * ("name:line: message near 'token'") or its top level overruns a budget.
  */
 bm_lua_formula *bm_lua_compile(const char *name, const char *source, const bm_lua_limits *lim,
                                char *err, size_t errlen);

@@ -300,6 +300,13 @@ int bm_batch_emit(bm_batch *b, const char *topic, const char *key, const char *j
 {
     if (!topic || !*topic || !json)
         return BM_ERROR;
+    /* Only the engine writes the events topic (events forwarded to their owner,
+     * commands among them signed again by the relay): never a module. */
+    if (strcmp(topic, b->e->cfg.events_topic) == 0) {
+        bm_warn("pipeline", "module=%s emit refused: topic %s is the engine's",
+                b->cur_mi ? b->cur_mi->name : "-", topic);
+        return BM_ERROR;
+    }
     if ((flags & BM_EMIT_COALESCE) && coalesced_same(b, topic, key ? key : "", json))
         return BM_OK;
     int rewritten;

@@ -73,7 +73,7 @@ static int write_offsets(bm_job *j, PGconn *pg)
 {
     if (!j->nparts)
         return 0;
-    bm_buf a[6] = {{0}};
+    bm_buf a[7] = {{0}};
     for (size_t i = 0; i < j->nparts; i++) {
         const bm_job_part *p = &j->parts[i];
         const char *sep = i ? "," : "{";
@@ -83,21 +83,23 @@ static int write_offsets(bm_job *j, PGconn *pg)
         bm_buf_printf(&a[3], "%s%llu", sep, (unsigned long long)p->applied);
         bm_buf_printf(&a[4], "%s%llu", sep, (unsigned long long)p->rejected);
         bm_buf_printf(&a[5], "%s%llu", sep, (unsigned long long)p->duplicate);
+        bm_buf_printf(&a[6], "%s%llu", sep, (unsigned long long)p->forwarded);
     }
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         bm_buf_puts(&a[i], "}");
-    const char *v[8] = {j->group,           j->topic,           bm_buf_cstr(&a[0]),
+    const char *v[9] = {j->group,           j->topic,           bm_buf_cstr(&a[0]),
                         bm_buf_cstr(&a[1]), bm_buf_cstr(&a[2]), bm_buf_cstr(&a[3]),
-                        bm_buf_cstr(&a[4]), bm_buf_cstr(&a[5])};
+                        bm_buf_cstr(&a[4]), bm_buf_cstr(&a[5]), bm_buf_cstr(&a[6])};
     PGresult *r = PQexecParams(
         pg,
         "UPDATE consumer_offsets c SET next_offset = u.n, "
         "events_applied = c.events_applied + u.a, events_rejected = c.events_rejected + u.r, "
-        "events_duplicate = c.events_duplicate + u.d, updated_at = now() "
-        "FROM unnest($3::int[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[]) "
-        "AS u(p, e, n, a, r, d) WHERE c.group_id = $1 AND c.topic = $2 AND c.partition = u.p "
-        "AND c.next_offset = u.e",
-        8, NULL, v, NULL, NULL, 0);
+        "events_duplicate = c.events_duplicate + u.d, "
+        "events_forwarded = c.events_forwarded + u.f, updated_at = now() "
+        "FROM unnest($3::int[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[], "
+        "$9::int8[]) AS u(p, e, n, a, r, d, f) WHERE c.group_id = $1 AND c.topic = $2 "
+        "AND c.partition = u.p AND c.next_offset = u.e",
+        9, NULL, v, NULL, NULL, 0);
     int rc = 0;
     if (!ok_cmd(r)) {
         set_err(j, pg, "offsets");
@@ -108,7 +110,7 @@ static int write_offsets(bm_job *j, PGconn *pg)
         rc = 1;
     }
     PQclear(r);
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         bm_buf_free(&a[i]);
     return rc;
 }

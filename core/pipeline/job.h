@@ -58,7 +58,7 @@ typedef struct bm_job_part {
     int32_t partition;
     int64_t expected; /* fence: consumer_offsets.next_offset before this batch */
     int64_t next;     /* after it */
-    uint64_t applied, rejected, duplicate;
+    uint64_t applied, rejected, duplicate, forwarded;
 } bm_job_part;
 
 typedef struct bm_job {

@@ -120,8 +120,13 @@ static void take_parts(bm_pipeline *e, bm_job *j)
         bm_part *pt = &e->parts[p];
         if (!pt->in_batch)
             continue;
-        j->parts[j->nparts++] = (bm_job_part){p,           pt->expected, pt->batch_next,
-                                              pt->applied, pt->rejected, pt->duplicate};
+        j->parts[j->nparts++] = (bm_job_part){p,
+                                              pt->expected,
+                                              pt->batch_next,
+                                              pt->applied,
+                                              pt->rejected,
+                                              pt->duplicate,
+                                              pt->forwarded};
         if (pt->nnew) {
             bm_job_dedup *d = &j->dedup[j->ndedup];
             d->hashes = malloc(pt->nnew * sizeof *d->hashes);

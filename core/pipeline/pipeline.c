@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
 #include "event/arena.h"
 #include "event/event.h"
 #include "kafka/kafka.h"
@@ -99,27 +101,48 @@ static long poll_batch(bm_pipeline *e, bm_run *r)
     return (long)r->n;
 }
 
-/* DLQ record: reason, where it came from, and the original bytes (as text
- * when it is UTF-8, else hex, so nothing is lost). A cold path: jansson. */
-static void to_dlq(bm_batch *b, const rd_kafka_message_t *m, const char *reason)
+/*
+ * DLQ record: reason, where it came from, the original's length and SHA-256,
+ * and its first `keep` bytes (as text when they are UTF-8, else hex). Bounded
+ * whatever the event, so a record never outgrows what the broker accepts.
+ * A cold path: jansson.
+ */
+static void to_dlq(bm_batch *b, const rd_kafka_message_t *m, const char *reason, size_t keep)
 {
-    char ts[40], key[64];
+    static const char hex[] = "0123456789abcdef";
+    char ts[40], key[64], sha[65];
+    unsigned char d[SHA256_DIGEST_LENGTH];
     bm_rfc3339_format(bm_now_ms(), ts, sizeof ts);
-    json_t *j = json_pack("{s:s, s:i, s:I, s:s}", "reason", reason, "partition", m->partition,
-                          "offset", (json_int_t)m->offset, "rejectedAt", ts);
-    json_t *orig = json_stringn((const char *)m->payload, m->len);
+    SHA256(m->payload, m->len, d);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+        sha[2 * i] = hex[d[i] >> 4];
+        sha[2 * i + 1] = hex[d[i] & 15];
+    }
+    sha[64] = '\0';
+    json_t *j = json_pack("{s:s, s:i, s:I, s:s, s:I, s:s}", "reason", reason, "partition",
+                          m->partition, "offset", (json_int_t)m->offset, "rejectedAt", ts,
+                          "originalLength", (json_int_t)m->len, "originalSha256", sha);
+    size_t n = m->len < keep ? m->len : keep;
+    json_t *orig = json_stringn((const char *)m->payload, n);
+    /* A cut inside a UTF-8 sequence is not text: back off to its start. */
+    for (size_t back = 1; !orig && n == keep && back <= 3 && back < n; back++) {
+        orig = json_stringn((const char *)m->payload, n - back);
+        if (orig)
+            n -= back;
+    }
+    if (n < m->len)
+        json_object_set_new(j, "originalTruncated", json_true());
     if (orig) {
         json_object_set_new(j, "original", orig);
     } else {
-        static const char hex[] = "0123456789abcdef";
-        char *h = malloc(m->len * 2 + 1);
-        for (size_t i = 0; h && i < m->len; i++) {
+        char *h = malloc(n * 2 + 1);
+        for (size_t i = 0; h && i < n; i++) {
             unsigned char c = ((const unsigned char *)m->payload)[i];
             h[2 * i] = hex[c >> 4];
             h[2 * i + 1] = hex[c & 15];
         }
         if (h) {
-            h[m->len * 2] = '\0';
+            h[n * 2] = '\0';
             json_object_set_new(j, "originalHex", json_string(h));
         }
         free(h);
@@ -149,6 +172,69 @@ static int push_new_hash(bm_part *pt, uint64_t h)
     return 0;
 }
 
+/* 1 if the message carries a valid command signature (cmdauth.h). */
+static int signed_by_us(const bm_pipeline *e, const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(h, BM_CMDAUTH_HEADER, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    return bm_cmdauth_verify(&e->cmdkeys, m->payload, m->len, v, n) == 0;
+}
+
+/* Partitions of events_topic, asked of the broker once (0 while unknown: then
+ * nothing is forwarded). */
+static int32_t owner_nparts(bm_pipeline *e)
+{
+    if (e->events_nparts > 0 || !e->consumer || strcmp(e->cfg.partitioner, "none") == 0)
+        return e->events_nparts;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(e->consumer, e->cfg.events_topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (t && rd_kafka_metadata(e->consumer, 0, t, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        e->events_nparts = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (t)
+        rd_kafka_topic_destroy(t);
+    return e->events_nparts;
+}
+
+/* Queues the message's bytes for events_topic keyed by its userId (the relay's
+ * producer uses the same partitioner). Line breaks, which only JSON whitespace
+ * can hold, become spaces: an outbox line is one message. */
+static void forward(bm_pipeline *e, bm_batch *b, const rd_kafka_message_t *m, const char *user)
+{
+    char *copy = malloc(m->len + 1);
+    if (!copy) {
+        b->failed = 1;
+        return;
+    }
+    memcpy(copy, m->payload, m->len);
+    for (size_t i = 0; i < m->len; i++)
+        if (copy[i] == '\n' || copy[i] == '\r')
+            copy[i] = ' ';
+    copy[m->len] = '\0';
+    bm_batch_out(b, e->cfg.events_topic, user, copy, m->len);
+    free(copy);
+}
+
+/* "fwd:<outbox id>:<line>" for a message the relay forwarded, else NULL. */
+static const char *relay_id(const rd_kafka_message_t *m, char *buf, size_t cap)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(h, "event_id", &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR || !v ||
+        n == 0 || n + 5 > cap)
+        return NULL;
+    snprintf(buf, cap, "fwd:%.*s", (int)n, (const char *)v);
+    return buf;
+}
+
 static int is_command(const bm_event *ev)
 {
     return strncmp(ev->event_type, BM_CMD_PREFIX, sizeof BM_CMD_PREFIX - 1) == 0;
@@ -175,7 +261,7 @@ static int prepare(bm_pipeline *e, bm_run *r)
         .past_ms = (int64_t)e->cfg.past_bound_s * 1000,
         .future_ms = (int64_t)e->cfg.future_bound_s * 1000,
     };
-    char reason[128];
+    char reason[256];
     uint32_t now_s = (uint32_t)(lim.now_ms / 1000);
     for (size_t i = 0; i < r->n; i++) {
         bm_item *it = &r->items[i];
@@ -188,24 +274,44 @@ static int prepare(bm_pipeline *e, bm_run *r)
             continue;
         if (!pt->in_batch) {
             pt->in_batch = 1;
-            pt->applied = pt->rejected = pt->duplicate = 0;
+            pt->applied = pt->rejected = pt->duplicate = pt->forwarded = 0;
             pt->nnew = 0;
         }
         pt->batch_next = m->offset + 1;
         it->ev.partition = m->partition;
         bm_arena_begin(r->arena);
         int bad = bm_event_decode(&it->ev, m->payload, m->len, &lim, reason, sizeof reason);
+        if (!bad && bm_cmdauth_is_command(it->ev.event_type) && !signed_by_us(e, m)) {
+            bm_event_clear(&it->ev);
+            snprintf(reason, sizeof reason, "unauthenticated_command");
+            bad = 1;
+        }
         bm_arena_end();
         if (bad) {
             pt->rejected++;
-            to_dlq(b, m, reason);
+            to_dlq(b, m, reason, (size_t)e->cfg.dlq_original_max_bytes);
+            continue;
+        }
+        it->ev.partition = m->partition;
+        it->ev.offset = m->offset;
+        /* One owner per player: an event on another partition than its userId's is
+         * not applied here but forwarded there, in this batch's transaction. */
+        int32_t owner =
+            bm_kafka_owner_partition(e->cfg.partitioner, it->ev.user_id, owner_nparts(e));
+        if (owner >= 0 && owner != m->partition) {
+            forward(e, b, m, it->ev.user_id);
+            pt->forwarded++;
+            bm_event_clear(&it->ev);
             continue;
         }
         it->valid = 1;
-        it->ev.partition = m->partition;
-        it->ev.offset = m->offset;
-        if (it->ev.event_id) {
-            uint64_t h = bm_dedup_hash(it->ev.game_id, it->ev.event_id);
+        /* Without an eventId, a forwarded copy is deduped by the relay's own id for
+         * it (the relay publishes at least once). */
+        char fwd_id[80];
+        const char *dedup_id =
+            it->ev.event_id ? it->ev.event_id : relay_id(m, fwd_id, sizeof fwd_id);
+        if (dedup_id) {
+            uint64_t h = bm_dedup_hash(it->ev.game_id, dedup_id);
             if (bm_dedup_contains(&pt->dedup, h)) {
                 it->dup = 1;
                 pt->duplicate++;
@@ -248,9 +354,77 @@ static int prepare(bm_pipeline *e, bm_run *r)
     return 0;
 }
 
+/*
+ * Campaigns whose module is not loaded are suspended: events of their game are
+ * not counted by anyone, so they are counted here and their offset ranges
+ * recorded (module_results kind "suspended_events", one row per campaign,
+ * partition and batch) for a replay to recount once the module is back.
+ */
+typedef struct susp_range {
+    bm_camp *c;
+    int32_t partition;
+    int64_t from, to;
+    uint64_t n;
+} susp_range;
+
+static void note_suspended(bm_pipeline *e, bm_run *r, bm_camp **susp, size_t nsusp)
+{
+    bm_batch *b = &r->batch;
+    susp_range *v = NULL;
+    size_t nv = 0, cap = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        bm_item *it = &r->items[i];
+        if (!it->valid || it->dup)
+            continue;
+        for (size_t k = 0; k < nsusp; k++) {
+            bm_camp *c = susp[k];
+            if (strcmp(c->row.game, it->ev.game_id) != 0 || !in_window(c, &it->ev))
+                continue;
+            c->suspended_events++;
+            atomic_fetch_add(&e->stats->suspended_events, 1);
+            size_t j = 0;
+            while (j < nv && !(v[j].c == c && v[j].partition == it->ev.partition))
+                j++;
+            if (j == nv) {
+                if (nv == cap) {
+                    size_t ncap = cap ? cap * 2 : 8;
+                    susp_range *nr = realloc(v, ncap * sizeof *nr);
+                    if (!nr)
+                        continue;
+                    v = nr;
+                    cap = ncap;
+                }
+                v[nv++] = (susp_range){c, it->ev.partition, it->ev.offset, it->ev.offset, 0};
+            }
+            v[j].to = it->ev.offset;
+            v[j].n++;
+        }
+    }
+    for (size_t j = 0; j < nv; j++) {
+        char key[64], doc[256];
+        snprintf(key, sizeof key, "%d:%lld", v[j].partition, (long long)v[j].from);
+        snprintf(doc, sizeof doc,
+                 "{\"topic\":\"%s\",\"partition\":%d,\"fromOffset\":%lld,\"toOffset\":%lld,"
+                 "\"events\":%llu}",
+                 e->cfg.events_topic, v[j].partition, (long long)v[j].from, (long long)v[j].to,
+                 (unsigned long long)v[j].n);
+        (void)bm_batch_result_put(b, v[j].c->row.id, "suspended_events", key, doc);
+    }
+    free(v);
+}
+
 static void dispatch(bm_pipeline *e, bm_run *r)
 {
     bm_batch *b = &r->batch;
+    bm_camp *susp[64];
+    size_t nsusp = 0;
+    for (size_t s = 0; s < e->camps->nslots && nsusp < 64; s++) {
+        bm_camp *c = bm_camps_at(e->camps, (uint32_t)s);
+        if (c && !c->mi && !c->ending)
+            susp[nsusp++] = c;
+    }
+    if (nsusp)
+        note_suspended(e, r, susp, nsusp);
     for (size_t i = 0; i < r->n; i++) {
         bm_item *it = &r->items[i];
         if (!it->valid || it->dup)
@@ -367,8 +541,9 @@ int bm_pipeline_settle(bm_pipeline *e)
         (void)bm_strset_add(&e->claimed, id);
     }
     if (rc == 0) {
-        uint64_t applied = 0, rejected = 0, dups = 0;
+        uint64_t applied = 0, rejected = 0, dups = 0, fwd = 0;
         for (size_t i = 0; i < j->nparts; i++) {
+            fwd += j->parts[i].forwarded;
             applied += j->parts[i].applied;
             rejected += j->parts[i].rejected;
             dups += j->parts[i].duplicate;
@@ -382,6 +557,7 @@ int bm_pipeline_settle(bm_pipeline *e)
         atomic_fetch_add(&e->stats->applied, applied);
         atomic_fetch_add(&e->stats->rejected, rejected);
         atomic_fetch_add(&e->stats->duplicates, dups);
+        atomic_fetch_add(&e->stats->forwarded, fwd);
     } else if (rc == 2) {
         bm_info("pipeline", "batch read again: %s", j->err);
     } else if (rc == 1) {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "campaign/campaign.h"
+#include "cmdauth/cmdauth.h"
 #include "config/config.h"
 #include "level/level.h"
 #include "loader/loader.h"
@@ -27,7 +28,7 @@ typedef struct bm_part {
     /* the batch being built */
     int in_batch;
     int64_t batch_next;
-    uint64_t applied, rejected, duplicate;
+    uint64_t applied, rejected, duplicate, forwarded;
     uint64_t *new_hashes;
     size_t nnew, capnew;
 } bm_part;
@@ -51,7 +52,8 @@ typedef struct bm_pipeline {
     bm_levels levels; /* players' levels (core/level) */
     bm_part parts[BM_MAX_PARTITIONS];
     int npart_seen;
-    bm_run *batch_run; /* the reusable buffers of one batch */
+    int32_t events_nparts; /* partitions of events_topic (0 until known) */
+    bm_run *batch_run;     /* the reusable buffers of one batch */
     int64_t last_prune_ms, last_tick_ms;
     int tick_state; /* a tick touched state outside any partition this batch */
     /* once-only claims ("module\x1fcampaign\x1fkey") */
@@ -60,6 +62,7 @@ typedef struct bm_pipeline {
     /* community membership: users preloaded, kept current from config.communities */
     struct bm_members *members;
     rd_kafka_t *communities; /* config.communities, every partition, no group */
+    bm_cmdauth cmdkeys;      /* command events must be signed with these */
 } bm_pipeline;
 
 /* on_tick, on_campaign_tick and campaign ends into batch b (tick.c). */

@@ -34,6 +34,8 @@ static int processor_start(const bm_role_env *env, void **state, char *err, size
     bm_state_cache_init(&p->cache);
     bm_levels_init(&p->levels);
     p->last_tick_ms = bm_now_ms();
+    if (bm_cmdauth_load(&p->cmdkeys, &p->cfg, 1, err, errlen) != 0)
+        return -1;
     p->pg = bm_pg_connect(p->cfg.pg_dsn, err, errlen);
     if (!p->pg)
         return -1;
@@ -83,6 +85,7 @@ static void processor_stop(void *state)
     bm_strset_free(&p->inflight);
     bm_state_cache_free(&p->cache);
     bm_levels_free(&p->levels);
+    bm_cmdauth_clear(&p->cmdkeys);
     if (p->pg)
         PQfinish(p->pg);
     free(p);

@@ -74,6 +74,8 @@ bm_lg_producer *bm_lg_producer_new(const bm_lg_kconf *c, char *err, size_t errle
     if (set(conf, "bootstrap.servers", c->bootstrap, err, errlen) < 0 ||
         set(conf, "enable.idempotence", "true", err, errlen) < 0 ||
         set(conf, "linger.ms", "25", err, errlen) < 0 ||
+        /* keyed by userId like the Java client, the engine's default partitioner */
+        set(conf, "partitioner", "murmur2_random", err, errlen) < 0 ||
         set(conf, "batch.num.messages", "100000", err, errlen) < 0 ||
         set(conf, "batch.size", "1000000", err, errlen) < 0 ||
         set(conf, "queue.buffering.max.messages", "500000", err, errlen) < 0 ||

@@ -72,6 +72,10 @@ void bm_e2e_init(bm_e2e *e, const char *name, int partitions)
     if (mkdir(e->run_dir, 0755) != 0 || mkdir(e->mods_dir, 0755) != 0)
         bm_e2e_fail("mkdir under %s: %s", e->dir, strerror(errno));
     char src[1100], dst[400];
+    /* The engine's command key, known to the test so it can sign commands. */
+    snprintf(dst, sizeof dst, "%s/command.key", e->run_dir);
+    bm_e2e_write_file(dst, BM_E2E_COMMAND_KEY, strlen(BM_E2E_COMMAND_KEY));
+    chmod(dst, 0600);
     copy_file(bm_e2e_build_path(e, "modules/leaderboard.so", src, sizeof src),
               (snprintf(dst, sizeof dst, "%s/leaderboard.so", e->mods_dir), dst));
 
@@ -284,6 +288,7 @@ rd_kafka_t *bm_e2e_producer(bm_e2e *e)
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err) ||
         rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err) ||
         rd_kafka_conf_set(conf, "compression.codec", "lz4", err, sizeof err) ||
+        rd_kafka_conf_set(conf, "partitioner", "murmur2_random", err, sizeof err) ||
         rd_kafka_conf_set(conf, "message.max.bytes", "2000000", err, sizeof err))
         bm_e2e_fail("producer config: %s", err);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -294,13 +299,37 @@ rd_kafka_t *bm_e2e_producer(bm_e2e *e)
     return p;
 }
 
+/* The signature a command needs (cmdauth.h), or NULL for a game event. */
+static const char *command_signature(const void *val, size_t len, char *sig)
+{
+    json_t *j = json_loadb(val, len, 0, NULL);
+    const char *t = json_string_value(json_object_get(j, "eventType"));
+    int cmd = t && bm_cmdauth_is_command(t);
+    json_decref(j);
+    if (!cmd)
+        return NULL;
+    bm_cmdauth keys = {.ncur = strlen(BM_E2E_COMMAND_KEY)};
+    memcpy(keys.cur, BM_E2E_COMMAND_KEY, keys.ncur);
+    bm_cmdauth_sign(&keys, val, len, sig);
+    return sig;
+}
+
 void bm_e2e_produce(rd_kafka_t *p, const char *key, const void *val, size_t len)
 {
+    char sig[BM_CMDAUTH_SIG_SIZE];
+    const char *signature = command_signature(val, len, sig);
     for (;;) {
+        rd_kafka_headers_t *h = NULL;
+        if (signature) {
+            h = rd_kafka_headers_new(1);
+            rd_kafka_header_add(h, BM_CMDAUTH_HEADER, -1, signature, -1);
+        }
         rd_kafka_resp_err_t rc = rd_kafka_producev(
             p, RD_KAFKA_V_TOPIC(BM_TOPIC_EVENTS), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
             RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+        if (rc != RD_KAFKA_RESP_ERR_NO_ERROR && h)
+            rd_kafka_headers_destroy(h);
         if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
             return;
         if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL)

@@ -19,9 +19,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cmdauth/cmdauth.h"
 #include "kafka/kafka.h"
 
 #define BM_E2E_MAX_ENV 16
+
+/* The command key written to every test's run dir (cmdauth.h). */
+#define BM_E2E_COMMAND_KEY "e2e-command-key-0123456789abcdef"
 
 /* One test's world: temp dir, database, broker, engine settings. */
 typedef struct bm_e2e {
@@ -116,7 +120,8 @@ long long bm_e2e_outbox_count(bm_e2e *e, const char *topic);
 long long bm_e2e_topic_end(bm_e2e *e, const char *topic);
 /* An idempotent producer to the test broker. */
 rd_kafka_t *bm_e2e_producer(bm_e2e *e);
-/* Queues one message (copied); key may be NULL. */
+/* Queues one message (copied); key may be NULL. Command events (cmdauth.h) are
+ * signed with BM_E2E_COMMAND_KEY, as bmctl and the gateway sign them. */
 void bm_e2e_produce(rd_kafka_t *p, const char *key, const void *val, size_t len);
 /* Flushes and destroys the producer; asserts every message was delivered. */
 void bm_e2e_producer_close(rd_kafka_t *p);

@@ -15,6 +15,8 @@
 
 #include "event/event.h"
 #include "hostile.h"
+
+#include <openssl/sha.h>
 #include "util/buf.h"
 
 #define USERS 150
@@ -268,6 +270,10 @@ static void remember(hostile_stream *hs, const void *p, size_t n, const char *re
     hostile_msg *m = &hs->bad[hs->nbad++];
     memset(m, 0, sizeof *m);
     m->hash = fnv(p, n);
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256(p, n, d);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(m->sha + 2 * i, 3, "%02x", d[i]);
     m->len = n;
     snprintf(m->reason, sizeof m->reason, "%s", reason);
 }
@@ -370,9 +376,19 @@ static void check_record(hostile_stream *hs, const char *json, size_t *matched)
         bm_e2e_fail("out of memory");
     uint64_t h = fnv(bytes, n);
     free(bytes);
+    /* The record names the whole original by length and SHA-256 and keeps at most
+     * security.dlq_original_max_bytes (4096) of it, so it always fits the broker. */
+    const char *sha = json_string_value(json_object_get(j, "originalSha256"));
+    json_int_t full = json_integer_value(json_object_get(j, "originalLength"));
+    int cut = json_is_true(json_object_get(j, "originalTruncated"));
+    if (!sha || strlen(sha) != 64 || n > 4096 || (cut ? (size_t)full <= n : (size_t)full != n))
+        bm_e2e_fail("DLQ record: bad originalLength/originalSha256/originalTruncated or more "
+                    "than 4096 bytes kept: %.300s",
+                    json);
     for (size_t i = 0; i < hs->nbad; i++) {
         hostile_msg *m = &hs->bad[i];
-        if (m->matched || m->hash != h || m->len != n)
+        if (m->matched || strcmp(m->sha, sha) != 0 || m->len != (size_t)full ||
+            (!cut && m->hash != h))
             continue;
         if (strncmp(reason, m->reason, strlen(m->reason)) != 0)
             continue; /* an identical message of another kind may follow */

@@ -9,6 +9,7 @@
 /* A malformed message produced, and the reason the engine must give for it. */
 typedef struct hostile_msg {
     uint64_t hash; /* of the bytes */
+    char sha[65];  /* SHA-256 of the bytes, hex (the DLQ record names it) */
     size_t len;
     char reason[40]; /* expected prefix of the DLQ reason */
     int matched;

@@ -328,10 +328,33 @@ static int teardown(void **state)
     return 0;
 }
 
+/* An invalid-JSON reason says what the parser said and where, not just an offset. */
+static void test_invalid_json_reason_explains(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"{\"gameId\": \"g\",\n \"userId\": }", "(line 2, column"},
+        {"{\"userId\":\"a\",\"userId\":\"b\"}", "duplicate object key"},
+        {"{\"a\":1} trailing", "end of file expected"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bm_event ev;
+        char reason[256] = "";
+        assert_int_equal(decode((const unsigned char *)cases[i].text, strlen(cases[i].text), &ev,
+                                reason, sizeof reason),
+                         -1);
+        if (strncmp(reason, "invalid_json:", 13) != 0 || !strstr(reason, cases[i].want))
+            fail_msg("reason \"%s\" lacks \"%s\"", reason, cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_size_bound),
+        cmocka_unit_test(test_invalid_json_reason_explains),
         cmocka_unit_test_setup_teardown(test_seed_corpus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mutations, setup, teardown),
     };

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "cmdauth/cmdauth.h"
 #include "kafka/kafka.h"
 #include "log/log.h"
 #include "support/testdb.h"
@@ -82,6 +84,13 @@ static int setup(void **state)
     setenv("BM_POSTGRES_DSN", g_dsn, 1);
     setenv("BM_ENGINE_RUN_DIR", g_run, 1);
     setenv("BM_KAFKA_BROKERS", "embedded", 1);
+    /* The command key the engine would have created in its run dir. */
+    snprintf(boot, sizeof boot, "%s/command.key", g_run);
+    FILE *k = fopen(boot, "w");
+    assert_non_null(k);
+    fputs("test-command-key-0123456789abcdef\n", k);
+    fclose(k);
+    assert_int_equal(chmod(boot, 0600), 0);
     return 0;
 }
 
@@ -89,9 +98,42 @@ static int teardown(void **state)
 {
     (void)state;
     bm_broker_stop(g_broker);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/command.key", g_run);
+    unlink(path);
     rmdir(g_run);
     bm_testdb_drop(NULL, DB);
     return 0;
+}
+
+static int g_signed; /* the last command found carried a valid signature */
+
+/* Verifies the message's bm-signature header with the run dir's command key. */
+static int signed_ok(const rd_kafka_message_t *m)
+{
+    bm_config cfg;
+    bm_cmdauth keys;
+    char err[512];
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    bm_config_defaults(&cfg);
+    snprintf(cfg.run_dir, sizeof cfg.run_dir, "%s", g_run);
+    if (bm_cmdauth_load(&keys, &cfg, 0, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    int ok = rd_kafka_message_headers(m, &h) == 0 &&
+             rd_kafka_header_get_last(h, BM_CMDAUTH_HEADER, &v, &n) == 0 &&
+             bm_cmdauth_verify(&keys, m->payload, m->len, v, n) == 0;
+    /* A changed byte must break it. */
+    char *copy = malloc(m->len);
+    assert_non_null(copy);
+    memcpy(copy, m->payload, m->len);
+    copy[m->len / 2] ^= 1;
+    if (ok && bm_cmdauth_verify(&keys, copy, m->len, v, n) == 0)
+        ok = 0;
+    free(copy);
+    bm_cmdauth_clear(&keys);
+    return ok;
 }
 
 /* Reads game.events from the start until a message of `type` shows up (10 s at most). */
@@ -119,6 +161,7 @@ static json_t *find_command(const char *type, char *key, size_t keylen)
             const char *t = json_string_value(json_object_get(j, "eventType"));
             if (t && strcmp(t, type) == 0) {
                 found = j;
+                g_signed = signed_ok(m);
                 snprintf(key, keylen, "%.*s", (int)m->key_len, (const char *)m->key);
             } else {
                 json_decref(j);
@@ -175,6 +218,7 @@ static void test_purchase_and_claim_commands(void **state)
     if (!j)
         fail_msg("no purchase command on game.events (stderr %s)", err);
     assert_string_equal(key, "u1");
+    assert_true(g_signed); /* signed with the command key, or the engine refuses it */
     /* The id carries the request time: a repeated purchase reaches the pass and is
      * acknowledged, instead of being dropped as a duplicate. */
     const char *eid = json_string_value(json_object_get(j, "eventId"));
@@ -193,6 +237,7 @@ static void test_purchase_and_claim_commands(void **state)
     assert_string_equal(out, "queued claim of tier 2 (premium) for u1 in " BPID "\n");
     j = find_command("bm.battlepass.claim", key, sizeof key);
     assert_non_null(j);
+    assert_true(g_signed);
     assert_string_equal(key, "u1");
     json_t *data = json_object_get(j, "data");
     assert_int_equal(json_integer_value(json_object_get(data, "tier")), 2);

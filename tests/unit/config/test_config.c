@@ -77,6 +77,9 @@ static void test_errors_name_file_line_key(void **state)
     expect_error("[pipeline]\nbatch_max_events = 0\n", "pipeline.batch_max_events: 0 is outside");
     snprintf(want, sizeof want, "%s:2: syntax error", g_path);
     expect_error("[engine]\nthis line has no equals sign\n", want);
+    /* A bad log level is a config error like any other: file, line and key. */
+    snprintf(want, sizeof want, "%s:3: engine.log_level: 'verbose' is not one of", g_path);
+    expect_error("[engine]\nrun_dir = /tmp\nlog_level = verbose\n", want);
 }
 
 static void test_roles_are_a_set(void **state)

@@ -391,6 +391,24 @@ static void test_compile_errors(void **state)
     assert_null(bm_lua_compile("bad", "data.kills *", &LIMITS, err, sizeof(err)));
     assert_non_null(strstr(err, "syntax error"));
     assert_non_null(strstr(err, "bad:1:"));
+    /* Line and token of the error. */
+    err[0] = '\0';
+    assert_null(
+        bm_lua_compile("multi", "local a = 1\nlocal b = = 2\nreturn a", &LIMITS, err, sizeof(err)));
+    assert_non_null(strstr(err, "multi:2:"));
+    assert_non_null(strstr(err, "near '='"));
+    /* A 1 MB formula gets a size error, not a misleading syntax error. */
+    size_t big = 1 << 20;
+    char *huge = malloc(big + 1);
+    assert_non_null(huge);
+    memset(huge, ' ', big);
+    memcpy(huge, "data.kills", 10);
+    huge[big] = '\0';
+    err[0] = '\0';
+    assert_null(bm_lua_compile("huge", huge, &LIMITS, err, sizeof(err)));
+    free(huge);
+    assert_non_null(strstr(err, "formula is 1048576 bytes"));
+    assert_null(strstr(err, "syntax error"));
 
     err[0] = '\0';
     assert_null(bm_lua_compile("loop", "while true do end", &LIMITS, err, sizeof(err)));
