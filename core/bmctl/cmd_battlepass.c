@@ -99,30 +99,17 @@ static int bp_show(PGconn *c, const bm_pv_campaign *cc, const char *user, int as
 static int bp_command(bm_ctl *ctl, const bm_pv_campaign *cc, const char *user, int tier,
                       int premium)
 {
-    char err[1024] = "", boot[1024];
+    char err[1024] = "";
     const char *track = premium ? "premium" : "free";
     /* The same command the gateway's POST .../claim and .../purchase produce. */
     json_t *ev =
         bm_command_battlepass(cc->id, cc->game, user, tier, premium, ctl_now_ms(), "bmctl");
     char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
-    rd_kafka_t *p = NULL;
     int rc = 1;
     if (!text)
         goto done;
-    /* Commands count only when signed with the engine's command key. */
-    bm_cmdauth keys;
-    char sig[BM_CMDAUTH_SIG_SIZE];
-    if (bm_kafka_bootstrap(&ctl->cfg, boot, sizeof boot, err, sizeof err) != 0 ||
-        bm_cmdauth_load(&keys, &ctl->cfg, 0, err, sizeof err) != 0) {
-        fprintf(stderr, "battlepass: %s\n", err);
-        goto done;
-    }
-    bm_cmdauth_sign(&keys, text, strlen(text), sig);
-    bm_cmdauth_clear(&keys);
-    if (!(p = bm_kafka_producer_new(boot, err, sizeof err)) ||
-        bm_kafka_produce_sync_hdr(p, ctl->cfg.events_topic, user, text, strlen(text),
-                                  BM_CMDAUTH_HEADER, sig, err, sizeof err) != 0) {
+    if (ctl_produce_command(ctl, user, text, err, sizeof err) != 0) {
         fprintf(stderr, "battlepass: %s\n", err);
         goto done;
     }
@@ -132,8 +119,6 @@ static int bp_command(bm_ctl *ctl, const bm_pv_campaign *cc, const char *user, i
         printf("queued claim of tier %d (%s) for %s in %s\n", tier, track, user, cc->id);
     rc = 0;
 done:
-    if (p)
-        rd_kafka_destroy(p);
     free(text);
     return rc;
 }

@@ -423,7 +423,7 @@ done:
 static int join(bm_ctl *ctl, const char *community, const char *user, const char *meta_text,
                 const char *ref, const char *invite)
 {
-    char err[1024] = "", boot[1024];
+    char err[1024] = "";
     json_error_t jerr;
     json_t *meta = json_loads(meta_text, 0, &jerr);
     if (!json_is_object(meta)) {
@@ -436,19 +436,13 @@ static int join(bm_ctl *ctl, const char *community, const char *user, const char
     json_decref(meta);
     char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
-    rd_kafka_t *p = NULL;
     int rc = 1;
-    if (text && bm_kafka_bootstrap(&ctl->cfg, boot, sizeof boot, err, sizeof err) == 0 &&
-        (p = bm_kafka_producer_new(boot, err, sizeof err)) &&
-        bm_kafka_produce_sync(p, ctl->cfg.events_topic, user, text, strlen(text), err,
-                              sizeof err) == 0) {
+    if (text && ctl_produce_command(ctl, user, text, err, sizeof err) == 0) {
         printf("queued join of %s to %s\n", user, community);
         rc = 0;
     } else {
         fprintf(stderr, "community: %s\n", err[0] ? err : "out of memory");
     }
-    if (p)
-        rd_kafka_destroy(p);
     free(text);
     return rc;
 }

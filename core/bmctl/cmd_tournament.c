@@ -231,26 +231,17 @@ done:
 static int tn_command(bm_ctl *ctl, const bm_pv_campaign *cc, const char *user, int join,
                       double amount)
 {
-    char err[1024] = "", boot[1024];
+    char err[1024] = "out of memory";
     json_t *ev = bm_command_tournament(cc->id, cc->game, user, join, amount, ctl_now_ms(), "bmctl");
     char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
-    rd_kafka_t *p = NULL;
     int rc = 1;
-    if (!text)
-        goto done;
-    if (bm_kafka_bootstrap(&ctl->cfg, boot, sizeof boot, err, sizeof err) != 0 ||
-        !(p = bm_kafka_producer_new(boot, err, sizeof err)) ||
-        bm_kafka_produce_sync(p, ctl->cfg.events_topic, user, text, strlen(text), err,
-                              sizeof err) != 0) {
+    if (text && ctl_produce_command(ctl, user, text, err, sizeof err) == 0) {
+        printf("queued %s for %s in %s\n", join ? "join" : "entry", user, cc->id);
+        rc = 0;
+    } else {
         fprintf(stderr, "tournament: %s\n", err);
-        goto done;
     }
-    printf("queued %s for %s in %s\n", join ? "join" : "entry", user, cc->id);
-    rc = 0;
-done:
-    if (p)
-        rd_kafka_destroy(p);
     free(text);
     return rc;
 }

@@ -7,6 +7,9 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "cmdauth/cmdauth.h"
+#include "kafka/kafka.h"
+
 int ctl_args_parse(int argc, char **argv, int first, ctl_args *a, char *err, size_t errlen)
 {
     memset(a, 0, sizeof *a);
@@ -60,4 +63,25 @@ void ctl_print_json(json_t *v)
         printf("%s\n", s);
     free(s);
     json_decref(v);
+}
+
+int ctl_produce_command(const bm_ctl *ctl, const char *user, const char *text, char *err,
+                        size_t errlen)
+{
+    char boot[1024], sig[BM_CMDAUTH_SIG_SIZE];
+    bm_cmdauth keys;
+    /* Commands count only when signed with the engine's command key. */
+    if (bm_kafka_bootstrap(&ctl->cfg, boot, sizeof boot, err, errlen) != 0 ||
+        bm_cmdauth_load(&keys, &ctl->cfg, 0, err, errlen) != 0)
+        return -1;
+    bm_cmdauth_sign(&keys, text, strlen(text), sig);
+    bm_cmdauth_clear(&keys);
+    rd_kafka_t *p = bm_kafka_producer_new(boot, err, errlen);
+    int rc = p && bm_kafka_produce_sync_hdr(p, ctl->cfg.events_topic, user, text, strlen(text),
+                                            BM_CMDAUTH_HEADER, sig, err, errlen) == 0
+                 ? 0
+                 : -1;
+    if (p)
+        rd_kafka_destroy(p);
+    return rc;
 }

@@ -20,6 +20,7 @@ typedef struct ctl_args {
 int ctl_args_parse(int argc, char **argv, int first, ctl_args *a, char *err, size_t errlen);
 
 /* Campaign and progress loading moved to progress/progress.h (shared with the gateway). */
+#include "bmctl/bmctl.h"
 #include "progress/progress.h"
 
 /* Formats ms since the epoch as RFC 3339 UTC ("-" for 0). */
@@ -30,5 +31,10 @@ int64_t ctl_now_ms(void);
 
 /* Prints a JSON value on stdout, indented, with a newline; consumes the reference. */
 void ctl_print_json(json_t *v);
+
+/* Signs a command event (cmdauth) and produces it to game.events keyed by user,
+ * waiting for the broker; 0, or -1 with err. */
+int ctl_produce_command(const bm_ctl *ctl, const char *user, const char *text, char *err,
+                        size_t errlen);
 
 #endif

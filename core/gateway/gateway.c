@@ -339,7 +339,8 @@ bm_gateway *bm_gateway_start(const bm_role_env *env, char *err, size_t errlen)
         goto fail;
     if (gw_pool_init(&g->pool, g->cfg.pg_dsn, g->cfg.http_pg_pool, err, errlen) != 0)
         goto fail;
-    if (gw_producer_start(g, err, errlen) != 0)
+    if (bm_cmdauth_load(&g->cmdkeys, &g->cfg, 1, err, errlen) != 0 ||
+        gw_producer_start(g, err, errlen) != 0)
         goto fail;
     if (!(g->ranks = gw_ranks_start(g, err, errlen)))
         goto fail;
@@ -410,6 +411,7 @@ void bm_gateway_stop(bm_gateway *g)
         MHD_stop_daemon(g->d);
     gw_ranks_stop(g->ranks);
     gw_producer_stop(g);
+    bm_cmdauth_clear(&g->cmdkeys);
     gw_pool_free(&g->pool);
     gw_keys_free(g);
     bm_jwks_free(g->jwks);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "auth/auth.h"
+#include "cmdauth/cmdauth.h"
 #include "config/config.h"
 #include "stats/stats.h"
 #include "gateway/gateway.h"
@@ -76,6 +77,7 @@ struct bm_gateway {
     int port;
     gw_pool pool;
     rd_kafka_t *producer;
+    bm_cmdauth cmdkeys; /* signs the command events the API produces (claims, purchases) */
     pthread_t poller;
     atomic_int run;
     /* API keys: cache and token buckets */
@@ -143,6 +145,7 @@ void gw_producer_stop(bm_gateway *g);
 /* Produces n messages keyed by keys[i] to topic and waits for every acknowledgement;
  * 0, or -1 (timeout or broker error) with err. */
 int gw_produce_acked(bm_gateway *g, const char *topic, char **vals, const char **keys, size_t n,
+                     const char *const *sigs,
                      char *err, size_t errlen);
 void gw_events_post(gw_req *r);
 void gw_bp_command(gw_req *r, const char *campaign, const char *user, const char *what);

@@ -259,7 +259,8 @@ static void announce(gw_req *r, const char *id, const char *what)
     snprintf(msg, sizeof msg, "{\"type\":\"%s\",\"id\":\"%s\"}", what, id);
     char *vals[1] = {msg};
     const char *keys[1] = {id};
-    if (gw_produce_acked(r->g, BM_TOPIC_CONFIG_CAMPAIGNS, vals, keys, 1, err, sizeof err) != 0)
+    if (gw_produce_acked(r->g, BM_TOPIC_CONFIG_CAMPAIGNS, vals, keys, 1, NULL, err, sizeof err) !=
+        0)
         bm_warn("gateway",
                 "request_id=%s campaign %s saved, engines not told (%s): they "
                 "re-read within 30 s",

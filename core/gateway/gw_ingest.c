@@ -78,7 +78,11 @@ int gw_producer_start(bm_gateway *g, char *err, size_t errlen)
         rd_kafka_conf_set(conf, "compression.codec", "lz4", err, errlen) ||
         rd_kafka_conf_set(conf, "message.timeout.ms", tmo, err, errlen) ||
         rd_kafka_conf_set(conf, "socket.timeout.ms", sock, err, errlen) ||
-        rd_kafka_conf_set(conf, "log_level", "3", err, errlen)) {
+        rd_kafka_conf_set(conf, "log_level", "3", err, errlen) ||
+        /* One owner per player: the engine's partitioner, or every event is forwarded. */
+        (bm_kafka_partitioner_property(g->cfg.partitioner) &&
+         rd_kafka_conf_set(conf, "partitioner", bm_kafka_partitioner_property(g->cfg.partitioner),
+                           err, errlen))) {
         rd_kafka_conf_destroy(conf);
         return -1;
     }
@@ -111,7 +115,7 @@ void gw_producer_stop(bm_gateway *g)
 }
 
 int gw_produce_acked(bm_gateway *g, const char *topic, char **vals, const char **keys, size_t n,
-                     char *err, size_t errlen)
+                     const char *const *sigs, char *err, size_t errlen)
 {
     tracker *t = calloc(1, sizeof *t);
     if (!t) {
@@ -126,10 +130,18 @@ int gw_produce_acked(bm_gateway *g, const char *topic, char **vals, const char *
     for (size_t i = 0; i < n; i++) {
         t->pending++;
         t->refs++;
-        perr = rd_kafka_producev(
-            g->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(keys[i], strlen(keys[i])),
-            RD_KAFKA_V_VALUE(vals[i], strlen(vals[i])), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+        /* A signed command carries its signature header (event/command.h, cmdauth.h). */
+        perr = sigs ? rd_kafka_producev(g->producer, RD_KAFKA_V_TOPIC(topic),
+                                        RD_KAFKA_V_KEY(keys[i], strlen(keys[i])),
+                                        RD_KAFKA_V_VALUE(vals[i], strlen(vals[i])),
+                                        RD_KAFKA_V_HEADER(BM_CMDAUTH_HEADER, sigs[i], -1),
+                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                        RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END)
+                    : rd_kafka_producev(g->producer, RD_KAFKA_V_TOPIC(topic),
+                                        RD_KAFKA_V_KEY(keys[i], strlen(keys[i])),
+                                        RD_KAFKA_V_VALUE(vals[i], strlen(vals[i])),
+                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                        RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
         if (perr) {
             t->pending--;
             t->refs--;
@@ -363,7 +375,7 @@ void gw_events_post(gw_req *r)
         json_array_append_new(ids, json_string(items[i].eid));
     }
     char err[256];
-    int rc = gw_produce_acked(g, g->cfg.events_topic, vals, keys, nok, err, sizeof err);
+    int rc = gw_produce_acked(g, g->cfg.events_topic, vals, keys, nok, NULL, err, sizeof err);
     free(vals);
     free(keys);
     if (rc != 0) {
@@ -388,12 +400,61 @@ out:
     json_decref(root);
 }
 
+/* A purchase is the studio's word that a player paid: only a studio owner's ID token
+ * makes one (never a game key, which ships inside the game client). Fills *key with
+ * the campaign's game when the studio owns it; 0, or -1 with the answer set. */
+static int purchase_auth(gw_req *r, const char *campaign, gw_key *key)
+{
+    const char *auth = gw_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth && strncmp(auth, "Bearer bmk_", 11) == 0) {
+        gw_error(r, 403, "forbidden",
+                 "purchases are made by the studio's server (admin ID token or bmctl), never "
+                 "with a game key");
+        return -1;
+    }
+    gw_principal pr;
+    if (gw_jwt_auth(r, &pr) != 0)
+        return -1;
+    if (strcmp(pr.role, "studio_owner") != 0 || !pr.studio[0] || !bm_auth_is_uuid(campaign)) {
+        gw_error(r, 403, "forbidden", "only the studio that owns the battle pass sells it");
+        return -1;
+    }
+    PGconn *c = gw_pool_get(&r->g->pool, 2000);
+    if (!c) {
+        gw_error(r, 503, "unavailable", "database unavailable, retry later");
+        return -1;
+    }
+    const char *p[2] = {campaign, pr.studio};
+    PGresult *res = PQexecParams(c,
+                                 "SELECT g.id, g.identifier FROM campaigns c JOIN games g ON "
+                                 "g.id = c.game_id WHERE c.id = $1::uuid AND g.studio_id = "
+                                 "$2::uuid",
+                                 2, NULL, p, NULL, NULL, 0);
+    int st = PQresultStatus(res), found = st == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    memset(key, 0, sizeof *key);
+    if (found) {
+        snprintf(key->game_uuid, sizeof key->game_uuid, "%s", PQgetvalue(res, 0, 0));
+        snprintf(key->game, sizeof key->game, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    gw_pool_put(&r->g->pool, c);
+    if (st != PGRES_TUPLES_OK) {
+        gw_error(r, 503, "unavailable", "database query failed, retry later");
+        return -1;
+    }
+    if (!found) {
+        gw_error(r, 404, "not_found", "no such battle pass in this studio");
+        return -1;
+    }
+    return 0;
+}
+
 void gw_bp_command(gw_req *r, const char *campaign, const char *user, const char *what)
 {
     gw_key key;
-    if (gw_key_auth(r, &key) != 0)
-        return;
     int claim = strcmp(what, "claim") == 0;
+    if (claim ? gw_key_auth(r, &key) != 0 : purchase_auth(r, campaign, &key) != 0)
+        return;
     long tier = 0;
     int premium = 0;
     if (claim) {
@@ -444,7 +505,12 @@ void gw_bp_command(gw_req *r, const char *campaign, const char *user, const char
     json_t *eid = json_incref(json_object_get(ev, "eventId"));
     json_decref(ev);
     char err[256] = "out of memory";
-    int rc = text ? gw_produce_acked(r->g, r->g->cfg.events_topic, &text, &user, 1, err, sizeof err)
+    char sig[BM_CMDAUTH_SIG_SIZE];
+    const char *sigs[1] = {sig};
+    if (text)
+        bm_cmdauth_sign(&r->g->cmdkeys, text, strlen(text), sig);
+    int rc = text ? gw_produce_acked(r->g, r->g->cfg.events_topic, &text, &user, 1, sigs, err,
+                                     sizeof err)
                   : -1;
     free(text);
     if (rc != 0) {
