@@ -48,6 +48,13 @@ typedef struct bm_config {
     char auth_project[128]; /* Firebase project id: aud, and iss suffix */
     char auth_certs[512];   /* PEM certificates by kid (JSON object) or a JWKS file */
     int auth_clock_skew_s;  /* leeway on exp / iat / auth_time */
+    /* [ws] WebSocket channels on the gateway port (core/ws) */
+    int ws_max_connections;   /* all WebSocket connections */
+    int ws_max_per_ip;        /* from one address */
+    int ws_send_queue_bytes;  /* a client further behind is closed (1008) */
+    int ws_leaderboard_hz;    /* coalesced leaderboard updates per campaign per second */
+    int ws_ping_interval_s;   /* keepalive */
+    int ws_max_subscriptions; /* channels per connection */
 } bm_config;
 
 /* Fills every key with its documented default. */

@@ -82,6 +82,7 @@ struct bm_gateway {
     bm_jwks *jwks;
     gw_metrics m;
     struct gw_ranks *ranks; /* gw_rank.h */
+    struct bm_ws *ws;       /* ws/ws.h: GET /v1/ws */
 };
 
 /* One request as the handlers see it. */

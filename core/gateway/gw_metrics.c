@@ -4,6 +4,7 @@
 
 #include "engine/engine.h"
 #include "gateway/gw.h"
+#include "ws/ws.h"
 
 static const char *const k_routes[GW_NROUTES] = {"other",
                                                  "/healthz",
@@ -80,6 +81,7 @@ void gw_metrics_text(gw_req *r)
     for (int p = 0; p < g->e->npart_seen && p < BM_MAX_PARTITIONS; p++)
         owned += g->e->parts[p].owned != 0;
     bm_buf_printf(o, "brightmatter_partitions_owned %d\n", owned);
+    bm_ws_metrics(g->ws, o);
 
     bm_buf_puts(o, "# HELP brightmatter_http_requests_total HTTP requests by route and status "
                    "class\n# TYPE brightmatter_http_requests_total counter\n");

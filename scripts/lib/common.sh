@@ -14,7 +14,10 @@ BM_DEB_PACKAGES=(
     libcurl4-openssl-dev libmicrohttpd-dev libssl-dev zlib1g-dev
     postgresql postgresql-contrib
     procps psmisc util-linux
+    libwslay-dev nodejs chromium mono-mcs
 )
+# npm comes with some Node.js builds; Debian ships it as its own package.
+command -v npm >/dev/null 2>&1 || BM_DEB_PACKAGES+=(npm)
 
 # Commands run by the EXIT trap, last registered first (see bm_on_exit).
 BM_EXIT_HOOKS=()
