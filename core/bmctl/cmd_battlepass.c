@@ -4,7 +4,6 @@
  * is applied in order with that user's events, exactly once, by the engine.
  * Tier math and the progress document follow modules/battlepass/README.md.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +14,6 @@
 #include "kafka/kafka.h"
 #include "pg/pg.h"
 
-#define DAY_MS 86400000LL
-
 static void bp_usage(FILE *out)
 {
     fprintf(out, "usage: bmctl battlepass show CAMPAIGN USER [--json]\n"
@@ -25,91 +22,6 @@ static void bp_usage(FILE *out)
                  "  show: XP, tier, purchase, claimed and claimable tiers, today's XP per source.\n"
                  "  purchase / claim: queue the command for the engine (game.events, keyed by\n"
                  "  user); the engine applies it in order with the user's events.\n");
-}
-
-/* The tier table as the module builds it. */
-typedef struct bp_view {
-    int ntiers;
-    double need[1000];
-    char has_free[1000], has_prem[1000];
-    int entry_purchase;
-} bp_view;
-
-static int whole(json_t *v, int dflt)
-{
-    return json_is_number(v) ? (int)json_number_value(v) : dflt;
-}
-
-static void view_build(json_t *cfg, bp_view *v)
-{
-    memset(v, 0, sizeof *v);
-    json_t *tiers = json_object_get(cfg, "tiers"), *curve = json_object_get(cfg, "tierCurve");
-    int max = whole(json_object_get(cfg, "maxTier"), 0);
-    const char *entry =
-        json_string_value(json_object_get(json_object_get(cfg, "entryRequirement"), "type"));
-    v->entry_purchase = entry && strcmp(entry, "purchase") == 0;
-    if (json_array_size(tiers) > 0) {
-        v->ntiers = (int)json_array_size(tiers);
-        if (max > 0 && max < v->ntiers)
-            v->ntiers = max;
-        if (v->ntiers > 1000)
-            v->ntiers = 1000;
-        for (int i = 0; i < v->ntiers; i++) {
-            json_t *t = json_array_get(tiers, (size_t)i);
-            v->need[i] = json_number_value(json_object_get(t, "xpRequired"));
-            v->has_free[i] = json_is_object(json_object_get(t, "freeReward"));
-            v->has_prem[i] = json_is_object(json_object_get(t, "premiumReward"));
-        }
-        return;
-    }
-    json_t *tmpl = json_object_get(cfg, "rewardTemplate");
-    double base = json_number_value(json_object_get(curve, "base"));
-    double growth = json_number_value(json_object_get(curve, "growth"));
-    int fe = whole(json_object_get(tmpl, "freeEvery"), 1);
-    int pe = whole(json_object_get(tmpl, "premiumEvery"), 1);
-    int hf = json_is_object(json_object_get(tmpl, "freeReward"));
-    int hp = json_is_object(json_object_get(tmpl, "premiumReward"));
-    v->ntiers = max > 1000 ? 1000 : max;
-    double total = 0;
-    for (int i = 1; i <= v->ntiers; i++) {
-        total += floor(base * pow(growth, i - 1));
-        v->need[i - 1] = total;
-        v->has_free[i - 1] = (char)(hf && fe > 0 && i % fe == 0);
-        v->has_prem[i - 1] = (char)(hp && pe > 0 && i % pe == 0);
-    }
-}
-
-static int view_tier(const bp_view *v, double xp)
-{
-    int t = 0;
-    while (t < v->ntiers && v->need[t] <= xp)
-        t++;
-    return t;
-}
-
-static int claimed(json_t *list, int tier)
-{
-    size_t i;
-    json_t *x;
-    json_array_foreach(list, i, x)
-    {
-        if (json_integer_value(x) == tier)
-            return 1;
-    }
-    return 0;
-}
-
-/* Tiers reached, with a reward on the track, not yet claimed, and allowed by the purchase rule. */
-static json_t *claimable(const bp_view *v, json_t *doc, int tier, int premium, int purchased)
-{
-    json_t *a = json_array();
-    if ((premium || v->entry_purchase) && !purchased)
-        return a;
-    json_t *done = json_object_get(doc, premium ? "cp" : "cf");
-    for (int i = 1; i <= tier; i++)
-        if ((premium ? v->has_prem[i - 1] : v->has_free[i - 1]) && !claimed(done, i))
-            json_array_append_new(a, json_integer(i));
-    return a;
 }
 
 static void print_list(const char *label, json_t *a)
@@ -125,58 +37,27 @@ static void print_list(const char *label, json_t *a)
     }
 }
 
-static int bp_show(PGconn *c, const ctl_campaign *cc, const char *user, int as_json)
+static int bp_show(PGconn *c, const bm_pv_campaign *cc, const char *user, int as_json)
 {
-    char err[512] = "", t[40];
-    ctl_progress p;
-    if (ctl_progress_load(c, cc->id, user, &p, err, sizeof err) != 0) {
+    char err[512] = "";
+    bm_pv_progress p;
+    if (bm_pv_progress_load(c, cc->id, user, &p, err, sizeof err) != 0) {
         fprintf(stderr, "battlepass: %s\n", err);
         return 1;
     }
-    bp_view *v = calloc(1, sizeof *v);
-    if (!v) {
-        ctl_progress_clear(&p);
+    json_t *o = bm_pv_battlepass(cc, user, &p, ctl_now_ms());
+    if (!o) {
+        bm_pv_progress_clear(&p);
         return 1;
     }
-    view_build(cc->config, v);
-    int tier = view_tier(v, p.value);
-    int purchased = json_integer_value(json_object_get(p.doc, "p")) != 0;
-    int64_t bought = json_integer_value(json_object_get(p.doc, "pt"));
-    int64_t today = ctl_now_ms() / DAY_MS;
-    char day[24];
-    snprintf(day, sizeof day, "%lld", (long long)today);
-    json_t *used = json_object_get(json_object_get(p.doc, "d"), day);
-    json_t *sources = json_object_get(cc->config, "xpSources");
-
-    json_t *o = json_object(), *src = json_array();
-    json_object_set_new(o, "campaignId", json_string(cc->id));
-    json_object_set_new(o, "name", json_string(cc->name));
-    json_object_set_new(o, "userId", json_string(user));
-    json_object_set_new(o, "xp", json_real(p.value));
-    json_object_set_new(o, "xpEvents", json_integer(p.count));
-    json_object_set_new(o, "tier", json_integer(tier));
-    json_object_set_new(o, "maxTier", json_integer(v->ntiers));
-    json_object_set_new(o, "nextTierXp", tier < v->ntiers ? json_real(v->need[tier]) : json_null());
-    json_object_set_new(o, "purchased", json_boolean(purchased));
-    ctl_time_format(bought, t, sizeof t);
-    json_object_set_new(o, "purchasedAt", bought ? json_string(t) : json_null());
-    json_t *cf = json_object_get(p.doc, "cf"), *cp = json_object_get(p.doc, "cp");
-    json_object_set_new(o, "claimedFree", cf ? json_copy(cf) : json_array());
-    json_object_set_new(o, "claimedPremium", cp ? json_copy(cp) : json_array());
-    json_object_set_new(o, "claimableFree", claimable(v, p.doc, tier, 0, purchased));
-    json_object_set_new(o, "claimablePremium", claimable(v, p.doc, tier, 1, purchased));
     size_t i;
     json_t *s;
-    json_array_foreach(sources, i, s)
-    {
-        json_t *lim = json_object_get(s, "dailyLimit");
-        json_array_append_new(src, json_pack("{s:s, s:f, s:o}", "eventType",
-                                             json_string_value(json_object_get(s, "eventType")),
-                                             "todayXp", json_number_value(json_array_get(used, i)),
-                                             "dailyLimit",
-                                             json_is_number(lim) ? json_copy(lim) : json_null()));
-    }
-    json_object_set_new(o, "today", src);
+    json_t *src = json_object_get(o, "today");
+    json_t *next = json_object_get(o, "nextTierXp");
+    const char *bought = json_string_value(json_object_get(o, "purchasedAt"));
+    int purchased = json_is_true(json_object_get(o, "purchased"));
+    int tier = (int)json_integer_value(json_object_get(o, "tier"));
+    int ntiers = (int)json_integer_value(json_object_get(o, "maxTier"));
 
     if (as_json) {
         ctl_print_json(o);
@@ -184,12 +65,13 @@ static int bp_show(PGconn *c, const ctl_campaign *cc, const char *user, int as_j
         printf("battle pass: %s (%s)\n", cc->name, cc->id);
         printf("user:        %s\n", user);
         printf("xp:          %g (%lld events gave XP)\n", p.value, p.count);
-        if (tier < v->ntiers)
-            printf("tier:        %d of %d (next at %g XP)\n", tier, v->ntiers, v->need[tier]);
+        if (json_is_number(next))
+            printf("tier:        %d of %d (next at %g XP)\n", tier, ntiers,
+                   json_number_value(next));
         else
-            printf("tier:        %d of %d (top tier)\n", tier, v->ntiers);
-        printf("purchased:   %s%s%s\n", purchased ? "yes (" : "no", purchased ? t : "",
-               purchased ? ")" : "");
+            printf("tier:        %d of %d (top tier)\n", tier, ntiers);
+        printf("purchased:   %s%s%s\n", purchased ? "yes (" : "no",
+               purchased && bought ? bought : "", purchased ? ")" : "");
         print_list("claimed:     free", json_object_get(o, "claimedFree"));
         print_list("; premium", json_object_get(o, "claimedPremium"));
         print_list("\nclaimable:   free", json_object_get(o, "claimableFree"));
@@ -207,13 +89,13 @@ static int bp_show(PGconn *c, const ctl_campaign *cc, const char *user, int as_j
         }
         json_decref(o);
     }
-    free(v);
-    ctl_progress_clear(&p);
+    bm_pv_progress_clear(&p);
     return 0;
 }
 
 /* Produces a purchase (tier 0) or claim command to game.events keyed by user. */
-static int bp_command(bm_ctl *ctl, const ctl_campaign *cc, const char *user, int tier, int premium)
+static int bp_command(bm_ctl *ctl, const bm_pv_campaign *cc, const char *user, int tier,
+                      int premium)
 {
     char err[1024] = "", boot[1024];
     const char *track = premium ? "premium" : "free";
@@ -275,14 +157,14 @@ int bm_cmd_battlepass(bm_ctl *ctl, int argc, char **argv)
         bp_usage(stderr);
         return 2;
     }
-    ctl_campaign cc = {0};
+    bm_pv_campaign cc = {0};
     int rc = 1;
     PGconn *c = bm_pg_connect(ctl->cfg.pg_dsn, err, sizeof err);
     if (!c) {
         fprintf(stderr, "battlepass: %s\n", err);
         goto done;
     }
-    int found = ctl_campaign_load(c, a.pos[1], &cc, err, sizeof err);
+    int found = bm_pv_campaign_load(c, a.pos[1], &cc, err, sizeof err);
     if (found != 0) {
         fprintf(stderr, "battlepass: %s\n", found > 0 ? "no such campaign" : err);
         goto done;
@@ -294,7 +176,7 @@ int bm_cmd_battlepass(bm_ctl *ctl, int argc, char **argv)
     rc = show ? bp_show(c, &cc, a.pos[2], a.json)
               : bp_command(ctl, &cc, a.pos[2], (int)tier, a.premium);
 done:
-    ctl_campaign_clear(&cc);
+    bm_pv_campaign_clear(&cc);
     PQfinish(c);
     return rc;
 }

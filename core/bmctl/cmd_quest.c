@@ -19,105 +19,55 @@ static void quest_usage(FILE *out)
                  "  completions and the last completion time of USER in quest CAMPAIGN.\n");
 }
 
-/* One condition as configured plus the user's progress on it. */
-typedef struct qview {
-    const char *type, *event_type, *field, *op, *agg;
-    json_t *filter;
-    double target;
-    long long n;
-    double current;
-    int has_current, met;
-} qview;
-
-static int cmp(const char *op, double x, double target)
-{
-    if (strcmp(op, "lte") == 0)
-        return x <= target;
-    if (strcmp(op, "eq") == 0)
-        return x == target;
-    if (strcmp(op, "exists") == 0)
-        return 1;
-    return x >= target;
-}
-
-static const char *str_or(json_t *obj, const char *key, const char *dflt)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    return s ? s : dflt;
-}
-
-/* Fills v from condition c and its progress entry e ([n], [n,v] or [n,t0,t1]). */
-static void view_condition(json_t *c, json_t *e, qview *v)
-{
-    memset(v, 0, sizeof *v);
-    v->type = str_or(c, "type", "count");
-    v->event_type = str_or(c, "eventType", "?");
-    v->field = str_or(c, "field", NULL);
-    v->op = str_or(c, "operator", strcmp(v->type, "exists") == 0 ? "exists" : "gte");
-    v->filter = json_object_get(c, "filter");
-    v->target = json_number_value(json_object_get(c, "target"));
-    v->n = json_integer_value(json_array_get(e, 0));
-    if (strcmp(v->type, "value") == 0) {
-        v->agg = str_or(c, "aggregate",
-                        strcmp(v->op, "lte") == 0  ? "min"
-                        : strcmp(v->op, "eq") == 0 ? "last"
-                                                   : "max");
-        v->has_current = v->n > 0;
-        v->current = json_number_value(json_array_get(e, 1));
-        v->met = v->n > 0 && cmp(v->op, v->current, v->target);
-    } else if (strcmp(v->type, "time_based") == 0) {
-        v->has_current = 1;
-        v->current = v->n ? (double)(json_integer_value(json_array_get(e, 2)) -
-                                     json_integer_value(json_array_get(e, 1))) /
-                                1000.0
-                          : 0;
-        v->met = v->n > 0 && v->current >= v->target;
-    } else if (strcmp(v->type, "exists") == 0) {
-        v->has_current = 1;
-        v->current = (double)v->n;
-        v->met = v->n > 0;
-    } else {
-        v->has_current = 1;
-        v->current = (double)v->n;
-        v->met = strcmp(v->op, "exists") == 0 ? v->n > 0 : cmp(v->op, (double)v->n, v->target);
-    }
-}
-
-static void print_text(const ctl_campaign *cc, const char *user, const ctl_progress *p,
-                       const qview *vs, size_t nv, int repeatable, double cooldown_h,
-                       const char *status)
+/* The text form of a quest view (progress/progress.h). */
+static void print_text(json_t *o, const bm_pv_progress *p)
 {
     char t1[40], t2[40];
-    size_t met = 0;
-    for (size_t i = 0; i < nv; i++)
-        met += (size_t)vs[i].met;
-    printf("quest:       %s (%s)\n", cc->name, cc->id);
-    printf("user:        %s\n", user);
+    json_t *conds = json_object_get(o, "conditions");
+    size_t met = 0, i;
+    json_t *v;
+    json_array_foreach(conds, i, v)
+    {
+        met += json_is_true(json_object_get(v, "met"));
+    }
+    printf("quest:       %s (%s)\n", json_string_value(json_object_get(o, "name")),
+           json_string_value(json_object_get(o, "campaignId")));
+    printf("user:        %s\n", json_string_value(json_object_get(o, "userId")));
     ctl_time_format(p->completed_ms, t1, sizeof t1);
     printf("completions: %d (last %s)\n", p->completed, t1);
-    if (repeatable)
-        printf("repeatable:  yes, cooldown %g h\n", cooldown_h);
-    printf("status:      %s (%zu of %zu conditions met)\n", status, met, nv);
+    if (json_is_true(json_object_get(o, "repeatable")))
+        printf("repeatable:  yes, cooldown %g h\n",
+               json_number_value(json_object_get(o, "cooldownHours")));
+    printf("status:      %s (%zu of %zu conditions met)\n",
+           json_string_value(json_object_get(o, "status")), met, json_array_size(conds));
     ctl_time_format(p->first_ms, t1, sizeof t1);
     ctl_time_format(p->last_ms, t2, sizeof t2);
     printf("events:      %lld counted (first %s, last %s)\n", p->count, t1, t2);
     printf("conditions:\n  %-3s %-10s %-20s %-16s %-6s %12s %12s  %s\n", "#", "TYPE", "EVENT",
            "FIELD", "OP", "CURRENT", "TARGET", "MET");
-    for (size_t i = 0; i < nv; i++) {
-        const qview *v = &vs[i];
+    json_array_foreach(conds, i, v)
+    {
         char cur[32], tgt[32];
-        if (v->has_current)
-            snprintf(cur, sizeof cur, "%g", v->current);
+        json_t *c = json_object_get(v, "current");
+        const char *op = json_string_value(json_object_get(v, "operator"));
+        const char *field = json_string_value(json_object_get(v, "field"));
+        const char *agg = json_string_value(json_object_get(v, "aggregate"));
+        json_t *filter = json_object_get(v, "filter");
+        if (json_is_number(c))
+            snprintf(cur, sizeof cur, "%g", json_number_value(c));
         else
             snprintf(cur, sizeof cur, "-");
-        snprintf(tgt, sizeof tgt, "%g", v->target);
-        printf("  %-3zu %-10s %-20s %-16s %-6s %12s %12s  %s", i + 1, v->type, v->event_type,
-               v->field ? v->field : "-", v->op, cur, strcmp(v->op, "exists") == 0 ? "-" : tgt,
-               v->met ? "yes" : "no");
-        if (v->agg)
-            printf("  (%s of %lld events)", v->agg, v->n);
-        if (json_object_size(v->filter) > 0) {
-            char *f = json_dumps(v->filter, JSON_COMPACT | JSON_SORT_KEYS);
+        snprintf(tgt, sizeof tgt, "%g", json_number_value(json_object_get(v, "target")));
+        printf("  %-3zu %-10s %-20s %-16s %-6s %12s %12s  %s", i + 1,
+               json_string_value(json_object_get(v, "type")),
+               json_string_value(json_object_get(v, "eventType")), field ? field : "-", op, cur,
+               strcmp(op, "exists") == 0 ? "-" : tgt,
+               json_is_true(json_object_get(v, "met")) ? "yes" : "no");
+        if (agg)
+            printf("  (%s of %lld events)", agg,
+                   (long long)json_integer_value(json_object_get(v, "events")));
+        if (json_object_size(filter) > 0) {
+            char *f = json_dumps(filter, JSON_COMPACT | JSON_SORT_KEYS);
             printf("  filter %s", f ? f : "");
             free(f);
         }
@@ -125,55 +75,18 @@ static void print_text(const ctl_campaign *cc, const char *user, const ctl_progr
     }
 }
 
-static json_t *view_json(const ctl_campaign *cc, const char *user, const ctl_progress *p,
-                         const qview *vs, size_t nv, int repeatable, double cooldown_h,
-                         const char *status)
-{
-    char t[40];
-    json_t *o = json_object(), *conds = json_array();
-    json_object_set_new(o, "campaignId", json_string(cc->id));
-    json_object_set_new(o, "name", json_string(cc->name));
-    json_object_set_new(o, "userId", json_string(user));
-    json_object_set_new(o, "status", json_string(status));
-    json_object_set_new(o, "completions", json_integer(p->completed));
-    ctl_time_format(p->completed_ms, t, sizeof t);
-    json_object_set_new(o, "completedAt", p->completed_ms ? json_string(t) : json_null());
-    json_object_set_new(o, "repeatable", json_boolean(repeatable));
-    json_object_set_new(o, "cooldownHours", json_real(cooldown_h));
-    json_object_set_new(o, "eventCount", json_integer(p->count));
-    ctl_time_format(p->last_ms, t, sizeof t);
-    json_object_set_new(o, "lastEventAt", p->last_ms ? json_string(t) : json_null());
-    for (size_t i = 0; i < nv; i++) {
-        const qview *v = &vs[i];
-        json_t *c = json_pack("{s:s, s:s, s:s, s:f, s:I, s:b}", "type", v->type, "eventType",
-                              v->event_type, "operator", v->op, "target", v->target, "events",
-                              (json_int_t)v->n, "met", v->met);
-        json_object_set_new(c, "current", v->has_current ? json_real(v->current) : json_null());
-        if (v->field)
-            json_object_set_new(c, "field", json_string(v->field));
-        if (v->agg)
-            json_object_set_new(c, "aggregate", json_string(v->agg));
-        if (json_object_size(v->filter) > 0)
-            json_object_set(c, "filter", v->filter);
-        json_array_append_new(conds, c);
-    }
-    json_object_set_new(o, "conditions", conds);
-    return o;
-}
-
 static int quest_progress(bm_ctl *ctl, const char *campaign, const char *user, int as_json)
 {
     char err[1024] = "";
     int rc = 1;
-    ctl_campaign cc = {0};
-    ctl_progress p = {0};
-    qview *vs = NULL;
+    bm_pv_campaign cc = {0};
+    bm_pv_progress p = {0};
     PGconn *c = bm_pg_connect(ctl->cfg.pg_dsn, err, sizeof err);
     if (!c) {
         fprintf(stderr, "quest: %s\n", err);
         goto fail;
     }
-    int found = ctl_campaign_load(c, campaign, &cc, err, sizeof err);
+    int found = bm_pv_campaign_load(c, campaign, &cc, err, sizeof err);
     if (found != 0) {
         fprintf(stderr, "quest: %s\n", found > 0 ? "no such campaign" : err);
         goto fail;
@@ -182,32 +95,23 @@ static int quest_progress(bm_ctl *ctl, const char *campaign, const char *user, i
         fprintf(stderr, "quest: campaign %s is a %s, not a quest\n", campaign, cc.type);
         goto fail;
     }
-    if (ctl_progress_load(c, campaign, user, &p, err, sizeof err) != 0) {
+    if (bm_pv_progress_load(c, campaign, user, &p, err, sizeof err) != 0) {
         fprintf(stderr, "quest: %s\n", err);
         goto fail;
     }
-    json_t *conds = json_object_get(cc.config, "conditions");
-    size_t nv = json_array_size(conds);
-    vs = calloc(nv + 1, sizeof *vs);
-    if (!vs)
+    json_t *o = bm_pv_quest(&cc, user, &p);
+    if (!o)
         goto fail;
-    json_t *prog = json_object_get(p.doc, "c");
-    for (size_t i = 0; i < nv; i++)
-        view_condition(json_array_get(conds, i), json_array_get(prog, i), &vs[i]);
-    int repeatable = json_is_true(json_object_get(cc.config, "repeatable"));
-    double cooldown_h = json_number_value(json_object_get(cc.config, "cooldownHours"));
-    const char *status = !p.found                         ? "not_started"
-                         : p.completed > 0 && !repeatable ? "completed"
-                                                          : "in_progress";
-    if (as_json)
-        ctl_print_json(view_json(&cc, user, &p, vs, nv, repeatable, cooldown_h, status));
-    else
-        print_text(&cc, user, &p, vs, nv, repeatable, cooldown_h, status);
+    if (as_json) {
+        ctl_print_json(o);
+    } else {
+        print_text(o, &p);
+        json_decref(o);
+    }
     rc = 0;
 fail:
-    free(vs);
-    ctl_progress_clear(&p);
-    ctl_campaign_clear(&cc);
+    bm_pv_progress_clear(&p);
+    bm_pv_campaign_clear(&cc);
     PQfinish(c);
     return rc;
 }

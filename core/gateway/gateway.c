@@ -336,6 +336,7 @@ bm_gateway *bm_gateway_start(struct bm_engine *e, char *err, size_t errlen)
     atomic_store(&g->run, 1);
     pthread_mutex_init(&g->keys_lock, NULL);
     pthread_mutex_init(&g->jwks_lock, NULL);
+    pthread_mutex_init(&g->boards_lock, NULL);
     struct sockaddr_in sa;
     if (parse_listen(g->cfg.http_listen, &sa, err, errlen) != 0)
         goto fail;
@@ -422,6 +423,8 @@ void bm_gateway_stop(bm_gateway *g)
     bm_jwks_free(g->jwks);
     pthread_mutex_destroy(&g->keys_lock);
     pthread_mutex_destroy(&g->jwks_lock);
+    pthread_mutex_destroy(&g->boards_lock);
+    free(g->boards);
     char path[1100];
     snprintf(path, sizeof path, "%s/http.port", g->cfg.run_dir);
     unlink(path);

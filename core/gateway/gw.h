@@ -83,6 +83,9 @@ struct bm_gateway {
     gw_metrics m;
     struct gw_ranks *ranks; /* gw_rank.h */
     struct bm_ws *ws;       /* ws/ws.h: GET /v1/ws */
+    /* leaderboard campaigns recently asked for (gw_query.c), trusted for key_cache_ms */
+    pthread_mutex_t boards_lock;
+    struct gw_boardinfo *boards;
 };
 
 /* One request as the handlers see it. */

@@ -69,6 +69,11 @@ int gw_producer_start(bm_gateway *g, char *err, size_t errlen)
         rd_kafka_conf_set(conf, "client.id", "brightmatter-gateway", err, errlen) ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
         rd_kafka_conf_set(conf, "linger.ms", "1", err, errlen) ||
+        /* A body waits for its acknowledgements: pipelined produce requests stall on
+         * Nagle + delayed ACK (40 ms) on brokers that do not set TCP_NODELAY (the mock
+         * cluster), one request at a time does not. */
+        rd_kafka_conf_set(conf, "socket.nagle.disable", "true", err, errlen) ||
+        rd_kafka_conf_set(conf, "max.in.flight", "1", err, errlen) ||
         rd_kafka_conf_set(conf, "compression.codec", "lz4", err, errlen) ||
         rd_kafka_conf_set(conf, "message.timeout.ms", tmo, err, errlen) ||
         rd_kafka_conf_set(conf, "socket.timeout.ms", sock, err, errlen) ||

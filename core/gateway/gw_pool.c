@@ -76,8 +76,10 @@ PGconn *gw_pool_get(gw_pool *p, int wait_ms)
 
 void gw_pool_put(gw_pool *p, PGconn *c)
 {
+    if (!c)
+        return;
     /* A connection left inside a failed transaction or lost is reset on next use. */
-    if (c && PQtransactionStatus(c) != PQTRANS_IDLE)
+    if (PQtransactionStatus(c) != PQTRANS_IDLE)
         PQclear(PQexec(c, "ROLLBACK"));
     pthread_mutex_lock(&p->lock);
     for (int i = 0; i < p->n; i++)

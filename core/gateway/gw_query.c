@@ -63,32 +63,80 @@ static PGresult *q(gw_req *r, PGconn *c, const char *sql, int n, const char *con
     return res;
 }
 
-/* Loads a leaderboard campaign visible to the reader; 0, or -1 with the answer set. */
-static int board_load(gw_req *r, PGconn *c, const reader *rd, const char *id, char *name,
-                      size_t namelen, int *deflimit)
+/* A leaderboard campaign as the query routes need it. */
+typedef struct gw_boardinfo {
+    char id[40];
+    char game[40];   /* games.id */
+    char studio[40]; /* games.studio_id, "" when none */
+    char name[256];
+    int deflimit;
+    int found;
+    int64_t expires_us;
+} gw_boardinfo;
+#define GW_BOARD_SLOTS 256
+
+/* Loads a leaderboard campaign visible to the reader (from a short-lived cache, else one
+ * query); 0, or -1 with the answer set (404 for a board of another game or studio). */
+static int board_load(gw_req *r, const reader *rd, const char *id, char *name, size_t namelen,
+                      int *deflimit)
 {
+    bm_gateway *g = r->g;
     if (!bm_auth_is_uuid(id)) {
         gw_error(r, 404, "not_found", "no such leaderboard");
         return -1;
     }
-    const char *p[3] = {id, rd->game_uuid[0] ? rd->game_uuid : NULL,
-                        rd->studio[0] ? rd->studio : NULL};
-    PGresult *res = q(r, c,
-                      "SELECT name, COALESCE((config #>> '{displayConfig,maxEntries}')::int, 10) "
-                      "FROM campaigns WHERE id = $1::uuid AND type IN ('leaderboard', "
-                      "'tournament') AND (game_id = $2::uuid OR game_id IN (SELECT id FROM "
-                      "games WHERE studio_id = $3::uuid))",
-                      3, p);
-    if (!res)
-        return -1;
-    if (PQntuples(res) != 1) {
+    gw_boardinfo bi;
+    int64_t now = gw_now_us();
+    unsigned slot =
+        (unsigned)strtoul((char[5]){id[0], id[1], id[2], id[3], 0}, NULL, 16) % GW_BOARD_SLOTS;
+    int hit = 0;
+    pthread_mutex_lock(&g->boards_lock);
+    if (!g->boards)
+        g->boards = calloc(GW_BOARD_SLOTS, sizeof *g->boards);
+    if (g->boards && strcmp(g->boards[slot].id, id) == 0 && g->boards[slot].expires_us > now) {
+        bi = g->boards[slot];
+        hit = 1;
+    }
+    pthread_mutex_unlock(&g->boards_lock);
+    if (!hit) {
+        PGconn *c = conn(r);
+        if (!c)
+            return -1;
+        const char *p[1] = {id};
+        PGresult *res = q(r, c,
+                          "SELECT c.name, COALESCE((c.config #>> '{displayConfig,maxEntries}')"
+                          "::int, 10), c.game_id::text, COALESCE(g.studio_id::text, '') FROM "
+                          "campaigns c JOIN games g ON g.id = c.game_id WHERE c.id = $1::uuid "
+                          "AND c.type IN ('leaderboard', 'tournament')",
+                          1, p);
+        gw_pool_put(&g->pool, c);
+        if (!res)
+            return -1;
+        memset(&bi, 0, sizeof bi);
+        snprintf(bi.id, sizeof bi.id, "%s", id);
+        bi.found = PQntuples(res) == 1;
+        if (bi.found) {
+            snprintf(bi.name, sizeof bi.name, "%s", PQgetvalue(res, 0, 0));
+            bi.deflimit = atoi(PQgetvalue(res, 0, 1));
+            snprintf(bi.game, sizeof bi.game, "%s", PQgetvalue(res, 0, 2));
+            snprintf(bi.studio, sizeof bi.studio, "%s", PQgetvalue(res, 0, 3));
+        }
         PQclear(res);
+        bi.expires_us = now + (int64_t)g->cfg.http_key_cache_ms * 1000;
+        pthread_mutex_lock(&g->boards_lock);
+        if (g->boards)
+            g->boards[slot] = bi;
+        pthread_mutex_unlock(&g->boards_lock);
+    }
+    /* Ids compared exactly: a game key reads its game's boards, a studio its games' boards. */
+    int visible = bi.found && ((rd->game_uuid[0] && strcmp(rd->game_uuid, bi.game) == 0) ||
+                               (rd->studio[0] && strcmp(rd->studio, bi.studio) == 0));
+    if (!visible) {
         gw_error(r, 404, "not_found", "no such leaderboard");
         return -1;
     }
-    snprintf(name, namelen, "%s", PQgetvalue(res, 0, 0));
-    *deflimit = atoi(PQgetvalue(res, 0, 1));
-    PQclear(res);
+    snprintf(name, namelen, "%s", bi.name);
+    *deflimit = bi.deflimit;
     return 0;
 }
 
@@ -149,13 +197,11 @@ static void board(gw_req *r, const reader *rd, const char *id)
 {
     long limit, offset, window;
     const char *around = gw_arg(r, "around"), *me = gw_arg(r, "me");
-    PGconn *c = conn(r);
-    if (!c)
-        return;
+    PGconn *c = NULL; /* taken only when the rank index cannot answer */
     char name[256];
     int deflimit;
     json_t *entries = json_array(), *ans = NULL;
-    if (board_load(r, c, rd, id, name, sizeof name, &deflimit) != 0 ||
+    if (board_load(r, rd, id, name, sizeof name, &deflimit) != 0 ||
         int_arg(r, "limit", 1, 1000, deflimit > 0 ? deflimit : 10, &limit) != 0 ||
         int_arg(r, "offset", 0, 10000000, 0, &offset) != 0 ||
         int_arg(r, "window", 1, 100, 10, &window) != 0)
@@ -174,6 +220,8 @@ static void board(gw_req *r, const reader *rd, const char *id)
     } else if (around) {
         long long rank;
         char score[64], reached[64];
+        if (!(c = conn(r)))
+            goto out;
         int rc = player_rank(r, c, id, around, &rank, score, reached);
         if (rc < 0)
             goto out;
@@ -211,6 +259,8 @@ static void board(gw_req *r, const reader *rd, const char *id)
         PQclear(b);
         me = around;
     } else {
+        if (!(c = conn(r)))
+            goto out;
         snprintf(lim, sizeof lim, "%ld", limit);
         snprintf(off, sizeof off, "%ld", offset);
         const char *p[3] = {id, lim, off};
@@ -232,6 +282,8 @@ static void board(gw_req *r, const reader *rd, const char *id)
         if (rc >= 0) {
             rc = !rc;
             snprintf(score, sizeof score, "%.17g", fast);
+        } else if (!c && !(c = conn(r))) {
+            goto out;
         } else {
             rc = player_rank(r, c, id, me, &rank, score, reached);
         }
@@ -252,18 +304,18 @@ out:
 
 static void board_user(gw_req *r, const reader *rd, const char *id, const char *user)
 {
-    PGconn *c = conn(r);
-    if (!c)
-        return;
+    PGconn *c = NULL;
     char name[256], score[64], reached[64];
     int deflimit;
     long long rank;
-    if (board_load(r, c, rd, id, name, sizeof name, &deflimit) == 0) {
+    if (board_load(r, rd, id, name, sizeof name, &deflimit) == 0) {
         double fast;
         int rc = gw_rank_user(r->g->ranks, id, user, &rank, &fast);
         if (rc >= 0) {
             rc = !rc;
             snprintf(score, sizeof score, "%.17g", fast);
+        } else if (!(c = conn(r))) {
+            rc = -1;
         } else {
             rc = player_rank(r, c, id, user, &rank, score, reached);
         }

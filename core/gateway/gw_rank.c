@@ -408,8 +408,7 @@ static rk_board *board_get(gw_ranks *rk, const char *id)
             continue;
         b->used_us = now;
         /* A small or failed board is looked at again after a minute. */
-        if ((b->state != RK_SMALL && b->state != RK_FAILED) ||
-            now - b->checked_us < 60 * 1000000LL)
+        if ((b->state != RK_SMALL && b->state != RK_FAILED) || now - b->checked_us < 60 * 1000000LL)
             return b;
         victim = b;
     }
@@ -473,8 +472,7 @@ static json_t *entry(const rk_node *n, long long rank)
                      n->score);
 }
 
-int gw_rank_user(gw_ranks *rk, const char *board, const char *user, long long *rank,
-                 double *score)
+int gw_rank_user(gw_ranks *rk, const char *board, const char *user, long long *rank, double *score)
 {
     rk_board *b = board_ready(rk, board);
     if (!b)
@@ -511,8 +509,7 @@ int gw_rank_range(gw_ranks *rk, const char *board, long long first, long long n,
     return added;
 }
 
-int gw_rank_around(gw_ranks *rk, const char *board, const char *user, long long window,
-                   json_t *arr)
+int gw_rank_around(gw_ranks *rk, const char *board, const char *user, long long window, json_t *arr)
 {
     rk_board *b = board_ready(rk, board);
     if (!b)

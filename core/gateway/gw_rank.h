@@ -21,8 +21,7 @@ void gw_ranks_stop(gw_ranks *rk);
 
 /* Rank and score of user: 1 found, 0 not on the board, -1 board not indexed (use SQL;
  * an index build may have been started for it). */
-int gw_rank_user(gw_ranks *rk, const char *board, const char *user, long long *rank,
-                 double *score);
+int gw_rank_user(gw_ranks *rk, const char *board, const char *user, long long *rank, double *score);
 /* Appends entries [first, first + n) (0-based rank order) to arr: number appended, or -1
  * when the board is not indexed. */
 int gw_rank_range(gw_ranks *rk, const char *board, long long first, long long n, json_t *arr);
