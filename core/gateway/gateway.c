@@ -215,6 +215,7 @@ static enum MHD_Result respond(gw_req *r)
     }
     if (r->retry_after[0])
         MHD_add_response_header(resp, "Retry-After", r->retry_after);
+    gw_cors_headers(r, resp);
     if (status == 405)
         MHD_add_response_header(resp, "Allow", r->route == GW_R_EVENTS ? "POST" : "GET");
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
@@ -269,7 +270,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         int up = bm_ws_request(g->ws, r); /* 1: the 101 upgrade is queued */
         if (up != 0)
             return up > 0 ? MHD_YES : MHD_NO;
-    } else
+    } else if (!gw_cors_preflight(r))
         dispatch(r);
     return respond(r);
 }

@@ -118,6 +118,12 @@ const char *gw_header(gw_req *r, const char *name);
 const char *gw_arg(gw_req *r, const char *name);
 int64_t gw_now_us(void);
 
+/* --- CORS (gw_cors.c) ----------------------------------------------------------------- */
+/* 1 when r is a preflight of the game API (answered 204); 0 otherwise. */
+int gw_cors_preflight(gw_req *r);
+/* Adds the Access-Control-* headers of the game API to a response. */
+void gw_cors_headers(gw_req *r, struct MHD_Response *resp);
+
 /* --- pool (gw_pool.c) ---------------------------------------------------------------- */
 int gw_pool_init(gw_pool *p, const char *dsn, int n, char *err, size_t errlen);
 /* Borrows a connection (waits up to wait_ms); NULL when none is free or the database is down. */
