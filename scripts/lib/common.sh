@@ -14,7 +14,9 @@ BM_DEB_PACKAGES=(
     libcurl4-openssl-dev libmicrohttpd-dev libssl-dev zlib1g-dev
     postgresql postgresql-contrib
     procps psmisc util-linux
-    libwslay-dev nodejs chromium mono-mcs
+    libwslay-dev nodejs chromium
+    mono-mcs mono-runtime libmono-system-net-http4.0-cil libnewtonsoft-json5.0-cil
+    libnunit-framework2.6.3-cil
 )
 # npm comes with some Node.js builds; Debian ships it as its own package.
 command -v npm >/dev/null 2>&1 || BM_DEB_PACKAGES+=(npm)
