@@ -4,8 +4,9 @@
  * can serve any channel, and a client that reconnects refetches by HTTP).
  *
  *   leaderboard.updates   -> campaign:<id>  leaderboard_update / tournament_update
- *                            (coalesced per campaign to ws.leaderboard_hz, the
- *                            changed entries only, newest value per player)
+ *                            (coalesced per campaign to ws.leaderboard_hz: the
+ *                            50 best changed scores, newest value per player,
+ *                            and how many more players changed)
  *   ui.quest_updates      -> user:<id>      quest_progress / quest_completed
  *   ui.battlepass_updates -> user:<id>      battlepass_update
  *   reward.events         -> user:<id>      reward_notification
@@ -24,7 +25,8 @@
 #include "log/log.h"
 #include "ws/ws_int.h"
 
-#define MAX_COALESCED 500 /* entries in one leaderboard_update; more sets "truncated" */
+#define MAX_SENT 50       /* entries in one leaderboard_update: the best changed scores */
+#define MAX_TRACKED 20000 /* changed players remembered per window; more sets "truncated" */
 
 static const char *const g_topics[] = {BM_TOPIC_LEADERBOARD_UPDATES, "ui.quest_updates",
                                        "ui.battlepass_updates", "reward.events"};
@@ -64,15 +66,34 @@ static ws_msg *msg_new(const char *key, const char *channel, const char *type, c
     return m;
 }
 
+static int by_score_desc(const void *a, const void *b)
+{
+    double x = json_number_value(json_object_get(*(json_t *const *)a, "score"));
+    double y = json_number_value(json_object_get(*(json_t *const *)b, "score"));
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
 static void flush_board(feed *f, board *b, int64_t now)
 {
-    if (!json_object_size(b->entries))
+    size_t n = json_object_size(b->entries);
+    if (!n)
         return;
+    json_t **all = calloc(n, sizeof *all);
+    if (!all)
+        return;
+    size_t k = 0;
+    for (void *it = json_object_iter(b->entries); it && k < n;
+         it = json_object_iter_next(b->entries, it))
+        all[k++] = json_object_iter_value(it);
+    /* Widgets show the top of a board: the best changed scores go out, the count of the
+     * others in "more" (a client that needs them refetches). */
+    qsort(all, k, sizeof *all, by_score_desc);
     json_t *arr = json_array();
-    for (void *it = json_object_iter(b->entries); it; it = json_object_iter_next(b->entries, it))
-        json_array_append(arr, json_object_iter_value(it));
-    json_t *p = json_pack("{s:s, s:o, s:b}", "campaignId", b->id, "entries", arr, "truncated",
-                          b->truncated);
+    for (size_t i = 0; i < k && i < MAX_SENT; i++)
+        json_array_append(arr, all[i]);
+    free(all);
+    json_t *p = json_pack("{s:s, s:o, s:I, s:b}", "campaignId", b->id, "entries", arr, "more",
+                          (json_int_t)(k > MAX_SENT ? k - MAX_SENT : 0), "truncated", b->truncated);
     char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
     json_decref(p);
     char chan[64];
@@ -118,8 +139,8 @@ static void on_board(feed *f, json_t *j, int64_t ts)
         return;
     if (!json_object_size(b->entries))
         b->oldest_ms = ts;
-    if (json_object_size(b->entries) >= MAX_COALESCED && !json_object_get(b->entries, user)) {
-        b->truncated = 1; /* clients refetch the board */
+    if (json_object_size(b->entries) >= MAX_TRACKED && !json_object_get(b->entries, user)) {
+        b->truncated = 1; /* "more" is a lower bound */
         return;
     }
     json_object_set_new(b->entries, user,
