@@ -853,11 +853,15 @@ void bm_ws_stop(bm_ws *ws)
     ws->stopping = 1;
     pthread_mutex_unlock(&ws->lock);
     if (ws->io_started) {
+        int open = atomic_load(&ws->m_open);
+        int64_t t0 = ws_now_us();
         uint64_t one = 1;
         if (write(ws->evfd, &one, sizeof one) < 0)
             bm_warn("ws", "wake: %s", strerror(errno));
         pthread_join(ws->io, NULL);
         ws->io_started = 0;
+        bm_info("ws", "closed connections=%d in_ms=%lld", open,
+                (long long)((ws_now_us() - t0) / 1000));
     }
 }
 

@@ -227,8 +227,9 @@ await step('per-address cap', async () => {
 
 await step('a client that stops reading is closed with 1008', async () => {
   const slow = await open(['brightmatter.v1', 'bm.auth.' + key]);
-  send(slow, { type: 'subscribe', channel: 'campaign:' + board, id: 1 });
-  await next(slow, (m) => m.id === 1);
+  const boards = [board, ...process.env.BM_EXTRA_BOARDS.split(',')];
+  send(slow, { type: 'subscribe', channels: boards.map((b) => 'campaign:' + b), id: 1 });
+  for (const b of boards) await next(slow, (m) => m.id === 1 && m.channel === 'campaign:' + b);
   slow.ws._socket.pause();
   const pad = 'x'.repeat(180);
   let round = 0;
@@ -243,7 +244,9 @@ await step('a client that stops reading is closed with 1008', async () => {
     for (let i = 0; i < 400; i++) evs.push([`slow-${pad}-${round}-${i}`, 1]);
     await post(evs);
     round++;
+    await sleep(20);
   }
+  console.log(`  closed after ${round} posts of 400 events`);
   // The close frame goes out first once the client reads again (within the grace period).
   slow.ws._socket.resume();
   const c = await closed(slow, 5000);
