@@ -1,11 +1,7 @@
-/*
- * The admin socket (<run_dir>/admin.sock) that bmctl talks to: one request
- * line, one JSON answer. Requests are answered by the processing thread at a
- * batch boundary, so a reload swaps generations exactly between batches and
- * a listing never races a swap.
- */
+/* The admin socket: see admin.h. */
+#include "admin/admin.h"
+
 #include <errno.h>
-#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,11 +12,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "engine/engine.h"
 #include "log/log.h"
 
 struct bm_admin {
-    bm_engine *e;
+    bm_admin_handler handler;
+    void *ud;
     int fd;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     pthread_t thread;
@@ -28,7 +24,9 @@ struct bm_admin {
     pthread_mutex_t lock;
     pthread_cond_t done;
     char request[64]; /* pending request, "" if none */
-    char *response;   /* set by the processing thread */
+    char direct_prefix[32];
+    bm_admin_handler direct; /* answered on the socket thread */
+    char *response;          /* set by the processing thread */
 };
 
 /* Processing thread: answers the pending request, if any. */
@@ -43,29 +41,32 @@ void bm_admin_serve(bm_admin *a)
     snprintf(req, sizeof req, "%s", a->request);
     pthread_mutex_unlock(&a->lock);
 
-    char *out = NULL;
-    if (strcmp(req, "reload") == 0) {
-        bm_engine_reload(a->e);
-        out = bm_engine_modules_json(a->e);
-    } else if (strcmp(req, "modules") == 0) {
-        out = bm_engine_modules_json(a->e);
-    } else if (strcmp(req, "campaigns") == 0) {
-        bm_engine_refresh_campaigns(a->e);
-        out = bm_engine_modules_json(a->e);
-    } else {
-        json_t *j = json_pack("{s:s}", "error", "unknown request");
-        out = json_dumps(j, JSON_COMPACT);
-        json_decref(j);
-    }
+    char *out = a->handler(a->ud, req);
     pthread_mutex_lock(&a->lock);
     a->response = out ? out : strdup("{\"error\":\"out of memory\"}");
     pthread_cond_signal(&a->done);
     pthread_mutex_unlock(&a->lock);
 }
 
+/* Writes one answer line; NULL answers that the request was not understood. */
+static void reply(int cfd, const char *resp)
+{
+    if (!resp)
+        resp = "{\"error\":\"request too long or out of memory\"}";
+    size_t len = strlen(resp), off = 0;
+    while (off < len) {
+        ssize_t w = write(cfd, resp + off, len - off);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    if (write(cfd, "\n", 1) < 0)
+        bm_debug("admin", "client went away");
+}
+
 static void handle(bm_admin *a, int cfd)
 {
-    char line[64] = {0};
+    char line[4096] = {0};
     struct pollfd pfd = {cfd, POLLIN, 0};
     if (poll(&pfd, 1, 2000) <= 0)
         return;
@@ -73,8 +74,19 @@ static void handle(bm_admin *a, int cfd)
     if (n <= 0)
         return;
     line[strcspn(line, "\r\n")] = '\0';
+    if (a->direct && strncmp(line, a->direct_prefix, strlen(a->direct_prefix)) == 0) {
+        char *resp = a->direct(a->ud, line);
+        reply(cfd, resp);
+        free(resp);
+        return;
+    }
+    size_t len = strlen(line);
+    if (len >= sizeof a->request) {
+        reply(cfd, NULL);
+        return;
+    }
     pthread_mutex_lock(&a->lock);
-    snprintf(a->request, sizeof a->request, "%s", line);
+    memcpy(a->request, line, len + 1);
     /* The processing thread picks it up at the next batch boundary. */
     while (!a->response && atomic_load(&a->run))
         pthread_cond_wait(&a->done, &a->lock);
@@ -83,17 +95,15 @@ static void handle(bm_admin *a, int cfd)
     a->request[0] = '\0';
     pthread_mutex_unlock(&a->lock);
     if (resp) {
-        size_t len = strlen(resp), off = 0;
-        while (off < len) {
-            ssize_t w = write(cfd, resp + off, len - off);
-            if (w <= 0)
-                break;
-            off += (size_t)w;
-        }
-        if (write(cfd, "\n", 1) < 0)
-            bm_debug("admin", "client went away");
+        reply(cfd, resp);
         free(resp);
     }
+}
+
+void bm_admin_set_direct(bm_admin *a, const char *prefix, bm_admin_handler fn)
+{
+    snprintf(a->direct_prefix, sizeof a->direct_prefix, "%s", prefix);
+    a->direct = fn;
 }
 
 static void *admin_main(void *arg)
@@ -112,16 +122,18 @@ static void *admin_main(void *arg)
     return NULL;
 }
 
-bm_admin *bm_admin_start(bm_engine *e, char *err, size_t errlen)
+bm_admin *bm_admin_start(const char *run_dir, bm_admin_handler handler, void *ud, char *err,
+                         size_t errlen)
 {
     bm_admin *a = calloc(1, sizeof *a);
     if (!a) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    a->e = e;
+    a->handler = handler;
+    a->ud = ud;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int w = snprintf(a->path, sizeof a->path, "%s/admin.sock", e->cfg.run_dir);
+    int w = snprintf(a->path, sizeof a->path, "%s/admin.sock", run_dir);
     if (w < 0 || (size_t)w >= sizeof a->path) {
         snprintf(err, errlen, "engine.run_dir too long for a unix socket path");
         free(a);

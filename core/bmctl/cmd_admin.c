@@ -27,7 +27,7 @@ static char *admin_call(const bm_ctl *ctl, const char *request)
             close(fd);
         return NULL;
     }
-    char line[80];
+    char line[4200];
     snprintf(line, sizeof line, "%s\n", request);
     if (write(fd, line, strlen(line)) < 0) {
         close(fd);
@@ -87,6 +87,17 @@ static void print_modules(json_t *root)
                (long long)json_integer_value(json_object_get(m, "skipped")),
                (long long)json_integer_value(json_object_get(m, "campaigns")));
     }
+    /* Generations replaced by a reload but still held by a call or draining. */
+    json_array_foreach(json_object_get(root, "retiring"), i, m)
+    {
+        printf("retiring %s generation %lld: %lld reference(s), retired %lld ms ago%s\n",
+               json_string_value(json_object_get(m, "name")),
+               (long long)json_integer_value(json_object_get(m, "generation")),
+               (long long)json_integer_value(json_object_get(m, "refs")),
+               (long long)json_integer_value(json_object_get(m, "retiredMs")),
+               json_is_true(json_object_get(m, "overdue")) ? " (past engine.drain_deadline_ms)"
+                                                           : "");
+    }
 }
 
 static int run(bm_ctl *ctl, int argc, char **argv, const char *request)
@@ -131,4 +142,27 @@ int bm_cmd_modules(bm_ctl *ctl, int argc, char **argv)
 int bm_cmd_reload(bm_ctl *ctl, int argc, char **argv)
 {
     return run(ctl, argc, argv, "reload");
+}
+
+int bm_cmd_query(bm_ctl *ctl, int argc, char **argv)
+{
+    if (argc < 2 || argc > 3 || strchr(argv[1], ' ') || (argc == 3 && strchr(argv[2], '\n'))) {
+        fprintf(stderr, "usage: bmctl query CAMPAIGN [JSON]\n");
+        return 2;
+    }
+    char req[4096];
+    int n = snprintf(req, sizeof req, "query %s %s", argv[1], argc == 3 ? argv[2] : "{}");
+    if (n < 0 || (size_t)n >= sizeof req) {
+        fprintf(stderr, "bmctl: query too long\n");
+        return 2;
+    }
+    char *resp = admin_call(ctl, req);
+    if (!resp)
+        return 1;
+    json_t *root = json_loads(resp, 0, NULL);
+    int rc = root && !json_object_get(root, "error") ? 0 : 1;
+    printf("%s\n", resp);
+    json_decref(root);
+    free(resp);
+    return rc;
 }

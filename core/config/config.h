@@ -5,11 +5,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Roles a process can run (engine.roles), one bit each, in the order of
+ * bm_config_role_names. A new role adds its name here and its ops table in
+ * core/engine/roles.c. */
+enum {
+    BM_ROLE_PROCESSOR = 0,
+    BM_ROLE_RELAY = 1,
+    BM_ROLE_GATEWAY = 2,
+    BM_ROLE_REWARDS = 3,
+    BM_ROLE_SCHEDULER = 4,
+    BM_NROLES = 5
+};
+extern const char *const bm_config_role_names[BM_NROLES];
+
 typedef struct bm_config {
     /* [engine] */
-    char roles[128];       /* processor,relay,gateway,scheduler */
-    char modules_dir[512]; /* where *.so modules are loaded from */
-    char run_dir[512];     /* pid, admin socket, bootstrap file, module copies */
+    char roles[128];          /* as written: "processor,relay" */
+    unsigned role_set;        /* bit (1u << BM_ROLE_x) per role in `roles` */
+    int drain_deadline_ms;    /* a retiring generation past this is reported, not cut off */
+    int campaign_end_grace_s; /* a closed window ends its campaign this long after end */
+    char modules_dir[512];    /* where *.so modules are loaded from */
+    char run_dir[512];        /* pid, admin socket, bootstrap file, module copies */
     char log_level[16];
     /* [kafka] */
     char brokers[512];       /* "embedded" or host:port,... */
@@ -48,7 +64,7 @@ typedef struct bm_config {
     char auth_project[128]; /* Firebase project id: aud, and iss suffix */
     char auth_certs[512];   /* PEM certificates by kid (JSON object) or a JWKS file */
     int auth_clock_skew_s;  /* leeway on exp / iat / auth_time */
-    /* [ws] WebSocket channels on the gateway port (core/ws) */
+    /* [ws] WebSocket channels on the gateway port (core/gateway/gw_ws*.c) */
     int ws_max_connections;   /* all WebSocket connections */
     int ws_max_per_ip;        /* from one address */
     int ws_send_queue_bytes;  /* a client further behind is closed (1008) */
@@ -56,6 +72,9 @@ typedef struct bm_config {
     int ws_ping_interval_s;   /* keepalive */
     int ws_max_subscriptions; /* channels per connection */
 } bm_config;
+
+/* Nonzero if the configuration runs role BM_ROLE_x. */
+int bm_config_has_role(const bm_config *c, int role);
 
 /* Fills every key with its documented default. */
 void bm_config_defaults(bm_config *c);

@@ -15,10 +15,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "engine/engine.h"
 #include "gateway/gw.h"
 #include "gateway/gw_rank.h"
-#include "ws/ws.h"
+#include "gateway/gw_ws.h"
 #include "log/log.h"
 
 int64_t gw_now_us(void)
@@ -325,15 +324,18 @@ static int parse_listen(const char *s, struct sockaddr_in *sa, char *err, size_t
     return 0;
 }
 
-bm_gateway *bm_gateway_start(struct bm_engine *e, char *err, size_t errlen)
+bm_gateway *bm_gateway_start(const bm_role_env *env, char *err, size_t errlen)
 {
     bm_gateway *g = calloc(1, sizeof *g);
     if (!g) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    g->e = e;
-    g->cfg = e->cfg;
+    g->cfg = *env->cfg;
+    g->stats = env->stats;
+    g->loader = env->loader;
+    pthread_mutex_init(&g->mods_lock, NULL);
+    snprintf(g->bootstrap, sizeof g->bootstrap, "%s", env->bootstrap);
     atomic_store(&g->run, 1);
     pthread_mutex_init(&g->keys_lock, NULL);
     pthread_mutex_init(&g->jwks_lock, NULL);
@@ -425,9 +427,41 @@ void bm_gateway_stop(bm_gateway *g)
     pthread_mutex_destroy(&g->keys_lock);
     pthread_mutex_destroy(&g->jwks_lock);
     pthread_mutex_destroy(&g->boards_lock);
+    pthread_mutex_destroy(&g->mods_lock);
+    bm_buf_free(&g->mods_text);
     free(g->boards);
     char path[1100];
     snprintf(path, sizeof path, "%s/http.port", g->cfg.run_dir);
     unlink(path);
     free(g);
 }
+
+/* --- the role ----------------------------------------------------------------------- */
+
+static int role_start(const bm_role_env *env, void **state, char *err, size_t errlen)
+{
+    bm_gateway *g = bm_gateway_start(env, err, errlen);
+    *state = g;
+    return g ? 0 : -1;
+}
+
+static void role_stop(void *state)
+{
+    bm_gateway_stop(state);
+}
+
+static void role_step(void *state)
+{
+    gw_metrics_modules(state);
+}
+
+static void role_reload(void *state)
+{
+    bm_gateway_reload(state);
+}
+
+const bm_role_ops bm_gateway_role = {.name = "gateway",
+                                     .start = role_start,
+                                     .step = role_step,
+                                     .stop = role_stop,
+                                     .reload = role_reload};

@@ -12,10 +12,9 @@
 
 #include "auth/auth.h"
 #include "config/config.h"
+#include "stats/stats.h"
 #include "gateway/gateway.h"
 #include "util/buf.h"
-
-struct bm_engine;
 
 /* Routes, for metrics labels. */
 enum {
@@ -66,7 +65,13 @@ typedef struct gw_metrics {
 
 struct bm_gateway {
     bm_config cfg;
-    struct bm_engine *e;
+    char bootstrap[512];
+    bm_stats *stats;          /* the process counters (role environment) */
+    struct bm_loader *loader; /* module generations (role environment) */
+    /* module counters as /metrics lines, rebuilt by the role's step on the processing thread */
+    pthread_mutex_t mods_lock;
+    bm_buf mods_text;
+    int64_t mods_at_us;
     struct MHD_Daemon *d;
     int port;
     gw_pool pool;
@@ -82,7 +87,7 @@ struct bm_gateway {
     bm_jwks *jwks;
     gw_metrics m;
     struct gw_ranks *ranks; /* gw_rank.h */
-    struct bm_ws *ws;       /* ws/ws.h: GET /v1/ws */
+    struct bm_ws *ws;       /* gw_ws.h: GET /v1/ws */
     /* leaderboard campaigns recently asked for (gw_query.c), trusted for key_cache_ms */
     pthread_mutex_t boards_lock;
     struct gw_boardinfo *boards;
@@ -142,10 +147,10 @@ void gw_keys_free(bm_gateway *g);
 /* --- ingestion (gw_ingest.c) ----------------------------------------------------------- */
 int gw_producer_start(bm_gateway *g, char *err, size_t errlen);
 void gw_producer_stop(bm_gateway *g);
-/* Produces n messages keyed by keys[i] to the events topic and waits for every
- * acknowledgement; 0, or -1 (timeout or broker error) with err. */
-int gw_produce_acked(bm_gateway *g, char **vals, const char **keys, size_t n, char *err,
-                     size_t errlen);
+/* Produces n messages keyed by keys[i] to topic and waits for every acknowledgement;
+ * 0, or -1 (timeout or broker error) with err. */
+int gw_produce_acked(bm_gateway *g, const char *topic, char **vals, const char **keys, size_t n,
+                     char *err, size_t errlen);
 void gw_events_post(gw_req *r);
 void gw_bp_command(gw_req *r, const char *campaign, const char *user, const char *what);
 
@@ -166,6 +171,8 @@ void gw_admin(gw_req *r, char **seg, int nseg);
 
 /* --- metrics and health (gw_metrics.c) ------------------------------------------------ */
 void gw_metrics_record(bm_gateway *g, int route, int status, int64_t us);
+/* Processing thread (role step): rebuilds the module counter lines every 2 s. */
+void gw_metrics_modules(bm_gateway *g);
 void gw_metrics_text(gw_req *r);
 void gw_readyz(gw_req *r);
 

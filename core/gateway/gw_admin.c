@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "campdoc/campdoc.h"
 #include "gateway/gw.h"
+#include "kafka/kafka.h"
 #include "log/log.h"
 
 int gw_jwt_auth(gw_req *r, gw_principal *p)
@@ -250,6 +252,63 @@ static void campaigns(gw_req *r, PGconn *c, const gw_principal *p, const char *i
     json_decref(a);
 }
 
+/* Tells running engines to look again (they also re-read every 30 s). */
+static void announce(gw_req *r, const char *id, const char *what)
+{
+    char msg[256], err[256];
+    snprintf(msg, sizeof msg, "{\"type\":\"%s\",\"id\":\"%s\"}", what, id);
+    char *vals[1] = {msg};
+    const char *keys[1] = {id};
+    if (gw_produce_acked(r->g, BM_TOPIC_CONFIG_CAMPAIGNS, vals, keys, 1, err, sizeof err) != 0)
+        bm_warn("gateway",
+                "request_id=%s campaign %s saved, engines not told (%s): they "
+                "re-read within 30 s",
+                r->id, id, err);
+}
+
+/* POST /campaigns (create), PUT /campaigns/{id} (replace), POST /campaigns/{id}/disable. */
+static void campaign_write(gw_req *r, PGconn *c, const gw_principal *p, const char *id, int disable)
+{
+    char err[1024], newid[64];
+    if (id && !bm_auth_is_uuid(id)) {
+        gw_error(r, 404, "not_found", "no such campaign");
+        return;
+    }
+    if (disable) {
+        int rc = bm_campdoc_disable(c, id, p->studio, err, sizeof err);
+        if (rc > 0)
+            gw_error(r, 404, "not_found", "no such campaign");
+        else if (rc < 0)
+            gw_error(r, 503, "unavailable", "database: %s", err);
+        else {
+            announce(r, id, "CAMPAIGN_DISABLE");
+            gw_json(r, 200, json_pack("{s:s, s:s}", "id", id, "status", "cancelled"));
+        }
+        return;
+    }
+    json_t *b = body_json(r);
+    if (!b)
+        return;
+    if (id)
+        json_object_set_new(b, "id", json_string(id));
+    long long version = 0;
+    /* The same validation as `bmctl campaign create`: the module of the type decides. */
+    int rc =
+        bm_campdoc_save(c, r->g->cfg.modules_dir, b, p->studio, newid, &version, err, sizeof err);
+    json_decref(b);
+    if (rc == 1) {
+        gw_error(r, 400, "invalid_campaign", "%s", err);
+    } else if (rc == 2) {
+        gw_error(r, 404, "not_found", "%s", err);
+    } else if (rc < 0) {
+        gw_error(r, 503, "unavailable", "database: %s", err);
+    } else {
+        announce(r, newid, "CAMPAIGN_UPSERT");
+        gw_json(r, id ? 200 : 201,
+                json_pack("{s:s, s:I}", "id", newid, "version", (json_int_t)version));
+    }
+}
+
 static void rewards(gw_req *r, PGconn *c, const gw_principal *p)
 {
     const char *status = gw_arg(r, "status");
@@ -273,10 +332,49 @@ static void rewards(gw_req *r, PGconn *c, const gw_principal *p)
         gw_json(r, 200, json_pack("{s:o}", "rewards", a));
 }
 
+/* A failed reward goes back to pending, to be delivered again (same idempotency key). */
+static void reward_retry(gw_req *r, PGconn *c, const gw_principal *p, const char *id)
+{
+    char *end;
+    long long v = strtoll(id, &end, 10);
+    if (!*id || *end || v <= 0) {
+        gw_error(r, 404, "not_found", "no such reward");
+        return;
+    }
+    int st;
+    const char *par[2] = {p->studio, id};
+    json_t *a = rows(r, c,
+                     "UPDATE reward_fulfillments f SET status = 'pending', next_attempt_at = "
+                     "now(), updated_at = now() FROM campaigns c, games g WHERE c.id = "
+                     "f.campaign_id AND g.id = c.game_id AND g.studio_id = $1::uuid AND f.id = "
+                     "$2::bigint AND f.status = 'failed' RETURNING f.id, f.status",
+                     2, par, &st);
+    if (!a)
+        return;
+    if (json_array_size(a) == 1) {
+        gw_json(r, 200, json_incref(json_array_get(a, 0)));
+    } else {
+        /* Not failed, or not this studio's: say which without revealing others' rows. */
+        json_t *b = rows(r, c,
+                         "SELECT f.status FROM reward_fulfillments f JOIN campaigns c ON c.id = "
+                         "f.campaign_id JOIN games g ON g.id = c.game_id WHERE g.studio_id = "
+                         "$1::uuid AND f.id = $2::bigint",
+                         2, par, &st);
+        if (b && json_array_size(b) == 1)
+            gw_error(r, 409, "conflict", "reward %s is %s, only a failed reward is retried", id,
+                     json_string_value(json_object_get(json_array_get(b, 0), "status")));
+        else if (b)
+            gw_error(r, 404, "not_found", "no such reward");
+        json_decref(b);
+    }
+    json_decref(a);
+}
+
 void gw_admin(gw_req *r, char **seg, int nseg)
 {
     int get = is(r->method, "GET"), post = is(r->method, "POST"), del = is(r->method, "DELETE");
-    enum { NONE, GAMES, KEYS, REVOKE, CAMPS, REWARDS } what = NONE;
+    enum { NONE, GAMES, KEYS, REVOKE, CAMPS, CAMP_WRITE, CAMP_DISABLE, REWARDS, RETRY } what = NONE;
+    int put = is(r->method, "PUT");
     int ok_method = 0;
     if (nseg == 1 && is(seg[0], "games"))
         what = GAMES, ok_method = get || post;
@@ -284,10 +382,16 @@ void gw_admin(gw_req *r, char **seg, int nseg)
         what = KEYS, ok_method = get || post;
     else if (nseg == 2 && is(seg[0], "keys"))
         what = REVOKE, ok_method = del;
+    else if (nseg == 3 && is(seg[0], "campaigns") && is(seg[2], "disable"))
+        what = CAMP_DISABLE, ok_method = post;
+    else if ((nseg == 1 || nseg == 2) && is(seg[0], "campaigns") && !get)
+        what = CAMP_WRITE, ok_method = nseg == 1 ? post : put;
     else if ((nseg == 1 || nseg == 2) && is(seg[0], "campaigns"))
         what = CAMPS, ok_method = get;
     else if (nseg == 1 && is(seg[0], "rewards"))
         what = REWARDS, ok_method = get;
+    else if (nseg == 3 && is(seg[0], "rewards") && is(seg[2], "retry"))
+        what = RETRY, ok_method = post;
     if (what == NONE) {
         gw_error(r, 404, "not_found", "no such route");
         return;
@@ -316,6 +420,10 @@ void gw_admin(gw_req *r, char **seg, int nseg)
         key_revoke(r, c, &p, seg[1]);
     else if (what == CAMPS)
         campaigns(r, c, &p, nseg == 2 ? seg[1] : NULL);
+    else if (what == CAMP_WRITE || what == CAMP_DISABLE)
+        campaign_write(r, c, &p, nseg >= 2 ? seg[1] : NULL, what == CAMP_DISABLE);
+    else if (what == RETRY)
+        reward_retry(r, c, &p, seg[1]);
     else
         rewards(r, c, &p);
     gw_pool_put(&r->g->pool, c);

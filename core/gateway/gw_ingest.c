@@ -1,10 +1,10 @@
 /*
  * POST /v1/events and the battle pass commands: validate with the engine's
- * own decoder (event/event.h), produce to game.events keyed by userId with
- * the idempotent producer, and answer only once the broker acknowledged every
- * message, so an accepted event is never lost. A broker that does not answer
- * within http.produce_timeout_ms gets the client a 503; the client retries
- * with the same eventIds and the engine drops what was already applied.
+ * own decoder checks (bm_event_from_json, event/event.h), produce to game.events keyed by userId
+ * with the idempotent producer, and answer only once the broker acknowledged every message, so an
+ * accepted event is never lost. A broker that does not answer within http.produce_timeout_ms gets
+ * the client a 503; the client retries with the same eventIds and the engine drops what was already
+ * applied.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +12,11 @@
 #include <time.h>
 #include <zlib.h>
 
-#include "engine/engine.h"
+#include "util/clock.h"
 #include "event/command.h"
 #include "event/event.h"
 #include "gateway/gw.h"
+#include "kafka/kafka.h"
 #include "log/log.h"
 
 /* One body's acknowledgements; freed by whoever drops the last reference. */
@@ -65,7 +66,7 @@ int gw_producer_start(bm_gateway *g, char *err, size_t errlen)
     snprintf(tmo, sizeof tmo, "%d", g->cfg.http_produce_timeout_ms);
     snprintf(sock, sizeof sock, "%d", g->cfg.socket_timeout_ms);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", g->e->bootstrap, err, errlen) ||
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", g->bootstrap, err, errlen) ||
         rd_kafka_conf_set(conf, "client.id", "brightmatter-gateway", err, errlen) ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
         rd_kafka_conf_set(conf, "linger.ms", "1", err, errlen) ||
@@ -109,8 +110,8 @@ void gw_producer_stop(bm_gateway *g)
     g->producer = NULL;
 }
 
-int gw_produce_acked(bm_gateway *g, char **vals, const char **keys, size_t n, char *err,
-                     size_t errlen)
+int gw_produce_acked(bm_gateway *g, const char *topic, char **vals, const char **keys, size_t n,
+                     char *err, size_t errlen)
 {
     tracker *t = calloc(1, sizeof *t);
     if (!t) {
@@ -126,9 +127,9 @@ int gw_produce_acked(bm_gateway *g, char **vals, const char **keys, size_t n, ch
         t->pending++;
         t->refs++;
         perr = rd_kafka_producev(
-            g->producer, RD_KAFKA_V_TOPIC(g->cfg.events_topic),
-            RD_KAFKA_V_KEY(keys[i], strlen(keys[i])), RD_KAFKA_V_VALUE(vals[i], strlen(vals[i])),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+            g->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(keys[i], strlen(keys[i])),
+            RD_KAFKA_V_VALUE(vals[i], strlen(vals[i])), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
         if (perr) {
             t->pending--;
             t->refs--;
@@ -312,8 +313,13 @@ void gw_events_post(gw_req *r)
         items[i].text = json_dumps(ev, JSON_COMPACT);
         char reason[128] = "";
         bm_event dec;
-        if (!items[i].text || bm_event_decode(&dec, items[i].text, strlen(items[i].text), &lim,
-                                              reason, sizeof reason) != 0) {
+        /* The processor's checks on the object already parsed; the size bound on the text
+         * that is produced. */
+        size_t tlen = items[i].text ? strlen(items[i].text) : 0;
+        if (items[i].text && tlen > lim.max_bytes)
+            snprintf(reason, sizeof reason, "too_large:%zu", tlen);
+        if (!items[i].text || reason[0] ||
+            bm_event_from_json(&dec, json_incref(ev), &lim, reason, sizeof reason) != 0) {
             json_array_append_new(bad, bad_event(i, reason[0] ? reason : "invalid"));
             continue;
         }
@@ -357,7 +363,7 @@ void gw_events_post(gw_req *r)
         json_array_append_new(ids, json_string(items[i].eid));
     }
     char err[256];
-    int rc = gw_produce_acked(g, vals, keys, nok, err, sizeof err);
+    int rc = gw_produce_acked(g, g->cfg.events_topic, vals, keys, nok, err, sizeof err);
     free(vals);
     free(keys);
     if (rc != 0) {
@@ -438,7 +444,8 @@ void gw_bp_command(gw_req *r, const char *campaign, const char *user, const char
     json_t *eid = json_incref(json_object_get(ev, "eventId"));
     json_decref(ev);
     char err[256] = "out of memory";
-    int rc = text ? gw_produce_acked(r->g, &text, &user, 1, err, sizeof err) : -1;
+    int rc = text ? gw_produce_acked(r->g, r->g->cfg.events_topic, &text, &user, 1, err, sizeof err)
+                  : -1;
     free(text);
     if (rc != 0) {
         json_decref(eid);

@@ -1,10 +1,12 @@
 /* /metrics (Prometheus text format 0.0.4), /readyz, and the per-route counters. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
 #include "gateway/gw.h"
-#include "ws/ws.h"
+#include "gateway/gw_ws.h"
+#include "host/host.h"
+#include "loader/loader.h"
 
 static const char *const k_routes[GW_NROUTES] = {"other",
                                                  "/healthz",
@@ -13,9 +15,9 @@ static const char *const k_routes[GW_NROUTES] = {"other",
                                                  "/v1/events",
                                                  "/v1/leaderboards/{id}",
                                                  "/v1/leaderboards/{id}/users/{userId}",
-                                                 "/v1/quests",
+                                                 "/v1/quests/{id}/users/{userId}",
                                                  "/v1/games/{gameId}/users/{userId}/quests",
-                                                 "/v1/battlepasses",
+                                                 "/v1/battlepasses/{id}/users/{userId}",
                                                  "/v1/battlepasses/{id}/users/{userId}/{command}",
                                                  "/v1/games/{gameId}/campaigns",
                                                  "/v1/admin"};
@@ -37,16 +39,112 @@ void gw_metrics_record(bm_gateway *g, int route, int status, int64_t us)
     atomic_fetch_add(&g->m.sum_us[route], (uint64_t)us);
 }
 
+/* A label value with quote, backslash and newline escaped (Prometheus text format). */
+static void label(bm_buf *o, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            bm_buf_printf(o, "\\%c", *s);
+        else if (*s == '\n')
+            bm_buf_puts(o, "\\n");
+        else
+            bm_buf_append(o, s, 1);
+    }
+}
+
+void gw_metrics_modules(bm_gateway *g)
+{
+    int64_t now = gw_now_us();
+    if (!g->loader || now - g->mods_at_us < 2000000)
+        return;
+    g->mods_at_us = now;
+    bm_buf b = {0};
+    const bm_modset *set = bm_loader_current(g->loader);
+    static const char *const kinds[3] = {"events", "errors", "skipped"};
+    for (int k = 0; k < 3; k++) {
+        bm_buf_printf(&b,
+                      "# HELP brightmatter_module_%s_total module %s (bmctl modules)\n"
+                      "# TYPE brightmatter_module_%s_total counter\n",
+                      kinds[k], kinds[k], kinds[k]);
+        for (size_t i = 0; set && i < set->n; i++) {
+            const bm_modinst *mi = set->mods[i];
+            uint64_t v = k == 0 ? mi->events : k == 1 ? mi->errors : mi->skipped;
+            bm_buf_printf(&b, "brightmatter_module_%s_total{module=\"", kinds[k]);
+            label(&b, mi->name);
+            bm_buf_printf(&b, "\"} %llu\n", (unsigned long long)v);
+        }
+    }
+    bm_buf_puts(&b, "# HELP brightmatter_module_metric counters modules add with metric_add\n"
+                    "# TYPE brightmatter_module_metric gauge\n");
+    for (size_t i = 0; set && i < set->n; i++) {
+        json_t *m = bm_host_metrics_json(set->mods[i]->host);
+        const char *name;
+        json_t *v;
+        json_object_foreach(m, name, v)
+        {
+            bm_buf_puts(&b, "brightmatter_module_metric{module=\"");
+            label(&b, set->mods[i]->name);
+            bm_buf_puts(&b, "\",name=\"");
+            label(&b, name);
+            bm_buf_printf(&b, "\"} %.17g\n", json_number_value(v));
+        }
+        json_decref(m);
+    }
+    pthread_mutex_lock(&g->mods_lock);
+    bm_buf old = g->mods_text;
+    g->mods_text = b;
+    pthread_mutex_unlock(&g->mods_lock);
+    bm_buf_free(&old);
+}
+
 static void counter(bm_buf *o, const char *name, const char *help, uint64_t v)
 {
     bm_buf_printf(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
                   (unsigned long long)v);
 }
 
+/* Consumer lag per partition (broker high watermark - committed next_offset in
+ * PostgreSQL) and the outbox rows the relay has not published yet. */
+static void lag_and_backlog(bm_gateway *g, bm_buf *o)
+{
+    PGconn *c = gw_pool_get(&g->pool, 500);
+    if (!c)
+        return;
+    const char *p[2] = {g->cfg.group_id, g->cfg.events_topic};
+    PGresult *res = PQexecParams(c,
+                                 "SELECT partition, next_offset FROM consumer_offsets WHERE "
+                                 "group_id = $1 AND topic = $2 ORDER BY partition",
+                                 2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
+        bm_buf_puts(o, "# HELP brightmatter_consumer_lag messages of game.events not yet "
+                       "committed, per partition\n# TYPE brightmatter_consumer_lag gauge\n");
+        for (int i = 0; i < PQntuples(res); i++) {
+            int part = atoi(PQgetvalue(res, i, 0));
+            long long next = atoll(PQgetvalue(res, i, 1));
+            int64_t lo = 0, hi = 0;
+            if (rd_kafka_query_watermark_offsets(g->producer, g->cfg.events_topic, part, &lo, &hi,
+                                                 500) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                continue;
+            bm_buf_printf(o, "brightmatter_consumer_lag{partition=\"%d\"} %lld\n", part,
+                          (long long)hi > next ? (long long)hi - next : 0);
+        }
+    }
+    PQclear(res);
+    res =
+        PQexec(c, "SELECT COALESCE(sum(message_count), 0) FROM outbox WHERE published_at IS NULL");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        bm_buf_printf(o,
+                      "# HELP brightmatter_relay_backlog outbox messages not yet published\n"
+                      "# TYPE brightmatter_relay_backlog gauge\nbrightmatter_relay_backlog %s\n",
+                      PQgetvalue(res, 0, 0));
+    PQclear(res);
+    gw_pool_put(&g->pool, c);
+}
+
 void gw_metrics_text(gw_req *r)
 {
     bm_gateway *g = r->g;
-    bm_engine_stats *st = &g->e->stats;
+    bm_stats *st = g->stats;
     bm_buf *o = &r->out;
     bm_buf_reset(o);
     counter(o, "brightmatter_events_consumed_total", "events read from game.events",
@@ -77,10 +175,7 @@ void gw_metrics_text(gw_req *r)
     bm_buf_printf(o, "brightmatter_commit_latency_ms_count %llu\n", (unsigned long long)cum);
     bm_buf_puts(o, "# HELP brightmatter_partitions_owned partitions of game.events owned\n"
                    "# TYPE brightmatter_partitions_owned gauge\n");
-    int owned = 0;
-    for (int p = 0; p < g->e->npart_seen && p < BM_MAX_PARTITIONS; p++)
-        owned += g->e->parts[p].owned != 0;
-    bm_buf_printf(o, "brightmatter_partitions_owned %d\n", owned);
+    bm_buf_printf(o, "brightmatter_partitions_owned %d\n", atomic_load(&st->partitions_owned));
     bm_ws_metrics(g->ws, o);
 
     bm_buf_puts(o, "# HELP brightmatter_http_requests_total HTTP requests by route and status "
@@ -118,6 +213,11 @@ void gw_metrics_text(gw_req *r)
                       (double)atomic_load(&g->m.sum_us[rt]) / 1e6, k_routes[rt],
                       (unsigned long long)total);
     }
+    lag_and_backlog(g, o);
+    pthread_mutex_lock(&g->mods_lock);
+    if (g->mods_text.len)
+        bm_buf_append(o, g->mods_text.p, g->mods_text.len);
+    pthread_mutex_unlock(&g->mods_lock);
     counter(o, "brightmatter_http_rate_limited_total", "requests refused with 429",
             atomic_load(&g->m.rate_limited));
     counter(o, "brightmatter_http_events_accepted_total", "events acknowledged by the broker",
@@ -149,9 +249,8 @@ void gw_readyz(gw_req *r)
     }
     if (t)
         rd_kafka_topic_destroy(t);
-    int processor = strstr(g->cfg.roles, "processor") != NULL;
-    for (int p = 0; p < g->e->npart_seen && p < BM_MAX_PARTITIONS; p++)
-        owned += g->e->parts[p].owned != 0;
+    int processor = bm_config_has_role(&g->cfg, BM_ROLE_PROCESSOR);
+    owned = atomic_load(&g->stats->partitions_owned);
     int ready = db && broker && (!processor || owned > 0);
     json_t *j = json_pack("{s:s, s:b, s:b, s:i}", "status", ready ? "ready" : "not_ready",
                           "database", db, "broker", broker, "partitionsOwned", owned);

@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gateway/gw.h"
 #include "gateway/gw_rank.h"
+#include "progress/progress.h"
 
 #define RANK_ORDER "current_value DESC, reached_at ASC, user_id ASC"
 #define COLS "user_id, current_value"
@@ -71,6 +73,7 @@ typedef struct gw_boardinfo {
     char name[256];
     int deflimit;
     int found;
+    int indexable; /* a leaderboard: leaderboard.updates feeds the rank index */
     int64_t expires_us;
 } gw_boardinfo;
 #define GW_BOARD_SLOTS 256
@@ -78,7 +81,7 @@ typedef struct gw_boardinfo {
 /* Loads a leaderboard campaign visible to the reader (from a short-lived cache, else one
  * query); 0, or -1 with the answer set (404 for a board of another game or studio). */
 static int board_load(gw_req *r, const reader *rd, const char *id, char *name, size_t namelen,
-                      int *deflimit)
+                      int *deflimit, gw_ranks **ranks)
 {
     bm_gateway *g = r->g;
     if (!bm_auth_is_uuid(id)) {
@@ -103,12 +106,13 @@ static int board_load(gw_req *r, const reader *rd, const char *id, char *name, s
         if (!c)
             return -1;
         const char *p[1] = {id};
-        PGresult *res = q(r, c,
-                          "SELECT c.name, COALESCE((c.config #>> '{displayConfig,maxEntries}')"
-                          "::int, 10), c.game_id::text, COALESCE(g.studio_id::text, '') FROM "
-                          "campaigns c JOIN games g ON g.id = c.game_id WHERE c.id = $1::uuid "
-                          "AND c.type IN ('leaderboard', 'tournament')",
-                          1, p);
+        PGresult *res =
+            q(r, c,
+              "SELECT c.name, COALESCE((c.config #>> '{displayConfig,maxEntries}')"
+              "::int, 10), c.game_id::text, COALESCE(g.studio_id::text, ''), c.type FROM "
+              "campaigns c JOIN games g ON g.id = c.game_id WHERE c.id = $1::uuid "
+              "AND c.type IN ('leaderboard', 'tournament')",
+              1, p);
         gw_pool_put(&g->pool, c);
         if (!res)
             return -1;
@@ -118,6 +122,7 @@ static int board_load(gw_req *r, const reader *rd, const char *id, char *name, s
         if (bi.found) {
             snprintf(bi.name, sizeof bi.name, "%s", PQgetvalue(res, 0, 0));
             bi.deflimit = atoi(PQgetvalue(res, 0, 1));
+            bi.indexable = strcmp(PQgetvalue(res, 0, 4), "leaderboard") == 0;
             snprintf(bi.game, sizeof bi.game, "%s", PQgetvalue(res, 0, 2));
             snprintf(bi.studio, sizeof bi.studio, "%s", PQgetvalue(res, 0, 3));
         }
@@ -137,6 +142,8 @@ static int board_load(gw_req *r, const reader *rd, const char *id, char *name, s
     }
     snprintf(name, namelen, "%s", bi.name);
     *deflimit = bi.deflimit;
+    /* Only leaderboards publish leaderboard.updates; other boards are answered by SQL. */
+    *ranks = bi.indexable ? g->ranks : NULL;
     return 0;
 }
 
@@ -201,14 +208,15 @@ static void board(gw_req *r, const reader *rd, const char *id)
     char name[256];
     int deflimit;
     json_t *entries = json_array(), *ans = NULL;
-    if (board_load(r, rd, id, name, sizeof name, &deflimit) != 0 ||
+    gw_ranks *ranks = NULL;
+    if (board_load(r, rd, id, name, sizeof name, &deflimit, &ranks) != 0 ||
         int_arg(r, "limit", 1, 1000, deflimit > 0 ? deflimit : 10, &limit) != 0 ||
         int_arg(r, "offset", 0, 10000000, 0, &offset) != 0 ||
         int_arg(r, "window", 1, 100, 10, &window) != 0)
         goto out;
     char lim[24], off[24];
-    int indexed = around ? gw_rank_around(r->g->ranks, id, around, window, entries)
-                         : gw_rank_range(r->g->ranks, id, offset, limit, entries);
+    int indexed = around ? gw_rank_around(ranks, id, around, window, entries)
+                         : gw_rank_range(ranks, id, offset, limit, entries);
     if (indexed == 0 && around) {
         gw_error(r, 404, "not_found", "user has no entry on this leaderboard");
         goto out;
@@ -278,7 +286,7 @@ static void board(gw_req *r, const reader *rd, const char *id)
         long long rank;
         char score[64], reached[64];
         double fast;
-        int rc = gw_rank_user(r->g->ranks, id, me, &rank, &fast);
+        int rc = gw_rank_user(ranks, id, me, &rank, &fast);
         if (rc >= 0) {
             rc = !rc;
             snprintf(score, sizeof score, "%.17g", fast);
@@ -308,9 +316,10 @@ static void board_user(gw_req *r, const reader *rd, const char *id, const char *
     char name[256], score[64], reached[64];
     int deflimit;
     long long rank;
-    if (board_load(r, rd, id, name, sizeof name, &deflimit) == 0) {
+    gw_ranks *ranks = NULL;
+    if (board_load(r, rd, id, name, sizeof name, &deflimit, &ranks) == 0) {
         double fast;
-        int rc = gw_rank_user(r->g->ranks, id, user, &rank, &fast);
+        int rc = gw_rank_user(ranks, id, user, &rank, &fast);
         if (rc >= 0) {
             rc = !rc;
             snprintf(score, sizeof score, "%.17g", fast);
@@ -386,6 +395,92 @@ static void campaigns(gw_req *r, const reader *rd, const char *game)
     gw_pool_put(&r->g->pool, c);
 }
 
+/* The progress of user in one campaign of `type` visible to the reader, as JSON; NULL with
+ * the answer set. */
+static json_t *progress_view(gw_req *r, PGconn *c, const reader *rd, const char *id,
+                             const char *type, const char *user)
+{
+    if (!bm_auth_is_uuid(id) || strlen(user) > 256) {
+        gw_error(r, 404, "not_found", "no such %s", type);
+        return NULL;
+    }
+    const char *p[4] = {id, rd->game_uuid[0] ? rd->game_uuid : NULL,
+                        rd->studio[0] ? rd->studio : NULL, type};
+    PGresult *res = q(r, c,
+                      "SELECT 1 FROM campaigns c JOIN games g ON g.id = c.game_id WHERE c.id = "
+                      "$1::uuid AND c.type = $4 AND (g.id = $2::uuid OR g.studio_id = $3::uuid)",
+                      4, p);
+    if (!res)
+        return NULL;
+    int visible = PQntuples(res) == 1;
+    PQclear(res);
+    if (!visible) {
+        gw_error(r, 404, "not_found", "no such %s", type);
+        return NULL;
+    }
+    bm_pv_campaign cc;
+    bm_pv_progress pr = {0};
+    char err[256];
+    json_t *o = NULL;
+    if (bm_pv_campaign_load(c, id, &cc, err, sizeof err) != 0) {
+        gw_error(r, 503, "unavailable", "cannot read the campaign: %s", err);
+        return NULL;
+    }
+    if (bm_pv_progress_load(c, id, user, &pr, err, sizeof err) != 0)
+        gw_error(r, 503, "unavailable", "cannot read progress: %s", err);
+    else if (strcmp(type, "quest") == 0)
+        o = bm_pv_quest(&cc, user, &pr);
+    else
+        o = bm_pv_battlepass(&cc, user, &pr, (int64_t)time(NULL) * 1000);
+    bm_pv_progress_clear(&pr);
+    bm_pv_campaign_clear(&cc);
+    return o;
+}
+
+static void progress_one(gw_req *r, const reader *rd, const char *id, const char *type,
+                         const char *user)
+{
+    PGconn *c = conn(r);
+    if (!c)
+        return;
+    json_t *o = progress_view(r, c, rd, id, type, user);
+    if (o)
+        gw_json(r, 200, o);
+    gw_pool_put(&r->g->pool, c);
+}
+
+/* Every active quest of the game, with the user's progress in each. */
+static void game_quests(gw_req *r, const reader *rd, const char *game, const char *user)
+{
+    PGconn *c = conn(r);
+    if (!c)
+        return;
+    const char *p[3] = {game, rd->game_uuid[0] ? rd->game_uuid : NULL,
+                        rd->studio[0] ? rd->studio : NULL};
+    PGresult *res = q(r, c,
+                      "SELECT c.id::text FROM campaigns c JOIN games g ON g.id = c.game_id WHERE "
+                      "g.identifier = $1 AND (g.id = $2::uuid OR g.studio_id = $3::uuid) AND "
+                      "c.type = 'quest' AND c.status = 'active' ORDER BY c.created_at, c.id",
+                      3, p);
+    if (res) {
+        json_t *arr = json_array();
+        int ok = 1;
+        for (int i = 0; i < PQntuples(res) && ok; i++) {
+            json_t *o = progress_view(r, c, rd, PQgetvalue(res, i, 0), "quest", user);
+            ok = o != NULL;
+            if (o)
+                json_array_append_new(arr, o);
+        }
+        PQclear(res);
+        if (ok)
+            gw_json(r, 200,
+                    json_pack("{s:s, s:s, s:o}", "gameId", game, "userId", user, "quests", arr));
+        else
+            json_decref(arr);
+    }
+    gw_pool_put(&r->g->pool, c);
+}
+
 void gw_query(gw_req *r, char **seg, int nseg)
 {
     int write = nseg < 0;
@@ -396,6 +491,13 @@ void gw_query(gw_req *r, char **seg, int nseg)
         route = n == 2 ? GW_R_BOARD : GW_R_BOARD_USER;
     else if (n == 3 && strcmp(seg[0], "games") == 0 && strcmp(seg[2], "campaigns") == 0)
         route = GW_R_CAMPAIGNS;
+    else if (n == 4 && strcmp(seg[0], "quests") == 0 && strcmp(seg[2], "users") == 0)
+        route = GW_R_QUEST;
+    else if (n == 5 && strcmp(seg[0], "games") == 0 && strcmp(seg[2], "users") == 0 &&
+             strcmp(seg[4], "quests") == 0)
+        route = GW_R_GAME_QUESTS;
+    else if (n == 4 && strcmp(seg[0], "battlepasses") == 0 && strcmp(seg[2], "users") == 0)
+        route = GW_R_BATTLEPASS;
     r->route = route;
     if (route == GW_R_OTHER) {
         gw_error(r, 404, "not_found", "no such route");
@@ -412,6 +514,12 @@ void gw_query(gw_req *r, char **seg, int nseg)
         board(r, &rd, seg[1]);
     else if (route == GW_R_BOARD_USER)
         board_user(r, &rd, seg[1], seg[3]);
+    else if (route == GW_R_QUEST)
+        progress_one(r, &rd, seg[1], "quest", seg[3]);
+    else if (route == GW_R_BATTLEPASS)
+        progress_one(r, &rd, seg[1], "battlepass", seg[3]);
+    else if (route == GW_R_GAME_QUESTS)
+        game_quests(r, &rd, seg[1], seg[3]);
     else
         campaigns(r, &rd, seg[1]);
 }

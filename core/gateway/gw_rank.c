@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
 #include "event/event.h"
 #include "gateway/gw.h"
 #include "kafka/kafka.h"
@@ -605,7 +604,7 @@ gw_ranks *gw_ranks_start(bm_gateway *g, char *err, size_t errlen)
         rk->boards[i].pending_tail = &rk->boards[i].pending;
     }
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", g->e->bootstrap, err, errlen) ||
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", g->bootstrap, err, errlen) ||
         rd_kafka_conf_set(conf, "group.id", "brightmatter-gateway-ranks-unused", err, errlen) ||
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
         rd_kafka_conf_set(conf, "log_level", "3", err, errlen)) {

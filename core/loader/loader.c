@@ -22,8 +22,10 @@
 #include <unistd.h>
 
 #include "log/log.h"
+#include "util/clock.h"
 
-/* How long a retiring generation may take to drain before it is destroyed anyway. */
+/* bm_loader_close (tools and tests) waits this long for a drain; the engine's
+ * generations never cut a drain off (generations.c). */
 #define BM_DRAIN_TIMEOUT_MS 5000
 #define BM_DRAIN_SLEEP_MS 10
 
@@ -105,9 +107,9 @@ static int check_module(const bm_module *m, char *err, size_t errlen)
                (unsigned long long)BM_MODULE_MAGIC);
         return -1;
     }
-    if (m->abi_version != BM_ABI_VERSION) {
-        refuse(err, errlen, "abi_version", "got %u, want %u", (unsigned)m->abi_version,
-               (unsigned)BM_ABI_VERSION);
+    if (m->abi_version < BM_ABI_MIN_VERSION || m->abi_version > BM_ABI_VERSION) {
+        refuse(err, errlen, "abi_version", "got %u, want %u..%u", (unsigned)m->abi_version,
+               (unsigned)BM_ABI_MIN_VERSION, (unsigned)BM_ABI_VERSION);
         return -1;
     }
     /* A smaller struct would make every read below run past the module's object. */
@@ -161,6 +163,18 @@ static int check_module(const bm_module *m, char *err, size_t errlen)
         return -1;
     }
 
+    /* Version 1 had eight spare slots: the three that version 2 named must be
+     * NULL in a version-1 module, under their version-1 names. */
+    if (m->abi_version == 1) {
+        const void *v1[3] = {(const void *)m->on_campaign_tick, (const void *)m->campaign_changed,
+                             (const void *)m->on_campaign_end};
+        for (int i = 0; i < 3; i++) {
+            if (v1[i] != NULL) {
+                snprintf(err, errlen, "spare[%d]: must be NULL for abi_version 1", i);
+                return -1;
+            }
+        }
+    }
     /* Spare slots get meaning in later ABI versions; a non-NULL one means a newer build. */
     for (int i = 0; i < BM_MODULE_SPARE_SLOTS; i++) {
         if (m->spare[i] != NULL) {
@@ -420,22 +434,15 @@ int bm_loader_open(const char *path, const char *copy_dir, int gen, const bm_loa
     return bm_loader_open_ex(path, copy_dir, gen, lh, taken, NULL, ntaken, out, err, errlen);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void bm_loader_close(bm_modinst *mi, const bm_loader_host *lh)
 {
     if (mi == NULL)
         return;
     /* Bounded: a module that never drains must not hold a reload forever. */
     if (mi->m->drain) {
-        int64_t deadline = mono_ms() + BM_DRAIN_TIMEOUT_MS;
+        int64_t deadline = bm_mono_ms() + BM_DRAIN_TIMEOUT_MS;
         int rc;
-        while ((rc = mi->m->drain(mi->instance)) != BM_OK && mono_ms() < deadline) {
+        while ((rc = mi->m->drain(mi->instance)) != BM_OK && bm_mono_ms() < deadline) {
             struct timespec nap = {0, BM_DRAIN_SLEEP_MS * 1000000L};
             nanosleep(&nap, NULL);
         }
@@ -444,6 +451,11 @@ void bm_loader_close(bm_modinst *mi, const bm_loader_host *lh)
                     "drain timeout name=%s generation=%d waited_ms=%d rc=%d", mi->name,
                     mi->generation, BM_DRAIN_TIMEOUT_MS, rc);
     }
+    bm_loader_destroy(mi, lh);
+}
+
+void bm_loader_destroy(bm_modinst *mi, const bm_loader_host *lh)
+{
     if (lh && lh->release)
         lh->release(lh->ud, mi);
     mi->m->destroy(mi->instance);

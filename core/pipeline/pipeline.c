@@ -12,9 +12,11 @@
 
 #include "event/arena.h"
 #include "event/event.h"
+#include "kafka/kafka.h"
 #include "log/log.h"
 #include "pipeline/batch_internal.h"
 #include "pipeline/committer.h"
+#include "util/clock.h"
 
 typedef struct bm_item {
     rd_kafka_message_t *msg;
@@ -23,17 +25,16 @@ typedef struct bm_item {
     int dup;
 } bm_item;
 
-typedef struct bm_run {
+struct bm_run {
     bm_item *items;
     size_t n, cap;
     bm_state_entry **load;
     size_t nload, capload;
     rd_kafka_message_t **msgs;
     bm_batch batch;
+    bm_arena *arena; /* decoded events of this batch */
     int init;
-} bm_run;
-
-static bm_run g_run;
+};
 
 static void run_release(bm_run *r)
 {
@@ -45,11 +46,13 @@ static void run_release(bm_run *r)
     r->n = 0;
     r->nload = 0;
     /* Every event of the batch is released: its memory can be reused. */
-    bm_arena_reset();
+    bm_arena_reset(r->arena);
 }
 
-/* Polls until batch_max messages or linger time since the first one. */
-static size_t poll_batch(bm_engine *e, bm_run *r)
+/* Polls until batch_max messages or linger time since the first one; the
+ * number polled, or -1 when the batch's arrays cannot be allocated (nothing
+ * was polled then). */
+static long poll_batch(bm_pipeline *e, bm_run *r)
 {
     size_t max = (size_t)e->cfg.batch_max_events;
     if (r->cap < max) {
@@ -60,7 +63,7 @@ static size_t poll_batch(bm_engine *e, bm_run *r)
         if (nm)
             r->msgs = nm;
         if (!ni || !nm)
-            return 0;
+            return -1;
         r->cap = max;
     }
     int64_t deadline = 0;
@@ -93,44 +96,43 @@ static size_t poll_batch(bm_engine *e, bm_run *r)
             break;
         timeout = (int)(deadline - now);
     }
-    return r->n;
+    return (long)r->n;
 }
 
-/* DLQ record: reason, where it came from, and the original bytes. */
+/* DLQ record: reason, where it came from, and the original bytes (as text
+ * when it is UTF-8, else hex, so nothing is lost). A cold path: jansson. */
 static void to_dlq(bm_batch *b, const rd_kafka_message_t *m, const char *reason)
 {
-    bm_buf j = {0};
-    char ts[40];
+    char ts[40], key[64];
     bm_rfc3339_format(bm_now_ms(), ts, sizeof ts);
-    bm_buf_puts(&j, "{\"reason\":");
-    bm_buf_json_str(&j, reason);
-    bm_buf_printf(&j, ",\"partition\":%d,\"offset\":%lld,\"rejectedAt\":\"%s\"", m->partition,
-                  (long long)m->offset, ts);
-    /* Keep the original as text when it is text; bytes that are not UTF-8 go
-     * hex-encoded so nothing is lost. */
-    json_t *s = json_stringn((const char *)m->payload, m->len);
-    if (s) {
-        bm_buf_puts(&j, ",\"original\":");
-        char *enc = json_dumps(s, JSON_ENCODE_ANY);
-        if (enc)
-            bm_buf_puts(&j, enc);
-        free(enc);
-        json_decref(s);
+    json_t *j = json_pack("{s:s, s:i, s:I, s:s}", "reason", reason, "partition", m->partition,
+                          "offset", (json_int_t)m->offset, "rejectedAt", ts);
+    json_t *orig = json_stringn((const char *)m->payload, m->len);
+    if (orig) {
+        json_object_set_new(j, "original", orig);
     } else {
-        bm_buf_puts(&j, ",\"originalHex\":\"");
         static const char hex[] = "0123456789abcdef";
-        for (size_t i = 0; i < m->len; i++) {
+        char *h = malloc(m->len * 2 + 1);
+        for (size_t i = 0; h && i < m->len; i++) {
             unsigned char c = ((const unsigned char *)m->payload)[i];
-            char h[2] = {hex[c >> 4], hex[c & 15]};
-            bm_buf_append(&j, h, 2);
+            h[2 * i] = hex[c >> 4];
+            h[2 * i + 1] = hex[c & 15];
         }
-        bm_buf_puts(&j, "\"");
+        if (h) {
+            h[m->len * 2] = '\0';
+            json_object_set_new(j, "originalHex", json_string(h));
+        }
+        free(h);
     }
-    bm_buf_puts(&j, "}");
-    char key[64];
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) {
+        b->failed = 1; /* the batch must not commit without its DLQ record */
+        return;
+    }
     snprintf(key, sizeof key, "%d:%lld", m->partition, (long long)m->offset);
-    bm_batch_out(b, BM_TOPIC_DLQ, key, j.p ? j.p : "{}", j.len);
-    bm_buf_free(&j);
+    bm_batch_out(b, BM_TOPIC_DLQ, key, text, strlen(text));
+    free(text);
 }
 
 static int push_new_hash(bm_part *pt, uint64_t h)
@@ -164,7 +166,7 @@ static int in_window(const bm_camp *c, const bm_event *ev)
 }
 
 /* Decode, dedupe, and collect the (campaign, user) pairs to load. */
-static int prepare(bm_engine *e, bm_run *r)
+static int prepare(bm_pipeline *e, bm_run *r)
 {
     bm_batch *b = &r->batch;
     bm_event_limits lim = {
@@ -191,7 +193,7 @@ static int prepare(bm_engine *e, bm_run *r)
         }
         pt->batch_next = m->offset + 1;
         it->ev.partition = m->partition;
-        bm_arena_begin();
+        bm_arena_begin(r->arena);
         int bad = bm_event_decode(&it->ev, m->payload, m->len, &lim, reason, sizeof reason);
         bm_arena_end();
         if (bad) {
@@ -216,7 +218,7 @@ static int prepare(bm_engine *e, bm_run *r)
         }
         pt->applied++;
         size_t nc;
-        bm_camp *const *cs = bm_camps_route(&e->camps, it->ev.game_id, it->ev.event_type, &nc);
+        bm_camp *const *cs = bm_camps_route(e->camps, it->ev.game_id, it->ev.event_type, &nc);
         for (size_t k = 0; k < nc; k++) {
             int created;
             bm_state_entry *s =
@@ -242,7 +244,7 @@ static int prepare(bm_engine *e, bm_run *r)
     return 0;
 }
 
-static void dispatch(bm_engine *e, bm_run *r)
+static void dispatch(bm_pipeline *e, bm_run *r)
 {
     bm_batch *b = &r->batch;
     for (size_t i = 0; i < r->n; i++) {
@@ -250,13 +252,14 @@ static void dispatch(bm_engine *e, bm_run *r)
         if (!it->valid || it->dup)
             continue;
         size_t nc;
-        bm_camp *const *cs = bm_camps_route(&e->camps, it->ev.game_id, it->ev.event_type, &nc);
+        bm_camp *const *cs = bm_camps_route(e->camps, it->ev.game_id, it->ev.event_type, &nc);
         b->cur_partition = it->ev.partition;
         for (size_t k = 0; k < nc; k++) {
             bm_camp *c = cs[k];
             if (!c->mi || !in_window(c, &it->ev))
                 continue;
             b->cur_camp = c;
+            b->cur_mi = c->mi;
             int rc = c->mi->m->on_event(c->mi->instance, c->cctx, b, &it->ev);
             c->events++;
             c->mi->events++;
@@ -266,30 +269,49 @@ static void dispatch(bm_engine *e, bm_run *r)
             } else if (rc < 0) {
                 c->errors++;
                 c->mi->errors++;
-                atomic_fetch_add(&e->stats.dispatch_errors, 1);
+                atomic_fetch_add(&e->stats->dispatch_errors, 1);
             }
         }
     }
     b->cur_camp = NULL;
+    b->cur_mi = NULL;
 }
 
-static void end_batch(bm_engine *e)
+size_t bm_pipeline_batch_users(bm_pipeline *e, const char ***users)
+{
+    bm_run *r = e->batch_run;
+    *users = NULL;
+    if (!r || !r->n)
+        return 0;
+    const char **v = malloc(r->n * sizeof *v);
+    if (!v)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->items[i].valid && !r->items[i].dup)
+            v[n++] = r->items[i].ev.user_id;
+    *users = v;
+    return n;
+}
+
+static void end_batch(bm_pipeline *e)
 {
     for (int p = 0; p < e->npart_seen; p++)
         e->parts[p].in_batch = 0;
 }
 
 /* After a failed batch: forget everything derived from it and rewind. */
-static void rewind_all(bm_engine *e)
+static void rewind_all(bm_pipeline *e)
 {
     bm_pipeline_drop_cache(e, -1);
+    bm_pipeline_ends_unsent(e);
     end_batch(e);
     while (*e->run && bm_pipeline_resync(e) != 0)
         usleep(200 * 1000);
 }
 
 /* Kafka-side commit of what PostgreSQL now holds: for lag monitoring only. */
-static void commit_lag(bm_engine *e, const bm_job *j)
+static void commit_lag(bm_pipeline *e, const bm_job *j)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)j->nparts + 1);
     for (size_t i = 0; i < j->nparts; i++)
@@ -301,33 +323,11 @@ static void commit_lag(bm_engine *e, const bm_job *j)
 }
 
 /* Commit time minus each message's CreateTime, into log2 buckets. */
-static void record_latency(bm_engine *e, const bm_job *j)
+static void record_latency(bm_pipeline *e, const bm_job *j)
 {
     int64_t now = bm_now_ms();
-    for (size_t i = 0; i < j->ncreated; i++) {
-        int64_t ms = now - j->created_ms[i];
-        int bucket = 0;
-        while (ms > 0 && bucket < 31) {
-            ms >>= 1;
-            bucket++;
-        }
-        atomic_fetch_add(&e->stats.latency_hist[bucket], 1);
-    }
-}
-
-double bm_stats_latency_pct(bm_engine_stats *st, double pct)
-{
-    uint64_t total = 0, seen = 0;
-    for (int i = 0; i < 32; i++)
-        total += atomic_load(&st->latency_hist[i]);
-    if (!total)
-        return 0;
-    for (int i = 0; i < 32; i++) {
-        seen += atomic_load(&st->latency_hist[i]);
-        if ((double)seen >= pct / 100.0 * (double)total)
-            return i == 0 ? 0.5 : (double)(1ULL << (i - 1)) * 1.5; /* bucket midpoint */
-    }
-    return 0;
+    for (size_t i = 0; i < j->ncreated; i++)
+        bm_stats_latency_add(e->stats, now - j->created_ms[i]);
 }
 
 /* The Kafka CreateTime of every message of the batch, for the latency histogram. */
@@ -344,12 +344,20 @@ static void keep_created(bm_run *r, bm_job *j)
     }
 }
 
-int bm_pipeline_settle(bm_engine *e)
+int bm_pipeline_settle(bm_pipeline *e)
 {
     bm_job *j = e->committer ? bm_committer_wait(e->committer) : NULL;
     if (!j)
         return 0;
     int rc = j->rc;
+    /* Claims the job carried are now either committed or not: never in flight. */
+    bm_strset_clear(&e->inflight);
+    for (size_t i = 0; rc == 0 && i < j->nclaims; i++) {
+        char id[1024];
+        snprintf(id, sizeof id, "%s\x1f%s\x1f%s", j->claims[i].module, j->claims[i].campaign,
+                 j->claims[i].key);
+        (void)bm_strset_add(&e->claimed, id);
+    }
     if (rc == 0) {
         uint64_t applied = 0, rejected = 0, dups = 0;
         for (size_t i = 0; i < j->nparts; i++) {
@@ -359,16 +367,20 @@ int bm_pipeline_settle(bm_engine *e)
         }
         commit_lag(e, j);
         record_latency(e, j);
-        atomic_fetch_add(&e->stats.batches, 1);
-        atomic_fetch_add(&e->stats.events, j->events);
-        atomic_fetch_add(&e->stats.applied, applied);
-        atomic_fetch_add(&e->stats.rejected, rejected);
-        atomic_fetch_add(&e->stats.duplicates, dups);
+        if (j->nends)
+            atomic_fetch_add(&e->stats->ends_committed, 1);
+        atomic_fetch_add(&e->stats->batches, 1);
+        atomic_fetch_add(&e->stats->events, j->events);
+        atomic_fetch_add(&e->stats->applied, applied);
+        atomic_fetch_add(&e->stats->rejected, rejected);
+        atomic_fetch_add(&e->stats->duplicates, dups);
+    } else if (rc == 2) {
+        bm_info("pipeline", "batch read again: %s", j->err);
     } else if (rc == 1) {
-        atomic_fetch_add(&e->stats.fence_lost, 1);
+        atomic_fetch_add(&e->stats->fence_lost, 1);
         bm_warn("pipeline", "batch not applied, another instance owns a partition: %s", j->err);
     } else {
-        atomic_fetch_add(&e->stats.commits_failed, 1);
+        atomic_fetch_add(&e->stats->commits_failed, 1);
         bm_error("pipeline", "batch of %zu events not applied, will retry: %s", j->events, j->err);
     }
     bm_job_free(j);
@@ -379,7 +391,7 @@ int bm_pipeline_settle(bm_engine *e)
 
 /* After a failed commit: the processing connection comes back first (a restarted
  * database shows on it only when used), then offsets and dedup sets are reread. */
-static void recover(bm_engine *e)
+static void recover(bm_pipeline *e)
 {
     PQclear(PQexec(e->pg, "SELECT 1"));
     if (PQstatus(e->pg) != CONNECTION_OK) {
@@ -392,14 +404,31 @@ static void recover(bm_engine *e)
     rewind_all(e);
 }
 
-int bm_pipeline_step(bm_engine *e)
+static int no_partition(const bm_state_entry *s, void *ud)
 {
-    bm_run *r = &g_run;
+    (void)ud;
+    return s->partition < 0;
+}
+
+int bm_pipeline_step(bm_pipeline *e)
+{
+    if (!e->batch_run && !(e->batch_run = calloc(1, sizeof *e->batch_run)))
+        return -1;
+    bm_run *r = e->batch_run;
     if (!r->init) {
+        if (!(r->arena = bm_arena_new()))
+            return -1;
         bm_batch_init(&r->batch, e);
         r->init = 1;
     }
-    size_t got = poll_batch(e, r);
+    long got = poll_batch(e, r);
+    if (got < 0) {
+        /* Out of memory is an error, not an idle poll: say so and let the next
+         * turn try again (nothing was read). */
+        bm_error("pipeline", "out of memory for a batch of %d events", e->cfg.batch_max_events);
+        usleep(100 * 1000);
+        return -1;
+    }
     if (e->need_rewind) {
         /* A rebalance found the batch in flight failed: what was polled since is
          * read again from the stored offsets. */
@@ -409,7 +438,8 @@ int bm_pipeline_step(bm_engine *e)
         recover(e);
         return -1;
     }
-    if (got == 0) {
+    int tick = bm_now_ms() - e->last_tick_ms >= 1000;
+    if (got == 0 && !tick) {
         /* Idle: collect the batch in flight so its outcome is not left waiting. */
         if (bm_pipeline_settle(e) != 0) {
             recover(e);
@@ -432,6 +462,8 @@ int bm_pipeline_step(bm_engine *e)
     t2 = bm_now_ms();
     if (rc == 0) {
         dispatch(e, r);
+        if (tick)
+            bm_pipeline_tick(e, b, bm_now_ms());
         bm_batch_finish(b);
         job = bm_batch_to_job(b);
         if (job) {
@@ -443,6 +475,11 @@ int bm_pipeline_step(bm_engine *e)
      * before settling: a failed settle frees the cache entries they point to. */
     size_t written = b->ndirty;
     bm_batch_reset(b);
+    /* State a tick wrote outside any partition is not kept: no fence covers it. */
+    if (e->tick_state) {
+        bm_state_cache_drop(&e->cache, no_partition, NULL);
+        e->tick_state = 0;
+    }
     /* The batch in flight must have committed before this one may be: this one is
      * built on that batch's state. */
     int64_t t3 = bm_now_ms();
@@ -461,18 +498,33 @@ int bm_pipeline_step(bm_engine *e)
     for (int p = 0; p < e->npart_seen; p++)
         if (e->parts[p].in_batch)
             e->parts[p].expected = e->parts[p].batch_next;
-    bm_committer_submit(e->committer, job);
+    if (bm_job_empty(job)) {
+        bm_job_free(job); /* a tick that wrote nothing */
+    } else {
+        for (size_t i = 0; i < job->nclaims; i++) {
+            char id[1024];
+            snprintf(id, sizeof id, "%s\x1f%s\x1f%s", job->claims[i].module,
+                     job->claims[i].campaign, job->claims[i].key);
+            (void)bm_strset_add(&e->inflight, id);
+        }
+        bm_committer_submit(e->committer, job);
+    }
     end_batch(e);
     run_release(r);
     return 0;
 }
 
-void bm_pipeline_free_run(void)
+void bm_pipeline_free_run(bm_pipeline *e)
 {
-    run_release(&g_run);
-    bm_batch_free(&g_run.batch);
-    free(g_run.items);
-    free(g_run.load);
-    free(g_run.msgs);
-    memset(&g_run, 0, sizeof g_run);
+    bm_run *r = e->batch_run;
+    if (!r)
+        return;
+    run_release(r);
+    bm_batch_free(&r->batch);
+    bm_arena_destroy(r->arena);
+    free(r->items);
+    free(r->load);
+    free(r->msgs);
+    free(r);
+    e->batch_run = NULL;
 }

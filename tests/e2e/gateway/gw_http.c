@@ -36,8 +36,22 @@ void gw_world_start(gw_world *w, const char *name, const char *const *env)
     memset(w, 0, sizeof *w);
     bm_e2e_init(&w->e, name, 3);
     bm_e2e_setenv(&w->e, "BM_HTTP_PRODUCE_TIMEOUT_MS", "1500");
-    for (size_t i = 0; env && env[i]; i += 2)
-        bm_e2e_setenv(&w->e, env[i], env[i + 1]);
+    for (size_t i = 0; env && env[i]; i += 2) {
+        if (strcmp(env[i], "GW_MODULE") == 0) {
+            char src[1100], dst[1200];
+            bm_e2e_build_path(&w->e, "modules", src, sizeof src);
+            snprintf(dst, sizeof dst, "%s/%s", src, env[i + 1]);
+            size_t len;
+            char *so = bm_e2e_slurp(dst, &len);
+            if (!so)
+                bm_e2e_fail("no %s", dst);
+            snprintf(dst, sizeof dst, "%s/%s", w->e.mods_dir, env[i + 1]);
+            bm_e2e_write_file(dst, so, len);
+            free(so);
+        } else if (strcmp(env[i], "GW_CAMPAIGN") != 0) {
+            bm_e2e_setenv(&w->e, env[i], env[i + 1]);
+        }
+    }
     char line[256];
     const char *s[] = {"studio",   "create",  "--firebase-uid", "uid-a", "--name",
                        "Studio A", "--email", "a@example.com",  NULL};
@@ -53,6 +67,12 @@ void gw_world_start(gw_world *w, const char *name, const char *const *env)
                     "\"scoringMetadata\":{\"eventType\":\"MATCH_END\",\"dataField\":\"score\","
                     "\"aggregation\":\"sum\"}}",
                     w->board, sizeof w->board);
+    for (size_t i = 0; env && env[i]; i += 2) {
+        if (strcmp(env[i], "GW_CAMPAIGN") == 0 && w->ncamps < 4) {
+            bm_e2e_campaign(&w->e, env[i + 1], w->camps[w->ncamps], sizeof w->camps[0]);
+            w->ncamps++;
+        }
+    }
     bm_e2e_engine_start(&w->e, &w->g);
     bm_e2e_wait_log(&w->g, "module=gateway msg=\"listening", 30000);
     char path[600];

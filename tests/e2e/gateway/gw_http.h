@@ -15,12 +15,16 @@ typedef struct gw_world {
     bm_e2e e;
     bm_e2e_engine g;
     int port;
-    char key[128];  /* API key of game gw-game */
-    char board[64]; /* a sum leaderboard of MATCH_END.score on gw-game */
+    char key[128];     /* API key of game gw-game */
+    char board[64];    /* a sum leaderboard of MATCH_END.score on gw-game */
+    char camps[4][64]; /* ids of the "GW_CAMPAIGN" entries of env, in order */
+    int ncamps;
 } gw_world;
 
 /* Temp world, engine started (extra KEY=VALUE env pairs before start), studio "studio-a"
- * (firebase uid uid-a) owning game gw-game with one key and one leaderboard. */
+ * (firebase uid uid-a) owning game gw-game with one key and one leaderboard. Two pseudo
+ * keys in env: "GW_MODULE" copies build/modules/<value> into the modules dir, and
+ * "GW_CAMPAIGN" creates the campaign of that JSON text (id in camps[]). */
 void gw_world_start(gw_world *w, const char *name, const char *const *env);
 /* Stops the engine (exit status 0 asserted); bm_e2e_cleanup(&w->e) frees the rest. */
 void gw_world_stop(gw_world *w);

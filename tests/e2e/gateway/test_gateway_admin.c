@@ -159,7 +159,7 @@ static void test_admin(void **state)
     assert_string_equal(json_string_value(json_object_get(r.json, "gameId")), "game-b");
     gw_resp_free(&r);
     assert_int_equal(call(a, &r, "GET", "/v1/admin/campaigns", ta, NULL), 200);
-    assert_int_equal(json_array_size(json_object_get(r.json, "campaigns")), 1);
+    assert_int_equal(json_array_size(json_object_get(r.json, "campaigns")), 1); /* not B's */
     gw_resp_free(&r);
     /* The query API with a studio token: its own board 200, B's board 404. */
     snprintf(path, sizeof path, "/v1/leaderboards/%s", a->w.board);
@@ -174,6 +174,71 @@ static void test_admin(void **state)
     gw_resp_free(&r);
     assert_int_equal(call(a, &r, "GET", "/v1/admin/rewards?status=failed", ta, NULL), 200);
     gw_resp_free(&r);
+    /* Retrying a failed reward: only a failed one, only the studio's own. */
+    long long fa = bm_e2e_ll(&a->w.e,
+                             "INSERT INTO reward_fulfillments (idempotency_key, campaign_id, "
+                             "user_id, reward_type, reward_config, status) VALUES ('gw-r-a', "
+                             "'%s', 'p1', 'in_game', '{}', 'failed') RETURNING id",
+                             a->w.board);
+    long long fb = bm_e2e_ll(&a->w.e,
+                             "INSERT INTO reward_fulfillments (idempotency_key, campaign_id, "
+                             "user_id, reward_type, reward_config, status) VALUES ('gw-r-b', "
+                             "'%s', 'p1', 'in_game', '{}', 'failed') RETURNING id",
+                             a->board_b);
+    assert_int_equal(call(a, &r, "GET", "/v1/admin/rewards?status=failed", ta, NULL), 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "rewards")), 1); /* not B's */
+    gw_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/admin/rewards/%lld/retry", fa);
+    assert_int_equal(call(a, &r, "POST", path, ta, NULL), 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "pending");
+    gw_resp_free(&r);
+    call(a, &r, "POST", path, ta, NULL);
+    gw_assert_error(&r, 409, "conflict");
+    gw_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/admin/rewards/%lld/retry", fb);
+    call(a, &r, "POST", path, ta, NULL);
+    gw_assert_error(&r, 404, "not_found");
+    gw_resp_free(&r);
+    assert_int_equal(
+        bm_e2e_ll(&a->w.e, "SELECT count(*) FROM reward_fulfillments WHERE status = 'failed'"), 1);
+
+    /* Campaigns through the admin API, validated by the module like bmctl campaign create. */
+    const char *board = "{\"type\":\"leaderboard\",\"name\":\"admin board\",\"gameId\":"
+                        "\"gw-game\",\"scoringMetadata\":{\"eventType\":\"MATCH_END\","
+                        "\"aggregation\":\"count\"}}";
+    assert_int_equal(call(a, &r, "POST", "/v1/admin/campaigns", ta, board), 201);
+    char made[64];
+    snprintf(made, sizeof made, "%s", json_string_value(json_object_get(r.json, "id")));
+    assert_int_equal(json_integer_value(json_object_get(r.json, "version")), 1);
+    gw_resp_free(&r);
+    call(a, &r, "POST", "/v1/admin/campaigns", ta,
+         "{\"type\":\"leaderboard\",\"name\":\"x\",\"gameId\":\"gw-game\"}");
+    gw_assert_error(&r, 400, "invalid_campaign");
+    assert_non_null(strstr(json_string_value(json_object_get(r.json, "message")), "scoring"));
+    gw_resp_free(&r);
+    call(a, &r, "POST", "/v1/admin/campaigns", ta,
+         "{\"type\":\"leaderboard\",\"name\":\"x\",\"gameId\":\"game-b\","
+         "\"scoringMetadata\":{\"eventType\":\"A\",\"aggregation\":\"count\"}}");
+    gw_assert_error(&r, 404, "not_found"); /* B's game */
+    gw_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/admin/campaigns/%s", made);
+    assert_int_equal(call(a, &r, "PUT", path, ta, board), 200);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "version")), 2);
+    gw_resp_free(&r);
+    call(a, &r, "PUT", path, tb, board); /* B replacing A's campaign */
+    gw_assert_error(&r, 404, "not_found");
+    gw_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/admin/campaigns/%s/disable", made);
+    call(a, &r, "POST", path, tb, NULL);
+    gw_assert_error(&r, 404, "not_found");
+    gw_resp_free(&r);
+    assert_int_equal(call(a, &r, "POST", path, ta, NULL), 200);
+    gw_resp_free(&r);
+    assert_int_equal(bm_e2e_ll(&a->w.e,
+                               "SELECT count(*) FROM campaigns WHERE id = '%s' AND status = "
+                               "'cancelled' AND version = 3",
+                               made),
+                     1);
 
     /* Refused tokens: 401; roles without a studio: 403. */
     call(a, &r, "GET", "/v1/admin/games", NULL, NULL);

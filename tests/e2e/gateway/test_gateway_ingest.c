@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,6 +148,24 @@ static void test_exactly_once(void **state)
     gw_world_stop(w);
 }
 
+/* gzip of data (a real gzip stream: header and trailer), malloc'd. */
+static unsigned char *gzip(const void *data, size_t len, size_t *out_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    size_t cap = deflateBound(&z, (uLong)len) + 64;
+    unsigned char *out = malloc(cap);
+    z.next_in = (unsigned char *)data;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    *out_len = cap - z.avail_out;
+    deflateEnd(&z);
+    return out;
+}
+
 static void test_error_statuses(void **state)
 {
     gw_world *w = *state;
@@ -217,6 +236,32 @@ static void test_error_statuses(void **state)
     post(w, &r, "/v1/events", body);
     gw_assert_error(&r, 413, "payload_too_large");
     gw_resp_free(&r);
+    /* gzip bodies are inflated; one that inflates past the limit is 413 (a 1 MB bomb). */
+    char gz_auth[200];
+    snprintf(gz_auth, sizeof gz_auth, "Authorization: Bearer %s", w->key);
+    const char *hgz[] = {gz_auth, "Content-Type: application/json", "Content-Encoding: gzip", NULL};
+    char gev[512];
+    gw_event(gev, sizeof gev, "gw-game", "gz1", "gz-1", 1);
+    size_t zlen;
+    unsigned char *z = gzip(gev, strlen(gev), &zlen);
+    gw_req(w, &r, "POST", "/v1/events", hgz, z, zlen);
+    assert_int_equal(r.status, 202);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r.json, "eventIds"), 0)),
+                        "gz-1");
+    gw_resp_free(&r);
+    free(z);
+    char *bomb = calloc(1, 1 << 20);
+    memset(bomb, ' ', 1 << 20);
+    z = gzip(bomb, 1 << 20, &zlen);
+    assert_true(zlen < 4096); /* small on the wire */
+    gw_req(w, &r, "POST", "/v1/events", hgz, z, zlen);
+    gw_assert_error(&r, 413, "payload_too_large");
+    gw_resp_free(&r);
+    free(z);
+    free(bomb);
+    gw_req(w, &r, "POST", "/v1/events", hgz, "not gzip", 8);
+    gw_assert_error(&r, 400, "invalid_body");
+    gw_resp_free(&r);
     /* 405 and 404. */
     gw_req(w, &r, "GET", "/v1/events", NULL, NULL, 0);
     gw_assert_error(&r, 405, "method_not_allowed");
@@ -268,6 +313,11 @@ static void test_error_statuses(void **state)
     gw_resp_free(&r);
     /* ETag and 304 on If-None-Match. */
     gw_wait_drained(w);
+    assert_int_equal(bm_e2e_ll(&w->e,
+                               "SELECT event_count FROM user_progress WHERE campaign_id = '%s' AND "
+                               "user_id = 'gz1'",
+                               w->board),
+                     1);
     snprintf(path, sizeof path, "/v1/leaderboards/%s/users/p2", w->board);
     gw_req(w, &r, "GET", path, h, NULL, 0);
     assert_int_equal(r.status, 200);
@@ -294,7 +344,24 @@ static void test_error_statuses(void **state)
     assert_non_null(strstr(r.body, "brightmatter_http_rate_limited_total 1"));
     assert_non_null(
         strstr(r.body, "brightmatter_http_requests_total{route=\"/v1/events\",status=\"4xx\"}"));
+    /* Everything was committed (gw_wait_drained above): no lag on any partition. */
+    assert_non_null(strstr(r.body, "brightmatter_consumer_lag{partition=\"0\"} 0\n"));
+    assert_non_null(strstr(r.body, "brightmatter_relay_backlog "));
+    assert_string_equal(r.content_type, "text/plain; version=0.0.4");
     gw_resp_free(&r);
+    /* Module counters (what bmctl modules shows) follow within a few seconds. */
+    long long lb_events = 0;
+    for (int i = 0; i < 60 && lb_events == 0; i++) {
+        gw_req(w, &r, "GET", "/metrics", NULL, NULL, 0);
+        const char *m = strstr(r.body, "brightmatter_module_events_total{module=\"leaderboard\"} ");
+        if (m)
+            lb_events =
+                atoll(m + strlen("brightmatter_module_events_total{module=\"leaderboard\"} "));
+        gw_resp_free(&r);
+        if (lb_events == 0)
+            bm_e2e_sleep_ms(100);
+    }
+    assert_true(lb_events > 0);
     gw_world_stop(w);
 }
 

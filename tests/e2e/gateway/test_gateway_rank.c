@@ -107,8 +107,7 @@ static void check_players(gw_world *w, const char *page)
             bm_e2e_fail("%s: rank %lld, page says %d", users[i],
                         (long long)json_integer_value(json_object_get(r.json, "rank")), i + 1);
         gw_resp_free(&r);
-        snprintf(path, sizeof path, "/v1/leaderboards/%s?around=%s&window=5", w->board,
-                 users[i]);
+        snprintf(path, sizeof path, "/v1/leaderboards/%s?around=%s&window=5", w->board, users[i]);
         gw_req(w, &r, "GET", path, h, NULL, 0);
         assert_int_equal(r.status, 200);
         json_t *en = json_object_get(r.json, "entries");

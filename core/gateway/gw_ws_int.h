@@ -1,6 +1,6 @@
-/* WebSocket internals shared by core/ws files (not included elsewhere). */
-#ifndef BM_WS_INT_H
-#define BM_WS_INT_H
+/* WebSocket internals shared by the gw_ws*.c files. */
+#ifndef BM_GW_WS_INT_H
+#define BM_GW_WS_INT_H
 
 #include <librdkafka/rdkafka.h>
 #include <microhttpd.h>
@@ -10,7 +10,7 @@
 #include <wslay/wslay.h>
 
 #include "config/config.h"
-#include "ws/ws.h"
+#include "gateway/gw_ws.h"
 
 struct bm_gateway;
 
@@ -82,7 +82,7 @@ struct bm_ws {
     atomic_int m_open;
 };
 
-/* --- ws_auth.c ------------------------------------------------------------------------ */
+/* --- gw_ws_auth.c ------------------------------------------------------------------------ */
 /* Resolves a game API key or a player token (Firebase ID token with role "player" and a
  * gameId claim naming the game). 0 ok; -1 refused with a reason; -2 database unavailable. */
 int ws_auth(bm_ws *ws, const char *credential, ws_principal *p, char *err, size_t errlen);
@@ -92,11 +92,11 @@ int ws_campaign(bm_ws *ws, const char *id, char game[40], char type[16]);
 int ws_channel_key(bm_ws *ws, const ws_principal *p, const char *channel, char *key, size_t cap,
                    const char **code, char *err, size_t errlen);
 
-/* --- ws_feed.c ------------------------------------------------------------------------ */
+/* --- gw_ws_feed.c ------------------------------------------------------------------------ */
 int ws_feed_start(bm_ws *ws, char *err, size_t errlen);
 void ws_feed_stop(bm_ws *ws);
 
-/* --- ws.c -------------------------------------------------------------------------------- */
+/* --- gw_ws.c -------------------------------------------------------------------------------- */
 /* Hands a message to the connection thread (takes ownership of m and its strings). */
 void ws_publish(bm_ws *ws, ws_msg *m);
 void ws_msg_free(ws_msg *m);

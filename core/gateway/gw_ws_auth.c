@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "gateway/gw.h"
-#include "ws/ws_int.h"
+#include "gateway/gw_ws_int.h"
 
 #define CAMP_TTL_US (30 * 1000000LL)
 

@@ -19,11 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
 #include "gateway/gw.h"
 #include "kafka/kafka.h"
 #include "log/log.h"
-#include "ws/ws_int.h"
+#include "gateway/gw_ws_int.h"
 
 #define MAX_SENT 50       /* entries in one leaderboard_update: the best changed scores */
 #define MAX_TRACKED 20000 /* changed players remembered per window; more sets "truncated" */
@@ -250,7 +249,7 @@ static int assign_topic(bm_ws *ws, rd_kafka_topic_partition_list_t *l, const cha
 int ws_feed_start(bm_ws *ws, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", ws->g->e->bootstrap, err, errlen) ||
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", ws->g->bootstrap, err, errlen) ||
         rd_kafka_conf_set(conf, "group.id", "brightmatter-gateway-ws-unused", err, errlen) ||
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
         rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, errlen) ||

@@ -5,8 +5,8 @@
  * channels, and receives the engine's ui.* updates (read by one consumer per
  * gateway from every partition) with a per-channel sequence number.
  */
-#ifndef BM_WS_H
-#define BM_WS_H
+#ifndef BM_GW_WS_H
+#define BM_GW_WS_H
 
 #include <stddef.h>
 

@@ -29,7 +29,7 @@
 #include "gateway/gw.h"
 #include "log/log.h"
 #include "util/buf.h"
-#include "ws/ws_int.h"
+#include "gateway/gw_ws_int.h"
 
 #define WS_PROTOCOL "brightmatter.v1"
 #define WS_AUTH_PREFIX "bm.auth."
