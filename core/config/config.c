@@ -138,6 +138,18 @@ static const key_def g_keys[] = {
         "longest campaign name accepted"),
     INT("campaigns", "max_whitelist", campaign_max_whitelist, "10000", 0, 10000000,
         "most userIds a campaign's whitelist may list (use a community for larger audiences)"),
+    INT("ws", "max_connections", ws_max_connections, "10000", 1, 1000000,
+        "WebSocket connections (GET /v1/ws) at most, all addresses together"),
+    INT("ws", "max_per_ip", ws_max_per_ip, "256", 1, 1000000,
+        "WebSocket connections from one address at most"),
+    INT("ws", "send_queue_bytes", ws_send_queue_bytes, "262144", 1024, 67108864,
+        "bytes waiting for one slow client before it is closed with 1008"),
+    INT("ws", "leaderboard_hz", ws_leaderboard_hz, "4", 1, 100,
+        "leaderboard updates per second per campaign at most (changes coalesced)"),
+    INT("ws", "ping_interval_s", ws_ping_interval_s, "25", 1, 3600,
+        "a quiet connection is pinged after this; closed after twice this"),
+    INT("ws", "max_subscriptions", ws_max_subscriptions, "64", 1, 4096,
+        "channels one connection may subscribe to"),
 };
 #define NKEYS (sizeof g_keys / sizeof g_keys[0])
 

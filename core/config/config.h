@@ -83,6 +83,13 @@ typedef struct bm_config {
     int campaign_max_config_bytes;
     int campaign_max_name_bytes;
     int campaign_max_whitelist;
+    /* [ws] WebSocket channels on the gateway port (core/gateway/gw_ws*.c) */
+    int ws_max_connections;   /* all WebSocket connections */
+    int ws_max_per_ip;        /* from one address */
+    int ws_send_queue_bytes;  /* a client further behind is closed (1008) */
+    int ws_leaderboard_hz;    /* coalesced leaderboard updates per campaign per second */
+    int ws_ping_interval_s;   /* keepalive */
+    int ws_max_subscriptions; /* channels per connection */
 } bm_config;
 
 /* Nonzero if the configuration runs role BM_ROLE_x. */

@@ -17,6 +17,7 @@
 
 #include "gateway/gw.h"
 #include "gateway/gw_rank.h"
+#include "gateway/gw_ws.h"
 #include "log/log.h"
 
 int64_t gw_now_us(void)
@@ -213,6 +214,7 @@ static enum MHD_Result respond(gw_req *r)
     }
     if (r->retry_after[0])
         MHD_add_response_header(resp, "Retry-After", r->retry_after);
+    gw_cors_headers(r, resp);
     if (status == 405)
         MHD_add_response_header(resp, "Allow", r->route == GW_R_EVENTS ? "POST" : "GET");
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
@@ -263,7 +265,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     if (r->too_large || r->body.oom)
         gw_error(r, 413, "payload_too_large", "body exceeds %d bytes", g->cfg.http_max_body_bytes);
-    else
+    else if (bm_ws_route(url) && g->ws) {
+        int up = bm_ws_request(g->ws, r); /* 1: the 101 upgrade is queued */
+        if (up != 0)
+            return up > 0 ? MHD_YES : MHD_NO;
+    } else if (!gw_cors_preflight(r))
         dispatch(r);
     return respond(r);
 }
@@ -349,10 +355,13 @@ bm_gateway *bm_gateway_start(const bm_role_env *env, char *err, size_t errlen)
         if (!g->jwks)
             goto fail;
     }
-    g->d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                            on_request, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)g->cfg.http_threads,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)g->cfg.http_max_connections,
+    if (!(g->ws = bm_ws_start(g, err, errlen)))
+        goto fail;
+    g->d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE,
+                            0, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+                            (unsigned)g->cfg.http_threads, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)(g->cfg.http_max_connections + g->cfg.ws_max_connections),
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g->cfg.http_conn_timeout_s,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, g, MHD_OPTION_END);
@@ -407,8 +416,10 @@ void bm_gateway_stop(bm_gateway *g)
     if (!g)
         return;
     atomic_store(&g->run, 0);
+    bm_ws_stop(g->ws); /* upgraded sockets are closed before the daemon stops */
     if (g->d)
         MHD_stop_daemon(g->d);
+    bm_ws_free(g->ws);
     gw_ranks_stop(g->ranks);
     gw_producer_stop(g);
     bm_cmdauth_clear(&g->cmdkeys);

@@ -89,6 +89,7 @@ struct bm_gateway {
     bm_jwks *jwks;
     gw_metrics m;
     struct gw_ranks *ranks; /* gw_rank.h */
+    struct bm_ws *ws;       /* gw_ws.h: GET /v1/ws */
     /* leaderboard campaigns recently asked for (gw_query.c), trusted for key_cache_ms */
     pthread_mutex_t boards_lock;
     struct gw_boardinfo *boards;
@@ -123,6 +124,12 @@ const char *gw_header(gw_req *r, const char *name);
 /* A query argument, or NULL. */
 const char *gw_arg(gw_req *r, const char *name);
 int64_t gw_now_us(void);
+
+/* --- CORS (gw_cors.c) ----------------------------------------------------------------- */
+/* 1 when r is a preflight of the game API (answered 204); 0 otherwise. */
+int gw_cors_preflight(gw_req *r);
+/* Adds the Access-Control-* headers of the game API to a response. */
+void gw_cors_headers(gw_req *r, struct MHD_Response *resp);
 
 /* --- pool (gw_pool.c) ---------------------------------------------------------------- */
 int gw_pool_init(gw_pool *p, const char *dsn, int n, char *err, size_t errlen);

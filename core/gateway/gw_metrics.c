@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "gateway/gw.h"
+#include "gateway/gw_ws.h"
 #include "host/host.h"
 #include "loader/loader.h"
 
@@ -175,6 +176,7 @@ void gw_metrics_text(gw_req *r)
     bm_buf_puts(o, "# HELP brightmatter_partitions_owned partitions of game.events owned\n"
                    "# TYPE brightmatter_partitions_owned gauge\n");
     bm_buf_printf(o, "brightmatter_partitions_owned %d\n", atomic_load(&st->partitions_owned));
+    bm_ws_metrics(g->ws, o);
 
     bm_buf_puts(o, "# HELP brightmatter_http_requests_total HTTP requests by route and status "
                    "class\n# TYPE brightmatter_http_requests_total counter\n");

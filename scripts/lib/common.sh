@@ -11,11 +11,15 @@ BM_DEB_PACKAGES=(
     build-essential cmake pkg-config git
     clang clang-format clang-tidy cppcheck
     librdkafka-dev libpq-dev libjansson-dev liblua5.4-dev libinih-dev libcmocka-dev
-    libcurl4-openssl-dev libmicrohttpd-dev libssl-dev nettle-dev zlib1g-dev
-    nodejs
+    libcurl4-openssl-dev libmicrohttpd-dev libssl-dev nettle-dev zlib1g-dev libwslay-dev
     postgresql postgresql-contrib
-    procps psmisc util-linux
+    procps psmisc util-linux jq
+    nodejs chromium
+    mono-mcs mono-runtime libmono-system-net-http4.0-cil libnewtonsoft-json5.0-cil
+    libnunit-framework2.6.3-cil
 )
+# npm comes with some Node.js builds; Debian ships it as its own package.
+command -v npm >/dev/null 2>&1 || BM_DEB_PACKAGES+=(npm)
 
 # npm installs the chain tests' packages (scripts/lib/npm.sh); a node built with
 # its own npm (not Debian's split packages) needs no second one.
