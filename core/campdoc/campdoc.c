@@ -66,12 +66,13 @@ static int validate_with_module(const char *modules_dir, const bm_camp_row *row,
     memset(&res, 0, sizeof res);
     int rc = -1;
     if (bm_loader_scan(modules_dir, copy_dir, NULL, &lh, &res) != 0 || !res.set) {
-        snprintf(err, errlen, "cannot load modules from %s", modules_dir);
+        snprintf(err, errlen, "cannot load modules from %s: %.400s", modules_dir, res.report);
         goto out;
     }
     bm_modinst *mi = bm_modset_find_serves(res.set, BM_KIND_CAMPAIGN, row->type);
     if (!mi) {
-        snprintf(err, errlen, "type: no module in %s serves '%s'", modules_dir, row->type);
+        snprintf(err, errlen, "type: no module in %s serves '%s'%s%.400s", modules_dir, row->type,
+                 res.refused ? "; " : "", res.refused ? res.report : "");
         goto out;
     }
     bm_campaign c;

@@ -123,7 +123,9 @@ static void test_progress(void **state)
     snprintf(path, sizeof path, "/v1/battlepasses/%s/users/hero", pass);
     json_t *b = get(w, path);
     assert_int_equal((int)json_number_value(json_object_get(b, "xp")), 250);
-    assert_int_equal(json_integer_value(json_object_get(b, "tier")), 2);
+    /* Two tiers completed: the player is on tier 3 (tiers numbered from 1). */
+    assert_int_equal(json_integer_value(json_object_get(b, "tier")), 3);
+    assert_int_equal(json_integer_value(json_object_get(b, "tiersCompleted")), 2);
     assert_int_equal(json_integer_value(json_array_get(json_object_get(b, "claimedFree"), 0)), 1);
     assert_int_equal(json_integer_value(json_array_get(json_object_get(b, "claimableFree"), 0)), 2);
     const char *ba[] = {"battlepass", "show", pass, "hero", "--json", NULL};
