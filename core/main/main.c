@@ -120,6 +120,7 @@ int main(int argc, char **argv)
                 cfg.log_level);
         return 2;
     }
+    bm_kafka_props_set(cfg.kafka_props);
     install_signals();
     if (strcmp(cmd, "run") == 0)
         return run_engine(&cfg);
