@@ -260,7 +260,7 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
         snprintf(e->bootstrap, sizeof e->bootstrap, "%s", cfg->brokers);
     }
     e->pg = bm_pg_connect(cfg->pg_dsn, err, errlen);
-    if (!e->pg)
+    if (!e->pg || bm_pg_check_schema(e->pg, err, errlen) != 0)
         goto fail;
     /* Modules first, then campaigns: campaigns are adopted by the modules of their type. */
     bm_engine_reload(e);
