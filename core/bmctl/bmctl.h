@@ -19,5 +19,6 @@ int bm_cmd_leaderboard(bm_ctl *ctl, int argc, char **argv); /* cmd_leaderboard.c
 int bm_cmd_quest(bm_ctl *ctl, int argc, char **argv);       /* cmd_quest.c */
 int bm_cmd_battlepass(bm_ctl *ctl, int argc, char **argv);  /* cmd_battlepass.c */
 int bm_cmd_event(bm_ctl *ctl, int argc, char **argv);       /* cmd_event.c: event send */
+int bm_cmd_group(bm_ctl *ctl, int argc, char **argv);       /* cmd_group.c */
 
 #endif

@@ -27,6 +27,8 @@ static const cmd g_cmds[] = {
      "event send JSON...                produce game events (keyed by user)"},
     {"battlepass", bm_cmd_battlepass,
      "battlepass show|purchase|claim CAMPAIGN USER [TIER] [--premium] [--json]"},
+    {"group", bm_cmd_group,
+     "group [--json]                   processes, partitions, lag, relay backlog, rewards"},
 };
 
 static void usage(FILE *f)

@@ -173,6 +173,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
             rd_kafka_error_destroy(ke);
         }
         atomic_fetch_add(&e->stats->rebalances, 1);
+        e->last_presence_ms = 0; /* say so at the end of this step */
         return;
     }
     if (bm_pipeline_settle(e) != 0)
@@ -188,6 +189,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
         rd_kafka_assign(rk, NULL);
     }
     atomic_fetch_add(&e->stats->rebalances, 1);
+    e->last_presence_ms = 0;
 }
 
 int bm_pipeline_consume(bm_pipeline *e, char *err, size_t errlen)

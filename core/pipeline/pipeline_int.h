@@ -59,7 +59,7 @@ typedef struct bm_pipeline {
     bm_part parts[BM_MAX_PARTITIONS];
     int npart_seen;
     bm_run *batch_run; /* the reusable buffers of one batch */
-    int64_t last_prune_ms, last_tick_ms, last_lag_commit_ms;
+    int64_t last_prune_ms, last_tick_ms, last_lag_commit_ms, last_presence_ms;
     /* once-only claims ("module\x1fcampaign\x1fkey") */
     bm_strset claimed;  /* known committed (by any process) */
     bm_strset inflight; /* in the job being committed */
@@ -93,6 +93,10 @@ void bm_pipeline_drop_cache(bm_pipeline *e, int32_t partition);
 int bm_pipeline_settle(bm_pipeline *e);
 /* Re-reads offsets from PostgreSQL for the owned partitions and seeks there. */
 int bm_pipeline_resync(bm_pipeline *e);
+/* group_members: this process's partitions, offsets and ends (presence.c);
+ * written every 2 s, at once after an ownership change (force), removed at stop. */
+void bm_pipeline_presence(bm_pipeline *e, int force);
+void bm_pipeline_absent(bm_pipeline *e);
 /* Seeks the partitions marked `reseek` back to their next offset. */
 void bm_pipeline_reseek(bm_pipeline *e);
 /* Sets up the consumer on game.events (rebalance callback reads PostgreSQL offsets). */

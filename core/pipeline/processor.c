@@ -69,6 +69,7 @@ static void processor_step(void *state)
     }
     bm_members_poll(p);
     bm_pipeline_step(p);
+    bm_pipeline_presence(p, 0);
 }
 
 static void processor_stop(void *state)
@@ -77,6 +78,8 @@ static void processor_stop(void *state)
     if (!p)
         return;
     bm_pipeline_unconsume(p);
+    if (p->pg)
+        bm_pipeline_absent(p);
     bm_pipeline_free_run(p);
     bm_members_stop(p);
     bm_strset_free(&p->claimed);

@@ -88,6 +88,60 @@ static void kill9(world *w, int i)
     w->ended[i] = so_wall_ms();
 }
 
+/* bmctl group: the running processes own every partition once, lag 0 (they
+ * report every 2 s), killed ones are shown gone, a stopped one is not shown;
+ * the relay backlog is reported. */
+static void check_group(world *w, int running)
+{
+    int64_t deadline = bm_e2e_now_ms() + 15000;
+    for (;;) {
+        char *out = NULL;
+        const char *args[] = {"group", "--json", NULL};
+        assert_int_equal(bm_e2e_bmctl(&w->e, &out, args), 0);
+        json_t *j = json_loads(out, 0, NULL);
+        if (!j)
+            bm_e2e_fail("bmctl group --json: %s", out);
+        int alive = 0, gone = 0, owners[PARTS] = {0};
+        size_t i, k;
+        json_t *m, *p;
+        json_array_foreach(json_object_get(j, "members"), i, m)
+        {
+            if (!json_is_true(json_object_get(m, "alive"))) {
+                gone++;
+                continue;
+            }
+            alive++;
+            json_array_foreach(json_object_get(m, "partitions"), k, p)
+            {
+                json_int_t part = json_integer_value(json_object_get(p, "partition"));
+                if (part >= 0 && part < PARTS)
+                    owners[part]++;
+            }
+        }
+        int once = 1;
+        for (int q = 0; q < PARTS; q++)
+            once &= owners[q] == 1;
+        long long lag = json_integer_value(json_object_get(j, "lag"));
+        long long backlog = json_integer_value(json_object_get(j, "relayBacklog"));
+        if ((alive == running && gone == 2 && once && lag == 0) || bm_e2e_now_ms() > deadline) {
+            fprintf(stderr, "e2e: bmctl group: %d alive, %d gone, lag %lld, backlog %lld\n%s\n",
+                    alive, gone, lag, backlog, out);
+            assert_int_equal(alive, running);
+            assert_int_equal(gone, 2);
+            assert_true(once);
+            assert_int_equal(lag, 0);
+            /* Rows a killed relay had leased wait for the lease (60 s) to run out. */
+            assert_true(backlog >= 0);
+            json_decref(j);
+            free(out);
+            return;
+        }
+        json_decref(j);
+        free(out);
+        bm_e2e_sleep_ms(500);
+    }
+}
+
 static void test_scaleout(void **state)
 {
     world *w = *state;
@@ -156,6 +210,7 @@ static void test_scaleout(void **state)
     bm_e2e_wait_offsets(e, NULL, produced, 120000);
     marks[nm++] = (mark){"end", -1, so_wall_ms()};
     bm_e2e_boards_verify(e, &b, &x, produced);
+    check_group(w, 2);
 
     /* Ownership, from the logs. */
     static so_owners o;
