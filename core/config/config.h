@@ -48,6 +48,9 @@ typedef struct bm_config {
     int past_bound_s;
     int future_bound_s;
     int dedup_window_s;
+    /* [store] */
+    char store_events[8]; /* on | off */
+    int store_retention_days;
     /* [lua] */
     long lua_instruction_limit;
     long lua_memory_limit_kb;

@@ -16,6 +16,7 @@
 #include "log/log.h"
 #include "pipeline/batch_internal.h"
 #include "pipeline/committer.h"
+#include "pipeline/store.h"
 #include "util/clock.h"
 
 typedef struct bm_item {
@@ -508,6 +509,11 @@ int bm_pipeline_step(bm_pipeline *e)
         if (job) {
             job->events = r->n;
             keep_created(r, job);
+            if (e->store_events)
+                for (size_t i = 0; i < r->n; i++)
+                    if (r->items[i].valid && !r->items[i].dup)
+                        bm_store_add(job, &r->items[i].ev, r->items[i].msg->payload,
+                                     r->items[i].msg->len);
         }
     }
     /* Everything the batch writes is in the job now. Its dirty marks are cleared

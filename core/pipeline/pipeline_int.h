@@ -59,7 +59,8 @@ typedef struct bm_pipeline {
     bm_part parts[BM_MAX_PARTITIONS];
     int npart_seen;
     bm_run *batch_run; /* the reusable buffers of one batch */
-    int64_t last_prune_ms, last_tick_ms, last_lag_commit_ms, last_presence_ms;
+    int64_t last_prune_ms, last_tick_ms, last_lag_commit_ms, last_presence_ms, last_retain_ms;
+    int store_events; /* store.events = on: applied events into game_events */
     /* once-only claims ("module\x1fcampaign\x1fkey") */
     bm_strset claimed;  /* known committed (by any process) */
     bm_strset inflight; /* in the job being committed */

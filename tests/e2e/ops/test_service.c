@@ -108,11 +108,34 @@ static void test_newer_schema_refused(void **state)
     assert_true(bm_e2e_log_contains(&g, "schema version 999, newer than this binary's"));
 }
 
+/* store.retention_days drops whole day partitions of game_events at startup
+ * (then hourly); younger days stay. */
+static void test_event_store_retention(void **state)
+{
+    bm_e2e *e = *state;
+    bm_e2e_init(e, "retention", 2);
+    bm_e2e_ll(e, "SELECT count(*) FROM (SELECT bm_game_events_ensure("
+                 "(extract(epoch FROM now() - interval '40 days') * 1000)::bigint, "
+                 "(extract(epoch FROM now() - interval '38 days') * 1000)::bigint)) s");
+    bm_e2e_ll(e, "SELECT count(*) FROM (SELECT bm_game_events_ensure("
+                 "(extract(epoch FROM now() - interval '2 days') * 1000)::bigint, "
+                 "(extract(epoch FROM now()) * 1000)::bigint)) s");
+    const char *q = "SELECT count(*) FROM pg_inherits WHERE inhparent = 'game_events'::regclass";
+    assert_int_equal(bm_e2e_ll(e, "%s", q), 1 + 3 + 3); /* default + 2 ranges of 3 days */
+    bm_e2e_setenv(e, "BM_STORE_RETENTION_DAYS", "30");
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+    bm_e2e_wait_log(&g, "retention dropped 3 day partitions", 30000);
+    assert_int_equal(bm_e2e_ll(e, "%s", q), 1 + 3);
+    bm_e2e_engine_stop(&g, 20000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_notify_and_watchdog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_store_retention, setup, teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

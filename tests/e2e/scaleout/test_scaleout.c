@@ -210,6 +210,12 @@ static void test_scaleout(void **state)
     bm_e2e_wait_offsets(e, NULL, produced, 120000);
     marks[nm++] = (mark){"end", -1, so_wall_ms()};
     bm_e2e_boards_verify(e, &b, &x, produced);
+    /* The event store holds every applied event once: same transaction as the states. */
+    assert_int_equal(bm_e2e_ll(e, "SELECT count(*) FROM game_events"), x.valid);
+    assert_int_equal(
+        bm_e2e_ll(e, "SELECT count(DISTINCT (kafka_partition, kafka_offset)) FROM game_events"),
+        x.valid);
+    assert_int_equal(bm_e2e_ll(e, "SELECT count(*) FROM game_events_default"), 0);
     check_group(w, 2);
 
     /* Ownership, from the logs. */
