@@ -164,13 +164,19 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
             e->need_rewind = 1;
         take_partitions(e, parts);
         rd_kafka_error_t *ke = NULL;
+        rd_kafka_resp_err_t ae = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (coop)
             ke = rd_kafka_incremental_assign(rk, parts);
         else
-            rd_kafka_assign(rk, parts);
-        if (ke) {
-            bm_error("pipeline", "incremental assign: %s", rd_kafka_error_string(ke));
-            rd_kafka_error_destroy(ke);
+            ae = rd_kafka_assign(rk, parts);
+        if (ke || ae) {
+            /* Not assigned after all: owning them here would claim partitions
+             * another process reads, which librdkafka fetches nothing for. */
+            bm_error("pipeline", "assign: %s",
+                     ke ? rd_kafka_error_string(ke) : rd_kafka_err2str(ae));
+            if (ke)
+                rd_kafka_error_destroy(ke);
+            give_up_partitions(e, parts, 1);
         }
         atomic_fetch_add(&e->stats->rebalances, 1);
         e->last_presence_ms = 0; /* say so at the end of this step */
@@ -311,6 +317,28 @@ int bm_pipeline_resync(bm_pipeline *e)
     }
     rd_kafka_topic_partition_list_destroy(l);
     return rc;
+}
+
+void bm_pipeline_reconcile(bm_pipeline *e)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (!e->consumer || rd_kafka_assignment(e->consumer, &l) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    char in[BM_MAX_PARTITIONS] = {0};
+    for (int i = 0; i < l->cnt; i++)
+        if (l->elems[i].partition >= 0 && l->elems[i].partition < BM_MAX_PARTITIONS &&
+            strcmp(l->elems[i].topic, e->cfg.events_topic) == 0)
+            in[l->elems[i].partition] = 1;
+    rd_kafka_topic_partition_list_destroy(l);
+    for (int p = 0; p < e->npart_seen; p++) {
+        if (!e->parts[p].owned || in[p])
+            continue;
+        bm_warn("pipeline", "partition=%d is not assigned to this process any more: given up", p);
+        e->parts[p].owned = 0;
+        bm_dedup_free(&e->parts[p].dedup);
+        bm_pipeline_drop_cache(e, p);
+        e->last_presence_ms = 0;
+    }
 }
 
 void bm_pipeline_reseek(bm_pipeline *e)

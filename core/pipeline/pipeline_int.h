@@ -98,6 +98,9 @@ int bm_pipeline_resync(bm_pipeline *e);
  * written every 2 s, at once after an ownership change (force), removed at stop. */
 void bm_pipeline_presence(bm_pipeline *e, int force);
 void bm_pipeline_absent(bm_pipeline *e);
+/* Gives up partitions this process thinks it owns but librdkafka no longer
+ * assigns to it (a missed revoke): called between batches. */
+void bm_pipeline_reconcile(bm_pipeline *e);
 /* Seeks the partitions marked `reseek` back to their next offset. */
 void bm_pipeline_reseek(bm_pipeline *e);
 /* Sets up the consumer on game.events (rebalance callback reads PostgreSQL offsets). */

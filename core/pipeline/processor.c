@@ -79,6 +79,7 @@ static void processor_step(void *state)
     }
     bm_members_poll(p);
     bm_pipeline_step(p);
+    bm_pipeline_reconcile(p);
     bm_pipeline_presence(p, 0);
 }
 

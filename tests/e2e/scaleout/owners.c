@@ -52,7 +52,7 @@ void so_owners_add_log(so_owners *o, int proc, const char *log_path, int64_t end
         if (strstr(m, " assigned")) {
             if (!s && o->n < SO_MAX_SPANS)
                 o->spans[o->n++] = (so_span){proc, part, t, INT64_MAX};
-        } else if ((strstr(m, " revoked") || strstr(m, " lost")) && s) {
+        } else if ((strstr(m, " revoked") || strstr(m, " lost") || strstr(m, " given up")) && s) {
             s->to = t;
         }
     }
