@@ -11,7 +11,7 @@ typedef struct bm_stats {
     _Atomic uint64_t outbox_published;
     _Atomic uint64_t ticks, campaigns_ended;
     _Atomic uint64_t ends_committed; /* batches that marked campaigns ended: re-read them */
-    _Atomic uint64_t rebalances; /* partition assignment changes seen by the processor */
+    _Atomic uint64_t rebalances;     /* partition assignment changes seen by the processor */
     /* event-to-committed latency (commit time - Kafka CreateTime), log2 buckets of ms */
     _Atomic uint64_t latency_hist[32];
 } bm_stats;
