@@ -29,5 +29,6 @@ int bm_cmd_rewards(bm_ctl *ctl, int argc, char **argv);     /* cmd_rewards.c */
 int bm_cmd_webhook(bm_ctl *ctl, int argc, char **argv);     /* cmd_rewards.c */
 int bm_cmd_outbox(bm_ctl *ctl, int argc, char **argv);      /* cmd_outbox.c */
 int bm_cmd_event(bm_ctl *ctl, int argc, char **argv);       /* cmd_event.c: event send */
+int bm_cmd_group(bm_ctl *ctl, int argc, char **argv);       /* cmd_group.c */
 
 #endif

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "bmctl/bmctl.h"
+#include "kafka/kafka.h"
 #include "log/log.h"
 
 typedef struct cmd {
@@ -41,6 +42,8 @@ static const cmd g_cmds[] = {
      "rewards list [--status S] [--campaign C] [--user U] | show ID | retry ID"},
     {"webhook", bm_cmd_webhook, "webhook url GAME [URL|--clear] | secret GAME [--rotate]"},
     {"outbox", bm_cmd_outbox, "outbox parked [--json] | retry ID|all | drop ID"},
+    {"group", bm_cmd_group,
+     "group [--json]                   processes, partitions, lag, relay backlog, rewards"},
 };
 
 static void usage(FILE *f)
@@ -78,6 +81,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bmctl: config error: %s\n", err);
         return 2;
     }
+    bm_kafka_props_set(ctl.cfg.kafka_props);
     /* bmctl speaks on stdout; library logs below warn would only be noise. */
     bm_log_set_level(BM_LOG_LVL_WARN);
     for (size_t k = 0; k < sizeof g_cmds / sizeof g_cmds[0]; k++)

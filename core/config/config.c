@@ -62,6 +62,14 @@ static const key_def g_keys[] = {
         "a processor that stops heartbeating loses its partitions after this"),
     INT("kafka", "socket_timeout_ms", socket_timeout_ms, "10000", 1000, 300000,
         "a broker connection silent this long is dropped and reopened"),
+    STR("kafka", "assignment_strategy", assignment_strategy, "cooperative-sticky",
+        "cooperative-sticky (incremental: a join or leave moves only the partitions that change "
+        "owner) | range | roundrobin"),
+    STR("kafka", "group_instance_id", group_instance_id, "",
+        "static membership: a restart with the same id keeps its partitions (\"\" = dynamic)"),
+    INT("kafka", "lag_commit_ms", lag_commit_ms, "0", 0, 3600000,
+        "commit offsets to Kafka this often for external lag tools (0 = never; PostgreSQL holds "
+        "the truth)"),
     STR("postgres", "dsn", pg_dsn, "dbname=brightmatter", "libpq connection string"),
     INT("pipeline", "batch_max_events", batch_max_events, "50000", 1, 1000000,
         "events per batch transaction at most"),
@@ -75,6 +83,10 @@ static const key_def g_keys[] = {
         "events further in the future go to the DLQ"),
     INT("pipeline", "dedup_window_s", dedup_window_s, "3600", 0, INT_MAX,
         "how long an applied eventId is remembered"),
+    STR("store", "events", store_events, "on",
+        "on: every applied event is kept in game_events (in its batch's transaction) | off"),
+    INT("store", "retention_days", store_retention_days, "30", 0, 36500,
+        "day partitions of game_events older than this are dropped (0 = keep all)"),
     LNG("lua", "instruction_limit", lua_instruction_limit, "1000000", 1000, 1000000000L,
         "VM instructions per formula call"),
     LNG("lua", "memory_limit_kb", lua_memory_limit_kb, "1024", 64, 1048576,
@@ -287,6 +299,17 @@ static int on_ini(void *user, const char *section, const char *name, const char 
     parse_ctx *p = user;
     if (p->failed)
         return 1;
+    if (strcasecmp(section, "librdkafka") == 0) {
+        size_t used = strlen(p->c->kafka_props), need = strlen(name) + strlen(value) + 2;
+        if (strchr(name, '\n') || strchr(value, '\n') || used + need >= sizeof p->c->kafka_props) {
+            snprintf(p->why, sizeof p->why, "librdkafka.%s: the [librdkafka] section is too long",
+                     name);
+            p->failed = 1;
+            return 0;
+        }
+        snprintf(p->c->kafka_props + used, sizeof p->c->kafka_props - used, "%s=%s\n", name, value);
+        return 1;
+    }
     if (bm_config_set(p->c, section, name, value, p->why, sizeof p->why) != 0) {
         p->failed = 1;
         return 0;
@@ -361,4 +384,6 @@ void bm_config_dump(const bm_config *c, void *file)
         else
             fprintf(f, "%s = %ld\n", k->key, *(const long *)base);
     }
+    /* librdkafka properties passed as they are (security.protocol, sasl.*, ssl.*, ...) */
+    fprintf(f, "\n[librdkafka]\n%s", c->kafka_props);
 }

@@ -28,13 +28,18 @@ typedef struct bm_config {
     char run_dir[512];        /* pid, admin socket, bootstrap file, module copies */
     char log_level[16];
     /* [kafka] */
-    char brokers[512];       /* "embedded" or host:port,... */
-    char group_id[128];      /* consumer group of the processors */
-    char events_topic[128];  /* game.events */
-    char partitioner[16];    /* userId -> partition: murmur2 | consistent | fnv1a | none */
-    int embedded_partitions; /* partitions of game.events in embedded mode */
-    int session_timeout_ms;  /* group membership lapses after this without heartbeats */
-    int socket_timeout_ms;   /* a silent broker connection is given up after this */
+    char brokers[512];            /* "embedded" or host:port,... */
+    char group_id[128];           /* consumer group of the processors */
+    char events_topic[128];       /* game.events */
+    char partitioner[16];         /* userId -> partition: murmur2 | consistent | fnv1a | none */
+    int embedded_partitions;      /* partitions of game.events in embedded mode */
+    int session_timeout_ms;       /* group membership lapses after this without heartbeats */
+    int socket_timeout_ms;        /* a silent broker connection is given up after this */
+    char assignment_strategy[64]; /* partition.assignment.strategy of the processors */
+    char group_instance_id[128];  /* static membership (group.instance.id); "" = dynamic */
+    int lag_commit_ms;            /* Kafka-side offset commits for lag tools; 0 = never */
+    /* [librdkafka]: every key passed as is to each Kafka client ("k=v\n" lines) */
+    char kafka_props[4096];
     /* [postgres] */
     char pg_dsn[1024];
     /* [pipeline] */
@@ -44,6 +49,9 @@ typedef struct bm_config {
     int past_bound_s;
     int future_bound_s;
     int dedup_window_s;
+    /* [store] */
+    char store_events[8]; /* on | off */
+    int store_retention_days;
     /* [lua] */
     long lua_instruction_limit;
     long lua_memory_limit_kb;

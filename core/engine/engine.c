@@ -125,7 +125,8 @@ static int config_consumer_start(bm_engine *e, char *err, size_t errlen)
         rd_kafka_conf_set(conf, "socket.timeout.ms", sock, err, errlen) ||
         rd_kafka_conf_set(conf, "group.id", "brightmatter-config-unused", err, errlen) ||
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
-        rd_kafka_conf_set(conf, "log_level", "3", err, errlen)) {
+        rd_kafka_conf_set(conf, "log_level", "3", err, errlen) ||
+        bm_kafka_conf_props(conf, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return -1;
     }
@@ -302,7 +303,7 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
         snprintf(e->bootstrap, sizeof e->bootstrap, "%s", cfg->brokers);
     }
     e->pg = bm_pg_connect(cfg->pg_dsn, err, errlen);
-    if (!e->pg)
+    if (!e->pg || bm_pg_check_schema(e->pg, err, errlen) != 0)
         goto fail;
     /* Modules first, then campaigns: campaigns are adopted by the modules of their type. */
     bm_engine_reload(e);

@@ -174,7 +174,8 @@ rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errle
         rd_kafka_conf_set(conf, "partitioner", "murmur2_random", err, errlen) ||
         rd_kafka_conf_set(conf, "compression.codec", "lz4", err, errlen) ||
         rd_kafka_conf_set(conf, "message.timeout.ms", "10000", err, errlen) ||
-        rd_kafka_conf_set(conf, "socket.timeout.ms", "10000", err, errlen)) {
+        rd_kafka_conf_set(conf, "socket.timeout.ms", "10000", err, errlen) ||
+        bm_kafka_conf_props(conf, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

@@ -64,6 +64,12 @@ int bm_kafka_bootstrap(const bm_config *c, char *out, size_t len, char *err, siz
 /* librdkafka log callback: its lines become logfmt records (module=kafka). */
 void bm_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
+/* The [librdkafka] section ("key=value\n" lines, bm_config.kafka_props): set once
+ * at startup, before any client is created. */
+void bm_kafka_props_set(const char *props);
+/* Applies those properties to a client's conf; -1 with "librdkafka.key: reason". */
+int bm_kafka_conf_props(rd_kafka_conf_t *conf, char *err, size_t errlen);
+
 /* An idempotent producer for `bootstrap`; NULL with err. */
 rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errlen);
 

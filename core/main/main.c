@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "engine/engine.h"
 #include "kafka/kafka.h"
+#include "service/service.h"
 #include "log/log.h"
 #include "util/fs.h"
 
@@ -83,14 +84,17 @@ static int run_engine(const bm_config *cfg)
         bm_error("engine", "cannot start: %s", err);
         return 1;
     }
+    bm_service_ready("processing");
     /* SIGHUP only raises a flag; the reload itself happens at a batch boundary. */
     while (g_run) {
+        bm_service_watchdog();
         if (g_hup) {
             g_hup = 0;
             bm_engine_request_reload(e);
         }
         bm_engine_run_once(e);
     }
+    bm_service_stopping();
     bm_engine_stop(e);
     bm_info("engine", "stopped");
     return 0;
@@ -120,6 +124,7 @@ int main(int argc, char **argv)
                 cfg.log_level);
         return 2;
     }
+    bm_kafka_props_set(cfg.kafka_props);
     install_signals();
     if (strcmp(cmd, "run") == 0)
         return run_engine(&cfg);

@@ -8,6 +8,10 @@
 /* Connects; NULL with err filled on failure. Sets client_min_messages=warning. */
 PGconn *bm_pg_connect(const char *dsn, char *err, size_t errlen);
 
+/* Refuses (-1 with err) a database migrated past BM_SCHEMA_VERSION, the highest
+ * migration this binary was built with. */
+int bm_pg_check_schema(PGconn *c, char *err, size_t errlen);
+
 /* Runs a command or script (no result rows expected); 0 or -1 with err. */
 int bm_pg_exec(PGconn *c, const char *sql, char *err, size_t errlen);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "pipeline/pipeline_int.h"
@@ -110,46 +111,95 @@ static int adopt_partition(bm_pipeline *e, int32_t partition, int64_t *offset)
     return -1;
 }
 
+/* Takes on the partitions in `parts`: offsets and dedup from PostgreSQL. */
+static void take_partitions(bm_pipeline *e, rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p < 0 || p >= BM_MAX_PARTITIONS)
+            continue;
+        int64_t off = 0;
+        if (adopt_partition(e, p, &off) != 0)
+            continue;
+        parts->elems[i].offset = off;
+        if (!e->parts[p].owned)
+            atomic_fetch_add(&e->stats->partitions_owned, 1);
+        e->parts[p].owned = 1;
+        e->parts[p].expected = off;
+        e->parts[p].gap_ok = -1;
+        if (p + 1 > e->npart_seen)
+            e->npart_seen = p + 1;
+        bm_info("pipeline", "partition=%d assigned next_offset=%lld", p, (long long)off);
+    }
+}
+
+/* Gives up the partitions in `parts`: their dedup sets and cached states only. */
+static void give_up_partitions(bm_pipeline *e, rd_kafka_topic_partition_list_t *parts, int lost)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p < 0 || p >= BM_MAX_PARTITIONS)
+            continue;
+        if (e->parts[p].owned)
+            atomic_fetch_sub(&e->stats->partitions_owned, 1);
+        e->parts[p].owned = 0;
+        bm_dedup_free(&e->parts[p].dedup);
+        bm_pipeline_drop_cache(e, p);
+        bm_info("pipeline", "partition=%d %s", p, lost ? "lost" : "revoked");
+    }
+}
+
+/*
+ * Ownership changes only with nothing in flight: the batch being committed is
+ * settled first, and if it failed everything is read again afterwards. With
+ * the cooperative protocol the lists hold only the partitions that change
+ * owner (incremental assign / unassign): the others keep flowing, their
+ * caches stay warm. With an eager strategy every partition is revoked and
+ * assigned again on each rebalance.
+ */
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     bm_pipeline *e = opaque;
-    /* Ownership changes only with nothing in flight: the batch being committed
-     * is settled first, and if it failed everything is read again afterwards. */
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (rerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        /* Adding partitions cannot invalidate the batch in flight. */
+        if (!coop && bm_pipeline_settle(e) != 0)
+            e->need_rewind = 1;
+        take_partitions(e, parts);
+        rd_kafka_error_t *ke = NULL;
+        rd_kafka_resp_err_t ae = RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (coop)
+            ke = rd_kafka_incremental_assign(rk, parts);
+        else
+            ae = rd_kafka_assign(rk, parts);
+        if (ke || ae) {
+            /* Not assigned after all: owning them here would claim partitions
+             * another process reads, which librdkafka fetches nothing for. */
+            bm_error("pipeline", "assign: %s",
+                     ke ? rd_kafka_error_string(ke) : rd_kafka_err2str(ae));
+            if (ke)
+                rd_kafka_error_destroy(ke);
+            give_up_partitions(e, parts, 1);
+        }
+        atomic_fetch_add(&e->stats->rebalances, 1);
+        e->last_presence_ms = 0; /* say so at the end of this step */
+        return;
+    }
     if (bm_pipeline_settle(e) != 0)
         e->need_rewind = 1;
-    if (rerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        for (int i = 0; i < parts->cnt; i++) {
-            int32_t p = parts->elems[i].partition;
-            if (p < 0 || p >= BM_MAX_PARTITIONS)
-                continue;
-            int64_t off = 0;
-            if (adopt_partition(e, p, &off) != 0)
-                continue;
-            parts->elems[i].offset = off;
-            if (!e->parts[p].owned)
-                atomic_fetch_add(&e->stats->partitions_owned, 1);
-            e->parts[p].owned = 1;
-            e->parts[p].expected = off;
-            if (p + 1 > e->npart_seen)
-                e->npart_seen = p + 1;
-            bm_info("pipeline", "partition=%d assigned next_offset=%lld", p, (long long)off);
+    give_up_partitions(e, parts, rd_kafka_assignment_lost(rk));
+    if (coop) {
+        rd_kafka_error_t *ke = rd_kafka_incremental_unassign(rk, parts);
+        if (ke) {
+            bm_error("pipeline", "incremental unassign: %s", rd_kafka_error_string(ke));
+            rd_kafka_error_destroy(ke);
         }
-        rd_kafka_assign(rk, parts);
     } else {
-        for (int i = 0; i < parts->cnt; i++) {
-            int32_t p = parts->elems[i].partition;
-            if (p < 0 || p >= BM_MAX_PARTITIONS)
-                continue;
-            if (e->parts[p].owned)
-                atomic_fetch_sub(&e->stats->partitions_owned, 1);
-            e->parts[p].owned = 0;
-            bm_dedup_free(&e->parts[p].dedup);
-            bm_pipeline_drop_cache(e, p);
-            bm_info("pipeline", "partition=%d revoked", p);
-        }
         rd_kafka_assign(rk, NULL);
     }
+    atomic_fetch_add(&e->stats->rebalances, 1);
+    e->last_presence_ms = 0;
 }
 
 int bm_pipeline_consume(bm_pipeline *e, char *err, size_t errlen)
@@ -179,12 +229,18 @@ int bm_pipeline_consume(bm_pipeline *e, char *err, size_t errlen)
         {"heartbeat.interval.ms", heartbeat},
         {"socket.timeout.ms", sock},
         {"log_level", "4"},
+        {"partition.assignment.strategy", e->cfg.assignment_strategy},
+        {"group.instance.id", e->cfg.group_instance_id[0] ? e->cfg.group_instance_id : NULL},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
-        if (rd_kafka_conf_set(conf, kv[i].k, kv[i].v, err, errlen) != RD_KAFKA_CONF_OK) {
+        if (kv[i].v && rd_kafka_conf_set(conf, kv[i].k, kv[i].v, err, errlen) != RD_KAFKA_CONF_OK) {
             rd_kafka_conf_destroy(conf);
             return -1;
         }
+    }
+    if (bm_kafka_conf_props(conf, err, errlen) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
     }
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_log_cb(conf, bm_kafka_log_cb);
@@ -265,4 +321,58 @@ int bm_pipeline_resync(bm_pipeline *e)
     }
     rd_kafka_topic_partition_list_destroy(l);
     return rc;
+}
+
+void bm_pipeline_reconcile(bm_pipeline *e)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (!e->consumer || rd_kafka_assignment(e->consumer, &l) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    char in[BM_MAX_PARTITIONS] = {0};
+    for (int i = 0; i < l->cnt; i++)
+        if (l->elems[i].partition >= 0 && l->elems[i].partition < BM_MAX_PARTITIONS &&
+            strcmp(l->elems[i].topic, e->cfg.events_topic) == 0)
+            in[l->elems[i].partition] = 1;
+    rd_kafka_topic_partition_list_destroy(l);
+    for (int p = 0; p < e->npart_seen; p++) {
+        if (!e->parts[p].owned || in[p])
+            continue;
+        bm_warn("pipeline", "partition=%d is not assigned to this process any more: given up", p);
+        atomic_fetch_sub(&e->stats->partitions_owned, 1);
+        e->parts[p].owned = 0;
+        bm_dedup_free(&e->parts[p].dedup);
+        bm_pipeline_drop_cache(e, p);
+        e->last_presence_ms = 0;
+    }
+}
+
+void bm_pipeline_reseek(bm_pipeline *e)
+{
+    if (!e->consumer) {
+        for (int p = 0; p < e->npart_seen; p++)
+            e->parts[p].reseek = 0;
+        return;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (int p = 0; p < e->npart_seen; p++) {
+        bm_part *pt = &e->parts[p];
+        if (pt->reseek && pt->owned)
+            rd_kafka_topic_partition_list_add(l, e->cfg.events_topic, p)->offset = pt->reseek_to;
+        pt->reseek = 0;
+    }
+    if (l->cnt) {
+        rd_kafka_error_t *ke = rd_kafka_seek_partitions(e->consumer, l, 5000);
+        if (ke) {
+            bm_error("pipeline", "seek back: %s", rd_kafka_error_string(ke));
+            rd_kafka_error_destroy(ke);
+        }
+        /* A seek that did not happen must not let the next message over the hole. */
+        for (int i = 0; i < l->cnt; i++)
+            if (ke || l->elems[i].err) {
+                bm_error("pipeline", "seek back partition=%d: %s", l->elems[i].partition,
+                         rd_kafka_err2str(l->elems[i].err));
+                e->parts[l->elems[i].partition].gap_ok = -1;
+            }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
 }

@@ -7,11 +7,12 @@
 #include "pipeline/job.h"
 
 #include <jansson.h>
-#include "level/level.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "level/level.h"
+#include "pipeline/store.h"
 
 #define MS_TO_TS(col) "CASE WHEN " col " = 0 THEN NULL ELSE to_timestamp(" col " / 1000.0) END"
 
@@ -319,6 +320,7 @@ void bm_job_run(bm_job *j, PGconn *pg)
         snprintf(j->err, sizeof j->err, "out of memory while building the batch");
         return;
     }
+    bm_store_prepare(j, pg);
     PGresult *r = PQexec(pg, "BEGIN");
     int ok = ok_cmd(r);
     PQclear(r);
@@ -332,7 +334,7 @@ void bm_job_run(bm_job *j, PGconn *pg)
     if (rc == 0 &&
         (write_states(j, pg) || bm_levels_write(pg, j->levels, j->nlevels, j->err, sizeof j->err) ||
          write_grants(j, pg) || write_results(j, pg) || bm_job_write_members(j, pg) ||
-         write_ends(j, pg) || write_outbox(j, pg) || write_dedup(j, pg)))
+         write_ends(j, pg) || write_outbox(j, pg) || write_dedup(j, pg) || bm_store_write(j, pg)))
         rc = -1;
     if (rc != 0) {
         if (PQstatus(pg) == CONNECTION_OK)
@@ -355,6 +357,7 @@ void bm_job_free(bm_job *j)
     if (!j)
         return;
     bm_buf_free(&j->states);
+    bm_buf_free(&j->stored);
     for (int k = 0; k < 4; k++)
         bm_buf_free(&j->levels[k]);
     for (size_t i = 0; i < j->nout; i++)

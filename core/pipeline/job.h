@@ -83,6 +83,9 @@ typedef struct bm_job {
     size_t nparts;
     bm_buf levels[4]; /* players' levels changed: games, users, levels, times (core/level) */
     size_t nlevels;
+    bm_buf stored; /* COPY text for game_events (store.events = on) */
+    size_t nstored;
+    int64_t stored_from_ms, stored_to_ms;
     int64_t *created_ms; /* Kafka CreateTime of each message, for the latency histogram */
     size_t ncreated;
     size_t events;

@@ -112,7 +112,8 @@ int bm_members_start(bm_pipeline *e, char *err, size_t errlen)
         rd_kafka_conf_set(conf, "socket.timeout.ms", sock, err, errlen) ||
         rd_kafka_conf_set(conf, "group.id", "brightmatter-communities-unused", err, errlen) ||
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
-        rd_kafka_conf_set(conf, "log_level", "3", err, errlen)) {
+        rd_kafka_conf_set(conf, "log_level", "3", err, errlen) ||
+        bm_kafka_conf_props(conf, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return -1;
     }

@@ -18,6 +18,7 @@
 #include "log/log.h"
 #include "pipeline/batch_internal.h"
 #include "pipeline/committer.h"
+#include "pipeline/store.h"
 #include "util/clock.h"
 
 typedef struct bm_item {
@@ -272,6 +273,17 @@ static int prepare(bm_pipeline *e, bm_run *r)
         /* Not ours any more, or already applied (read again after a rewind). */
         if (!pt->owned || m->offset < pt->expected || (pt->in_batch && m->offset < pt->batch_next))
             continue;
+        int64_t want = pt->in_batch ? pt->batch_next : pt->expected;
+        if (pt->reseek || (m->offset > want && pt->gap_ok != want)) {
+            if (!pt->reseek)
+                bm_warn("pipeline",
+                        "partition=%d offset=%lld arrived while %lld is next: "
+                        "reading again from %lld",
+                        m->partition, (long long)m->offset, (long long)want, (long long)want);
+            pt->reseek = 1;
+            pt->reseek_to = pt->gap_ok = want;
+            continue;
+        }
         if (!pt->in_batch) {
             pt->in_batch = 1;
             pt->applied = pt->rejected = pt->duplicate = pt->forwarded = 0;
@@ -478,8 +490,13 @@ size_t bm_pipeline_batch_users(bm_pipeline *e, const char ***users)
 
 static void end_batch(bm_pipeline *e)
 {
-    for (int p = 0; p < e->npart_seen; p++)
+    int reseek = 0;
+    for (int p = 0; p < e->npart_seen; p++) {
         e->parts[p].in_batch = 0;
+        reseek |= e->parts[p].reseek;
+    }
+    if (reseek)
+        bm_pipeline_reseek(e);
 }
 
 /* After a failed batch: forget everything derived from it and rewind. */
@@ -493,13 +510,29 @@ static void rewind_all(bm_pipeline *e)
 }
 
 /* Kafka-side commit of what PostgreSQL now holds: for lag monitoring only. */
+/*
+ * Kafka-side offsets only feed external lag tools (kafka.lag_commit_ms; the
+ * truth is consumer_offsets in PostgreSQL). They are off by default: with
+ * librdkafka before 2.8 a commit that races a rebalance is answered "illegal
+ * generation" and the client then drops its whole assignment, which would
+ * stop the partitions of every process at each join or leave.
+ */
 static void commit_lag(bm_pipeline *e, const bm_job *j)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)j->nparts + 1);
     for (size_t i = 0; i < j->nparts; i++)
-        rd_kafka_topic_partition_list_add(l, e->cfg.events_topic, j->parts[i].partition)->offset =
-            j->parts[i].next;
-    if (l->cnt && e->consumer)
+        if (j->parts[i].partition >= 0 && j->parts[i].partition < BM_MAX_PARTITIONS)
+            e->parts[j->parts[i].partition].committed = j->parts[i].next;
+    int64_t now = bm_now_ms();
+    if (e->cfg.lag_commit_ms <= 0 || !e->consumer ||
+        now - e->last_lag_commit_ms < e->cfg.lag_commit_ms)
+        return;
+    e->last_lag_commit_ms = now;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(e->npart_seen + 1);
+    for (int p = 0; p < e->npart_seen; p++)
+        if (e->parts[p].owned && e->parts[p].committed > 0)
+            rd_kafka_topic_partition_list_add(l, e->cfg.events_topic, p)->offset =
+                e->parts[p].committed;
+    if (l->cnt)
         rd_kafka_commit(e->consumer, l, 1);
     rd_kafka_topic_partition_list_destroy(l);
 }
@@ -654,6 +687,11 @@ int bm_pipeline_step(bm_pipeline *e)
         if (job) {
             job->events = r->n;
             keep_created(r, job);
+            if (e->store_events)
+                for (size_t i = 0; i < r->n; i++)
+                    if (r->items[i].valid && !r->items[i].dup)
+                        bm_store_add(job, &r->items[i].ev, r->items[i].msg->payload,
+                                     r->items[i].msg->len);
         }
     }
     /* Everything the batch writes is in the job now. Its dirty marks are cleared

@@ -22,9 +22,16 @@
 
 /* What the processor knows about one partition of game.events. */
 typedef struct bm_part {
-    int owned;        /* assigned to this process */
-    int64_t expected; /* next offset to apply = consumer_offsets.next_offset */
-    bm_dedup dedup;   /* eventIds applied within the window */
+    int owned;         /* assigned to this process */
+    int64_t expected;  /* next offset to apply = consumer_offsets.next_offset */
+    int64_t committed; /* next offset of the last committed batch (lag reports) */
+    /* A message past the next offset (polled before an ownership change, or a
+     * real hole in the log) is never applied over the hole: the partition is
+     * read again from the next offset; a message past it after that seek is a
+     * hole in the log itself and is accepted. */
+    int reseek;
+    int64_t reseek_to, gap_ok;
+    bm_dedup dedup; /* eventIds applied within the window */
     /* the batch being built */
     int in_batch;
     int64_t batch_next;
@@ -54,8 +61,9 @@ typedef struct bm_pipeline {
     int npart_seen;
     int32_t events_nparts; /* partitions of events_topic (0 until known) */
     bm_run *batch_run;     /* the reusable buffers of one batch */
-    int64_t last_prune_ms, last_tick_ms;
-    int tick_state; /* a tick touched state outside any partition this batch */
+    int64_t last_prune_ms, last_tick_ms, last_lag_commit_ms, last_presence_ms, last_retain_ms;
+    int tick_state;   /* a tick touched state outside any partition this batch */
+    int store_events; /* store.events = on: applied events into game_events */
     /* once-only claims ("module\x1fcampaign\x1fkey") */
     bm_strset claimed;  /* known committed (by any process) */
     bm_strset inflight; /* in the job being committed */
@@ -92,6 +100,15 @@ void bm_pipeline_drop_cache(bm_pipeline *e, int32_t partition);
 int bm_pipeline_settle(bm_pipeline *e);
 /* Re-reads offsets from PostgreSQL for the owned partitions and seeks there. */
 int bm_pipeline_resync(bm_pipeline *e);
+/* group_members: this process's partitions, offsets and ends (presence.c);
+ * written every 2 s, at once after an ownership change (force), removed at stop. */
+void bm_pipeline_presence(bm_pipeline *e, int force);
+void bm_pipeline_absent(bm_pipeline *e);
+/* Gives up partitions this process thinks it owns but librdkafka no longer
+ * assigns to it (a missed revoke): called between batches. */
+void bm_pipeline_reconcile(bm_pipeline *e);
+/* Seeks the partitions marked `reseek` back to their next offset. */
+void bm_pipeline_reseek(bm_pipeline *e);
 /* Sets up the consumer on game.events (rebalance callback reads PostgreSQL offsets). */
 int bm_pipeline_consume(bm_pipeline *e, char *err, size_t errlen);
 /* Leaves the group and stops the committer. */

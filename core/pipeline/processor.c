@@ -12,6 +12,7 @@
 #include "pg/pg.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_int.h"
+#include "pipeline/store.h"
 #include "util/clock.h"
 
 static void processor_stop(void *state);
@@ -36,6 +37,11 @@ static int processor_start(const bm_role_env *env, void **state, char *err, size
     p->last_tick_ms = bm_now_ms();
     if (bm_cmdauth_load(&p->cmdkeys, &p->cfg, 1, err, errlen) != 0)
         return -1;
+    if (strcmp(p->cfg.store_events, "on") != 0 && strcmp(p->cfg.store_events, "off") != 0) {
+        snprintf(err, errlen, "store.events: '%s' is neither on nor off", p->cfg.store_events);
+        return -1;
+    }
+    p->store_events = strcmp(p->cfg.store_events, "on") == 0;
     p->pg = bm_pg_connect(p->cfg.pg_dsn, err, errlen);
     if (!p->pg)
         return -1;
@@ -69,8 +75,14 @@ static void processor_step(void *state)
         prune_dedup(p, now);
         p->last_prune_ms = now;
     }
+    if (p->store_events && (!p->last_retain_ms || now - p->last_retain_ms > 3600 * 1000)) {
+        bm_store_retain(p->pg, p->cfg.store_retention_days);
+        p->last_retain_ms = now;
+    }
     bm_members_poll(p);
     bm_pipeline_step(p);
+    bm_pipeline_reconcile(p);
+    bm_pipeline_presence(p, 0);
 }
 
 static void processor_stop(void *state)
@@ -79,6 +91,8 @@ static void processor_stop(void *state)
     if (!p)
         return;
     bm_pipeline_unconsume(p);
+    if (p->pg)
+        bm_pipeline_absent(p);
     bm_pipeline_free_run(p);
     bm_members_stop(p);
     bm_strset_free(&p->claimed);

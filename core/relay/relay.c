@@ -319,7 +319,8 @@ static int relay_start(const bm_role_env *env, void **state, char *err, size_t e
                           errlen) ||
         rd_kafka_conf_set(conf, "compression.codec", "lz4", err, errlen) ||
         rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", err, errlen) ||
-        rd_kafka_conf_set(conf, "socket.timeout.ms", sock, err, errlen)) {
+        rd_kafka_conf_set(conf, "socket.timeout.ms", sock, err, errlen) ||
+        bm_kafka_conf_props(conf, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         free(r);
         return -1;

@@ -16,6 +16,7 @@ typedef struct bm_stats {
     _Atomic uint64_t ticks, campaigns_ended;
     _Atomic uint64_t ends_committed; /* batches that marked campaigns ended: re-read them */
     _Atomic int partitions_owned;    /* partitions of game.events assigned (gauge, /readyz) */
+    _Atomic uint64_t rebalances;     /* partition assignment changes seen by the processor */
     /* event-to-committed latency (commit time - Kafka CreateTime), log2 buckets of ms
      * (bucket i holds values below 2^i ms: the /metrics histogram) */
     _Atomic uint64_t latency_hist[32];

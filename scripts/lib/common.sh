@@ -11,7 +11,7 @@ BM_DEB_PACKAGES=(
     build-essential cmake pkg-config git
     clang clang-format clang-tidy cppcheck
     librdkafka-dev libpq-dev libjansson-dev liblua5.4-dev libinih-dev libcmocka-dev
-    libcurl4-openssl-dev libmicrohttpd-dev libssl-dev nettle-dev zlib1g-dev libwslay-dev
+    libcurl4-openssl-dev libmicrohttpd-dev libssl-dev nettle-dev zlib1g-dev libwslay-dev libsystemd-dev
     postgresql postgresql-contrib
     procps psmisc util-linux jq
     nodejs chromium

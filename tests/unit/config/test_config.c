@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "kafka/kafka.h"
 
 static char g_path[256];
 
@@ -50,6 +51,35 @@ static void test_values_and_env_override(void **state)
     assert_int_equal(c.batch_linger_ms, 7);    /* environment wins over default */
     assert_string_equal(c.brokers, "k2:9092"); /* and over the file */
     assert_int_equal(c.dedup_window_s, 3600);  /* untouched keys keep defaults */
+    unlink(p);
+}
+
+/* [librdkafka] keys pass through as they are, in order; a bad one is named. */
+static void test_librdkafka_section(void **state)
+{
+    (void)state;
+    char err[512];
+    bm_config c;
+    const char *p = write_conf("[librdkafka]\nsecurity.protocol = SASL_SSL\n"
+                               "sasl.mechanisms = SCRAM-SHA-256\nclient.rack = rack-a\n");
+    assert_int_equal(bm_config_load(&c, p, err, sizeof err), 0);
+    assert_string_equal(c.kafka_props, "security.protocol=SASL_SSL\nsasl.mechanisms=SCRAM-SHA-256\n"
+                                       "client.rack=rack-a\n");
+    assert_string_equal(c.assignment_strategy, "cooperative-sticky");
+    bm_kafka_props_set(c.kafka_props);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char v[64];
+    size_t vl = sizeof v;
+    assert_int_equal(bm_kafka_conf_props(conf, err, sizeof err), 0);
+    assert_int_equal(rd_kafka_conf_get(conf, "client.rack", v, &vl), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, "rack-a");
+    rd_kafka_conf_destroy(conf);
+    bm_kafka_props_set("no.such.property=1\n");
+    conf = rd_kafka_conf_new();
+    assert_int_equal(bm_kafka_conf_props(conf, err, sizeof err), -1);
+    assert_non_null(strstr(err, "librdkafka.no.such.property"));
+    rd_kafka_conf_destroy(conf);
+    bm_kafka_props_set("");
     unlink(p);
 }
 
@@ -134,6 +164,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_file_is_valid),
         cmocka_unit_test(test_values_and_env_override),
+        cmocka_unit_test(test_librdkafka_section),
         cmocka_unit_test(test_errors_name_file_line_key),
         cmocka_unit_test(test_roles_are_a_set),
         cmocka_unit_test(test_bad_env_value),
