@@ -152,8 +152,7 @@ void gw_producer_stop(bm_gateway *g);
 /* Produces n messages keyed by keys[i] to topic and waits for every acknowledgement;
  * 0, or -1 (timeout or broker error) with err. */
 int gw_produce_acked(bm_gateway *g, const char *topic, char **vals, const char **keys, size_t n,
-                     const char *const *sigs,
-                     char *err, size_t errlen);
+                     const char *const *sigs, char *err, size_t errlen);
 void gw_events_post(gw_req *r);
 void gw_bp_command(gw_req *r, const char *campaign, const char *user, const char *what);
 

@@ -111,7 +111,7 @@ json_t *bm_pv_battlepass(const bm_pv_campaign *cc, const char *user, const bm_pv
     if (!v)
         return NULL;
     view_build(cc->config, v);
-    int tier = view_tier(v, p->value);                      /* tiers completed */
+    int tier = view_tier(v, p->value);                     /* tiers completed */
     int current = tier < v->ntiers ? tier + 1 : v->ntiers; /* numbered as the product does */
     int purchased = json_integer_value(json_object_get(p->doc, "p")) != 0;
     int64_t bought = json_integer_value(json_object_get(p->doc, "pt"));

@@ -181,7 +181,8 @@ static int on_score(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, const
     const char *user = api->event_user(ev);
     if (cfg->has_level) {
         double lvl;
-        if (api->event_number(ev, "level", &lvl) != 0 || lvl < cfg->min_level)
+        /* The player's level as the host keeps it (this event's own level included). */
+        if (api->player_level(b, ev, &lvl) != 0 || lvl < cfg->min_level)
             return BM_SKIP;
     }
     if (!cfg->by_community && !member_ok(ti, cfg, b, user))
@@ -254,7 +255,8 @@ static int on_score(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, const
 
 static int tn_init(const bm_host_api *api, bm_host *host, void **instance, char *err, size_t errlen)
 {
-    if (api->size < offsetof(bm_host_api, result_put) + sizeof api->result_put) {
+    if (api->size < offsetof(bm_host_api, player_level) + sizeof api->player_level ||
+        !api->player_level) {
         snprintf(err, errlen, "host API 2 required (claim_once, standings, result rows); size %u",
                  (unsigned)api->size);
         return BM_ERROR;

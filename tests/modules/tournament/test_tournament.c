@@ -205,13 +205,27 @@ static void o_command(const tev *e)
         u->joined = 1;
 }
 
+/* The player's level as the host keeps it: the level of the player's latest event by
+ * event time (ties: the later one in the stream), commands carrying none. */
+static int g_level[NUSERS], g_has_level[NUSERS];
+static int64_t g_level_t[NUSERS];
+
+static void o_level(const tev *e)
+{
+    if (e->level < 0 || (g_has_level[e->user] && e->t < g_level_t[e->user]))
+        return;
+    g_level[e->user] = e->level;
+    g_level_t[e->user] = e->t;
+    g_has_level[e->user] = 1;
+}
+
 static void o_score(int k, const tev *e)
 {
     const ocamp *c = &OC[k];
     ouser *u = &OU[k][e->user];
     if (e->t < c->start || e->t >= c->end)
         return;
-    if (c->min_level >= 0 && (e->level < 0 || e->level < c->min_level))
+    if (c->min_level >= 0 && (!g_has_level[e->user] || g_level[e->user] < c->min_level))
         return;
     if (c->gated && !g_member[0][e->user] && !g_member[1][e->user])
         return;
@@ -368,6 +382,9 @@ static void property_run(uint64_t seed, int batch, int reload_every)
     static tev evs[N];
     char buf[1024], err[512];
     memset(OU, 0, sizeof OU);
+    memset(g_level, 0, sizeof g_level);
+    memset(g_has_level, 0, sizeof g_has_level);
+    memset(g_level_t, 0, sizeof g_level_t);
     o_fee_low = o_ended = 0;
     uint64_t s = seed ^ 0x5eed;
     for (int c = 0; c < 2; c++)
@@ -391,6 +408,8 @@ static void property_run(uint64_t seed, int batch, int reload_every)
         assert_true(harness_event(buf) >= 0);
         if (reload_every && i % reload_every == reload_every - 1)
             assert_int_equal(harness_reload(err, sizeof err), 0);
+        if (e->kind == K_SCORE || e->kind == K_OTHER)
+            o_level(e);
         if (e->kind == K_ENTRY || e->kind == K_JOIN)
             o_command(e);
         else if (e->kind == K_SCORE)
