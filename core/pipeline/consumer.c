@@ -166,6 +166,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
         /* Adding partitions cannot invalidate the batch in flight. */
         if (!coop && bm_pipeline_settle(e) != 0)
             e->need_rewind = 1;
+        e->assigned_once = 1;
         take_partitions(e, parts);
         rd_kafka_error_t *ke = NULL;
         rd_kafka_resp_err_t ae = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -266,6 +267,29 @@ int bm_pipeline_consume(bm_pipeline *e, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * librdkafka before 2.3.0 asserts when a cooperative-sticky consumer that has
+ * joined its group but was never handed an assignment is destroyed (its
+ * assignor state is still NULL; fixed upstream in 2.3.0). Such a consumer gets a
+ * few seconds to receive its first assignment; one that still has none is closed
+ * (it leaves the group) and kept here rather than destroyed: the process is
+ * stopping, and a reachable handle is not a leak.
+ */
+static rd_kafka_t *g_unassigned_consumer;
+
+static int destroy_is_safe(bm_pipeline *e)
+{
+    if (e->assigned_once || rd_kafka_version() >= 0x020300ff ||
+        strcmp(rd_kafka_rebalance_protocol(e->consumer), "COOPERATIVE") != 0)
+        return 1;
+    for (int i = 0; i < 50 && !e->assigned_once; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(e->consumer, 100);
+        if (m)
+            rd_kafka_message_destroy(m); /* not applied: its offset is not stored */
+    }
+    return e->assigned_once;
+}
+
 void bm_pipeline_unconsume(bm_pipeline *e)
 {
     /* The last batch commits before the group is left. */
@@ -276,8 +300,15 @@ void bm_pipeline_unconsume(bm_pipeline *e)
     }
     if (e->consumer) {
         /* close before destroy: leaves the group cleanly (revoke callback runs). */
+        int safe = destroy_is_safe(e);
         rd_kafka_consumer_close(e->consumer);
-        rd_kafka_destroy(e->consumer);
+        if (safe) {
+            rd_kafka_destroy(e->consumer);
+        } else {
+            bm_warn("pipeline", "consumer closed before its first assignment: kept, not "
+                                "destroyed (librdkafka before 2.3.0 would abort)");
+            g_unassigned_consumer = e->consumer;
+        }
         e->consumer = NULL;
     }
     bm_committer_stop(e->committer);
