@@ -7,6 +7,8 @@
 
 #include "event/event.h"
 #include "log/log.h"
+#include "loader/probation.h"
+#include "watchdog/watchdog.h"
 
 struct bm_route_bucket {
     char *key; /* game \x1f type */
@@ -91,7 +93,10 @@ static void adoption_drop(bm_modinst *mi, bm_camp *camp)
     for (size_t i = 0; i < a->n; i++) {
         if (a->v[i].camp != camp)
             continue;
+        bm_watchdog_enter(BM_WD_CAMPAIGN_REMOVE, mi->name, mi->generation, mi->src_path,
+                          camp->row.id);
         mi->m->campaign_remove(mi->instance, a->v[i].cctx);
+        bm_watchdog_leave();
         bm_routes_clear(&a->v[i].routes);
         a->v[i] = a->v[--a->n];
         return;
@@ -104,7 +109,9 @@ static int adopt_one(bm_modinst *mi, bm_camp *camp, char *err, size_t errlen)
     bm_routes routes = {0};
     void *cctx = NULL;
     err[0] = '\0';
+    bm_watchdog_enter(BM_WD_CAMPAIGN_ADD, mi->name, mi->generation, mi->src_path, camp->row.id);
     int rc = mi->m->campaign_add(mi->instance, &camp->c, &routes, &cctx, err, errlen);
+    bm_watchdog_leave();
     if (rc != BM_OK) {
         if (!err[0])
             snprintf(err, errlen, "campaign_add returned %d", rc);
@@ -277,7 +284,11 @@ static void camp_attach(bm_camp *c, const bm_modset *mods)
 {
     bm_modinst *mi = mods ? bm_modset_find_serves(mods, BM_KIND_CAMPAIGN, c->row.type) : NULL;
     if (!mi) {
-        snprintf(c->refused, sizeof c->refused, "no module serves type '%s'", c->row.type);
+        const char *q = bm_probation_disabled_reason(c->row.type);
+        if (q)
+            snprintf(c->refused, sizeof c->refused, "disabled: %s", q);
+        else
+            snprintf(c->refused, sizeof c->refused, "no module serves type '%s'", c->row.type);
         bm_warn("campaign", "campaign=%s not served: %s", c->row.id, c->refused);
         return;
     }
@@ -391,7 +402,10 @@ void bm_camps_release(bm_camps *cs, bm_modinst *mi)
             snprintf(a->v[i].camp->refused, sizeof a->v[i].camp->refused, "module %s retired",
                      mi->name);
         }
+        bm_watchdog_enter(BM_WD_CAMPAIGN_REMOVE, mi->name, mi->generation, mi->src_path,
+                          a->v[i].camp->row.id);
         mi->m->campaign_remove(mi->instance, a->v[i].cctx);
+        bm_watchdog_leave();
         bm_routes_clear(&a->v[i].routes);
     }
     free(a->v);

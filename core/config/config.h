@@ -31,6 +31,16 @@ typedef struct bm_config {
     long lua_instruction_limit;
     long lua_memory_limit_kb;
     int lua_pattern_max_len;
+    /* containment (docs/DESIGN.md "Containment") */
+    int supervise;              /* engine.supervise: a master process restarts the worker */
+    int stop_timeout_ms;        /* engine.stop_timeout_ms: SIGKILL the worker after this */
+    int restart_backoff_max_ms; /* engine.restart_backoff_max_ms */
+    int probation_s;            /* engine.probation_s: a new generation is proven after this */
+    int wd_init_ms, wd_campaign_ms, wd_event_ms, wd_tick_ms, wd_other_ms; /* [watchdog] */
+    int lua_breaker_failures;     /* lua.breaker_failures in a row suspend a formula */
+    int lua_breaker_cooldown_ms;  /* lua.breaker_cooldown_ms, doubled on each repeat */
+    int lua_batch_budget_ms;      /* lua.batch_budget_ms per formula per batch */
+    char on_gap[16];              /* pipeline.on_gap: carry_on | stop */
 } bm_config;
 
 /* Fills every key with its documented default. */

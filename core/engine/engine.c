@@ -11,8 +11,11 @@
 #include <unistd.h>
 
 #include "host/host.h"
+#include "loader/probation.h"
 #include "log/log.h"
 #include "pg/pg.h"
+#include "supervisor/supervisor.h"
+#include "watchdog/watchdog.h"
 
 int64_t bm_now_ms(void)
 {
@@ -187,6 +190,16 @@ int bm_engine_start(bm_engine *e, const bm_config *cfg, volatile sig_atomic_t *r
         snprintf(err, errlen, "engine.run_dir %s: %s", cfg->run_dir, strerror(errno));
         return -1;
     }
+    /* Containment before any module is touched: what the last worker crashed in is
+     * quarantined, and every call into a module from here on runs under the watchdog. */
+    const int deadlines[BM_WD_NKINDS] = {
+        cfg->wd_init_ms,  cfg->wd_campaign_ms, cfg->wd_campaign_ms, cfg->wd_campaign_ms,
+        cfg->wd_event_ms, cfg->wd_tick_ms,     cfg->wd_other_ms,    cfg->wd_other_ms,
+        cfg->wd_other_ms};
+    if (bm_probation_open(e->copy_dir, bm_supervisor_restart_reason()[0] != '\0',
+                          cfg->probation_s, err, errlen) != 0 ||
+        bm_watchdog_start(bm_probation_crash_path(), deadlines, err, errlen) != 0)
+        return -1;
     if (strcmp(cfg->brokers, "embedded") == 0) {
         char path[1100];
         bm_kafka_bootstrap_path(cfg, path, sizeof path);
@@ -241,6 +254,7 @@ static void boundary(bm_engine *e)
     }
     if (e->admin)
         bm_admin_serve(e->admin);
+    bm_probation_tick(e->mods);
 }
 
 void bm_engine_run_once(bm_engine *e)
@@ -272,6 +286,8 @@ void bm_engine_stop(bm_engine *e)
         bm_modset_free(e->mods);
         e->mods = NULL;
     }
+    bm_watchdog_stop();
+    bm_probation_close();
     bm_state_cache_free(&e->cache);
     if (e->pg)
         PQfinish(e->pg);
@@ -326,6 +342,10 @@ char *bm_engine_modules_json(bm_engine *e)
     json_object_set_new(st, "latencyP50Ms", json_real(bm_stats_latency_pct(&e->stats, 50)));
     json_object_set_new(st, "latencyP99Ms", json_real(bm_stats_latency_pct(&e->stats, 99)));
     json_object_set_new(root, "stats", st);
+    json_t *ct = bm_probation_json();
+    json_object_set_new(ct, "restarts", json_integer(bm_supervisor_restarts()));
+    json_object_set_new(ct, "lastRestartReason", json_string(bm_supervisor_restart_reason()));
+    json_object_set_new(root, "containment", ct);
     pthread_mutex_lock(&e->report_lock);
     json_object_set_new(root, "lastReload", json_string(e->report));
     pthread_mutex_unlock(&e->report_lock);

@@ -15,6 +15,7 @@
 #include "engine/engine.h"
 #include "kafka/kafka.h"
 #include "log/log.h"
+#include "supervisor/supervisor.h"
 
 static volatile sig_atomic_t g_run = 1;
 static volatile sig_atomic_t g_hup = 0;
@@ -77,6 +78,7 @@ static int run_broker(const bm_config *cfg)
 
 static int run_engine(const bm_config *cfg)
 {
+    install_signals();
     static bm_engine e;
     char err[1024];
     if (bm_engine_start(&e, cfg, &g_run, err, sizeof err) != 0) {
@@ -95,6 +97,24 @@ static int run_engine(const bm_config *cfg)
     bm_engine_stop(&e);
     bm_info("engine", "stopped");
     return 0;
+}
+
+static int worker_main(void *ud)
+{
+    return run_engine(ud);
+}
+
+/* The master process restarts the worker after a crash (core/supervisor). */
+static int run_supervised(const bm_config *cfg)
+{
+    if (!cfg->supervise)
+        return run_engine(cfg);
+    signal(SIGPIPE, SIG_IGN);
+    bm_supervisor_opts o = {.backoff_min_ms = 250,
+                            .backoff_max_ms = cfg->restart_backoff_max_ms,
+                            .stable_ms = 60000,
+                            .stop_timeout_ms = cfg->stop_timeout_ms};
+    return bm_supervisor_run(&o, worker_main, (void *)cfg);
 }
 
 int main(int argc, char **argv)
@@ -121,9 +141,9 @@ int main(int argc, char **argv)
                 cfg.log_level);
         return 2;
     }
-    install_signals();
     if (strcmp(cmd, "run") == 0)
-        return run_engine(&cfg);
+        return run_supervised(&cfg);
+    install_signals();
     if (strcmp(cmd, "broker") == 0)
         return run_broker(&cfg);
     if (strcmp(cmd, "config") == 0) {

@@ -15,6 +15,7 @@
 #include "log/log.h"
 #include "pipeline/batch_internal.h"
 #include "pipeline/committer.h"
+#include "watchdog/watchdog.h"
 
 typedef struct bm_item {
     rd_kafka_message_t *msg;
@@ -257,7 +258,10 @@ static void dispatch(bm_engine *e, bm_run *r)
             if (!c->mi || !in_window(c, &it->ev))
                 continue;
             b->cur_camp = c;
+            bm_watchdog_enter(BM_WD_EVENT, c->mi->name, c->mi->generation, c->mi->src_path,
+                              c->row.id);
             int rc = c->mi->m->on_event(c->mi->instance, c->cctx, b, &it->ev);
+            bm_watchdog_leave();
             c->events++;
             c->mi->events++;
             if (rc == BM_SKIP) {
