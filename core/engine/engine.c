@@ -196,7 +196,9 @@ int bm_engine_start(bm_engine *e, const bm_config *cfg, volatile sig_atomic_t *r
         cfg->wd_init_ms,  cfg->wd_campaign_ms, cfg->wd_campaign_ms, cfg->wd_campaign_ms,
         cfg->wd_event_ms, cfg->wd_tick_ms,     cfg->wd_other_ms,    cfg->wd_other_ms,
         cfg->wd_other_ms};
-    if (bm_probation_open(e->copy_dir, bm_supervisor_restart_reason()[0] != '\0',
+    char state_dir[1100];
+    snprintf(state_dir, sizeof state_dir, "%s/containment", cfg->run_dir);
+    if (bm_probation_open(state_dir, e->copy_dir, bm_supervisor_restart_reason()[0] != '\0',
                           cfg->probation_s, err, errlen) != 0 ||
         bm_watchdog_start(bm_probation_crash_path(), deadlines, err, errlen) != 0)
         return -1;

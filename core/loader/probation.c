@@ -39,7 +39,8 @@ typedef struct on_probation {
 
 static struct {
     int open;
-    char dir[1024];
+    char dir[1024];    /* the records */
+    char copies[1024]; /* per-generation copies */
     char crash[1100];
     int probation_s;
     quarantined q[BM_PROB_MAX];
@@ -245,21 +246,21 @@ static int is_generation_copy(const char *n)
 
 static void clear_stale_copies(void)
 {
-    DIR *dir = opendir(g.dir);
+    DIR *dir = opendir(g.copies);
     struct dirent *de;
     int n = 0;
     while (dir && (de = readdir(dir)) != NULL) {
         if (!is_generation_copy(de->d_name))
             continue;
         char p[1400];
-        snprintf(p, sizeof p, "%s/%s", g.dir, de->d_name);
+        snprintf(p, sizeof p, "%s/%s", g.copies, de->d_name);
         if (unlink(p) == 0)
             n++;
     }
     if (dir)
         closedir(dir);
     if (n)
-        bm_info("loader", "cleared %d stale per-generation copies in %s", n, g.dir);
+        bm_info("loader", "cleared %d stale per-generation copies in %s", n, g.copies);
 }
 
 /* Blames the generations the previous worker left on probation, or forgets them. */
@@ -290,7 +291,9 @@ static void settle_states(int after_crash, const bm_crash_record *cr)
                      cr->callback, cr->campaign[0] ? " of campaign " : "", cr->campaign,
                      cr->generation);
             quarantine(hash, name, serves, file, reason);
-        } else if (strcmp(st, "probation") == 0 && after_crash) {
+        } else if (strcmp(st, "probation") == 0 && after_crash && !cr) {
+            /* No record names the culprit (it died where no handler runs): every
+             * generation still on probation is suspect. */
             snprintf(reason, sizeof reason,
                      "on probation (generation %s) when the worker died: %s", gen,
                      bm_supervisor_restart_reason()[0] ? bm_supervisor_restart_reason()
@@ -305,17 +308,22 @@ static void settle_states(int after_crash, const bm_crash_record *cr)
         closedir(dir);
 }
 
-int bm_probation_open(const char *copy_dir, int after_crash, int probation_s, char *err,
-                      size_t errlen)
+int bm_probation_open(const char *state_dir, const char *copy_dir, int after_crash,
+                      int probation_s, char *err, size_t errlen)
 {
     memset(&g, 0, sizeof g);
-    snprintf(g.dir, sizeof g.dir, "%s", copy_dir);
-    snprintf(g.crash, sizeof g.crash, "%s/crash.rec", copy_dir);
+    snprintf(g.dir, sizeof g.dir, "%s", state_dir);
+    snprintf(g.copies, sizeof g.copies, "%s", copy_dir);
+    snprintf(g.crash, sizeof g.crash, "%s/crash.rec", state_dir);
     g.probation_s = probation_s;
+    if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: %s", state_dir, strerror(errno));
+        return -1;
+    }
     static const char *const subs[] = {"state", "good", "quarantine"};
     for (size_t i = 0; i < 3; i++) {
         char p[1100];
-        snprintf(p, sizeof p, "%s/%s", copy_dir, subs[i]);
+        snprintf(p, sizeof p, "%s/%s", state_dir, subs[i]);
         if (mkdir(p, 0700) != 0 && errno != EEXIST) {
             snprintf(err, errlen, "%s: %s", p, strerror(errno));
             return -1;

@@ -10,9 +10,10 @@
  * is not loaded again; the last good copy of the module serves instead, or,
  * when there is none, the module's campaigns stay disabled with the reason.
  *
- * Files under <copy_dir>: state/<name>.rec (the generation in service and
- * whether it is on probation), good/<name>.so + .rec, quarantine/<hash>.rec,
- * crash.rec (written by the watchdog or the crash handler).
+ * Files under the state directory (<run_dir>/containment): state/<name>.g<N>.rec
+ * (a generation in service and whether it is on probation), good/<name>.so +
+ * .rec, quarantine/<hash>.rec, crash.rec (written by the watchdog or the crash
+ * handler).
  */
 #ifndef BM_PROBATION_H
 #define BM_PROBATION_H
@@ -24,15 +25,15 @@
 #include "loader/loader.h"
 
 /*
- * Opens the records under copy_dir at start: clears stale per-generation
- * copies, quarantines what the crash record names, and, when after_crash
+ * Opens the records under state_dir at start: clears stale per-generation
+ * copies from copy_dir, quarantines what the crash record names, and, when after_crash
  * (the master restarted this worker after a crash), every generation still on
  * probation; otherwise probation records are forgotten (the previous process
  * was stopped from outside, which proves nothing about its modules).
  * probation_s: see above. 0, or -1 with err.
  */
-int bm_probation_open(const char *copy_dir, int after_crash, int probation_s, char *err,
-                      size_t errlen);
+int bm_probation_open(const char *state_dir, const char *copy_dir, int after_crash,
+                      int probation_s, char *err, size_t errlen);
 
 /* Where the watchdog writes its crash record. */
 const char *bm_probation_crash_path(void);

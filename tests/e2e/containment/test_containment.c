@@ -1,0 +1,210 @@
+/*
+ * Crashing and hanging modules never take the engine down or into a crash
+ * loop. Each case runs the real engine (supervised by its master process)
+ * with a leaderboard next to the template module `example`, broken in one
+ * callback, and checks what an operator sees: one restart, the file named
+ * as quarantined, the last good copy serving (or the module's campaigns
+ * disabled with the reason when there is none), every other campaign exact.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "containment.h"
+
+static int setup(void **state)
+{
+    bm_e2e *e = calloc(1, sizeof *e);
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    bm_e2e_cleanup(*state);
+    free(*state);
+    return 0;
+}
+
+static void init_world(bm_e2e *e, const char *name)
+{
+    bm_e2e_init(e, name, 3);
+    bm_e2e_setenv(e, "BM_ENGINE_PROBATION_S", "1");
+    bm_e2e_setenv(e, "BM_WATCHDOG_EVENT_MS", "500");
+    bm_e2e_setenv(e, "BM_ENGINE_STOP_TIMEOUT_MS", "3000");
+}
+
+/* A module loaded for the first time (no good copy) that crashes or hangs on
+ * its first event: one restart, its campaign disabled with the reason, the
+ * leaderboard next to it counts every event, and a fresh start with the file
+ * still in place does not crash again. */
+static void first_event_fault(bm_e2e *e, const char *fixture, const char *death,
+                              const char *blame)
+{
+    char ex[64], board[64];
+    ct_install(e, "tpl_good"); /* bmctl validates the campaign with a working build */
+    ct_campaigns(e, ex, board, sizeof ex);
+    ct_install(e, fixture);
+
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+    bm_e2e_wait_log(&g, "started roles=", 30000);
+    long long want = ct_produce(e, 200, 1);
+    bm_e2e_wait_log(&g, death, 30000);
+    bm_e2e_wait_offsets(e, &g, 200, 60000);
+    ct_wait_total(e, &g, board, want, 30000);
+    assert_true(bm_e2e_log_contains(&g, blame));
+    assert_true(bm_e2e_log_contains(&g, "level=error module=loader msg=\"quarantined file="));
+    assert_int_equal(bm_e2e_log_count(&g, "died:"), 1); /* no crash loop */
+
+    json_t *ct, *m = ct_modules(e, &ct);
+    assert_int_equal(json_integer_value(json_object_get(ct, "restarts")), 1);
+    json_t *q = json_array_get(json_object_get(ct, "quarantined"), 0);
+    assert_non_null(strstr(json_string_value(json_object_get(q, "file")), "/example.so"));
+    assert_string_equal(json_string_value(json_object_get(q, "goodCopy")), "");
+    assert_non_null(strstr(ct_refused(m, ex), "quarantined"));
+    assert_string_equal(ct_refused(m, board), "");
+    json_decref(m);
+    assert_int_equal(ct_total(e, ex), 0);
+    bm_e2e_engine_stop(&g, 20000);
+
+    /* A fresh start with the same file: refused at once, named, no crash. */
+    bm_e2e_engine g2;
+    bm_e2e_engine_start(e, &g2);
+    bm_e2e_wait_log(&g2, "started roles=", 30000);
+    want += ct_produce(e, 50, 2);
+    bm_e2e_wait_offsets(e, &g2, 250, 60000);
+    ct_wait_total(e, &g2, board, want, 30000);
+    assert_true(bm_e2e_log_contains(&g2, "not loaded, no good copy"));
+    assert_int_equal(bm_e2e_log_count(&g2, "died:"), 0);
+    bm_e2e_engine_stop(&g2, 20000);
+}
+
+static void test_abort_on_first_event(void **state)
+{
+    bm_e2e *e = *state;
+    init_world(e, "ct_abort");
+    first_event_fault(e, "tpl_event_abort", "died: signal 6",
+                      "crashed with signal 6 (SIGABRT) module=example campaign=");
+}
+
+static void test_infinite_loop_in_on_event(void **state)
+{
+    bm_e2e *e = *state;
+    init_world(e, "ct_loop");
+    first_event_fault(e, "tpl_event_loop", "died: exit 70",
+                      "callback=on_event generation=1 file=");
+}
+
+/* A proven generation replaced by one whose init segfaults: the reload kills
+ * the worker once; the restart serves the last good copy, which counts every
+ * event; later starts with the bad file in place do the same without crashing. */
+static void test_init_segfault_on_reload_rolls_back(void **state)
+{
+    bm_e2e *e = *state;
+    init_world(e, "ct_reload");
+    char ex[64], board[64];
+    ct_install(e, "tpl_good");
+    ct_campaigns(e, ex, board, sizeof ex);
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+    bm_e2e_wait_log(&g, "started roles=", 30000);
+    long long want = ct_produce(e, 100, 3);
+    ct_wait_total(e, &g, ex, want, 60000);
+    bm_e2e_wait_log(&g, "module=example generation=1 version=1.0.0 proven", 30000);
+
+    ct_install(e, "tpl_init_segv");
+    char *out = NULL;
+    const char *args[] = {"reload", NULL};
+    bm_e2e_bmctl(e, &out, args); /* the worker dies under it: any answer will do */
+    free(out);
+    bm_e2e_wait_log(&g, "died: signal 11", 30000);
+    bm_e2e_wait_log(&g, "the last good copy", 30000);
+    bm_e2e_wait_log(&g, "started roles=", 30000);
+    want += ct_produce(e, 100, 4);
+    ct_wait_total(e, &g, ex, want, 60000);
+    json_t *ct, *m = ct_modules(e, &ct);
+    assert_string_equal(ct_module_version(m, "example"), "1.0.0");
+    json_t *q = json_array_get(json_object_get(ct, "quarantined"), 0);
+    assert_non_null(strstr(json_string_value(json_object_get(q, "reason")), "init"));
+    assert_non_null(strstr(json_string_value(json_object_get(q, "goodCopy")), "example.so"));
+    json_decref(m);
+    assert_int_equal(bm_e2e_log_count(&g, "died:"), 1);
+    long ms = bm_e2e_engine_stop(&g, 20000);
+    fprintf(stderr, "containment: SIGTERM stop took %ld ms\n", ms);
+
+    bm_e2e_engine g2;
+    bm_e2e_engine_start(e, &g2);
+    bm_e2e_wait_log(&g2, "started roles=", 30000);
+    assert_true(bm_e2e_log_contains(&g2, "loading the last good copy"));
+    want += ct_produce(e, 50, 5);
+    ct_wait_total(e, &g2, ex, want, 60000);
+    assert_int_equal(bm_e2e_log_count(&g2, "died:"), 0);
+    bm_e2e_engine_stop(&g2, 20000);
+}
+
+/* A module whose init segfaults from the first start: one restart, then the
+ * leaderboard serves alone; the per-generation copy of the crash is gone. */
+static void test_init_segfault_at_startup(void **state)
+{
+    bm_e2e *e = *state;
+    init_world(e, "ct_start");
+    char ex[64], board[64];
+    ct_install(e, "tpl_good");
+    ct_campaigns(e, ex, board, sizeof ex);
+    ct_install(e, "tpl_init_segv");
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+    bm_e2e_wait_log(&g, "died: signal 11", 30000);
+    bm_e2e_wait_log(&g, "started roles=", 30000);
+    assert_true(bm_e2e_log_contains(&g, "stale per-generation copies"));
+    long long want = ct_produce(e, 100, 6);
+    ct_wait_total(e, &g, board, want, 60000);
+    json_t *ct, *m = ct_modules(e, &ct);
+    assert_non_null(strstr(ct_refused(m, ex), "quarantined"));
+    json_decref(m);
+    assert_int_equal(bm_e2e_log_count(&g, "died:"), 1);
+    bm_e2e_engine_stop(&g, 20000);
+}
+
+/* SIGTERM while a module hangs (its watchdog deadline far away): the master
+ * ends the worker within engine.stop_timeout_ms. */
+static void test_sigterm_is_bounded(void **state)
+{
+    bm_e2e *e = *state;
+    init_world(e, "ct_term");
+    bm_e2e_setenv(e, "BM_WATCHDOG_EVENT_MS", "600000");
+    char ex[64], board[64];
+    ct_install(e, "tpl_good");
+    ct_campaigns(e, ex, board, sizeof ex);
+    ct_install(e, "tpl_event_loop");
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+    bm_e2e_wait_log(&g, "started roles=", 30000);
+    ct_produce(e, 10, 7);
+    bm_e2e_wait_log(&g, "partition=", 30000);
+    bm_e2e_sleep_ms(1500); /* the worker is inside on_event by now */
+    long ms = bm_e2e_engine_stop(&g, 10000);
+    fprintf(stderr, "containment: SIGTERM with a hung module took %ld ms\n", ms);
+    assert_true(ms < 6000);
+    assert_true(bm_e2e_log_contains(&g, "after SIGTERM: SIGKILL"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_abort_on_first_event, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_infinite_loop_in_on_event, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_init_segfault_on_reload_rolls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_init_segfault_at_startup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_is_bounded, setup, teardown),
+    };
+    return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
