@@ -1,11 +1,7 @@
-/*
- * The admin socket (<run_dir>/admin.sock) that bmctl talks to: one request
- * line, one JSON answer. Requests are answered by the processing thread at a
- * batch boundary, so a reload swaps generations exactly between batches and
- * a listing never races a swap.
- */
+/* The admin socket: see admin.h. */
+#include "admin/admin.h"
+
 #include <errno.h>
-#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,11 +12,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "engine/engine.h"
 #include "log/log.h"
 
 struct bm_admin {
-    bm_engine *e;
+    bm_admin_handler handler;
+    void *ud;
     int fd;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     pthread_t thread;
@@ -43,20 +39,7 @@ void bm_admin_serve(bm_admin *a)
     snprintf(req, sizeof req, "%s", a->request);
     pthread_mutex_unlock(&a->lock);
 
-    char *out = NULL;
-    if (strcmp(req, "reload") == 0) {
-        bm_engine_reload(a->e);
-        out = bm_engine_modules_json(a->e);
-    } else if (strcmp(req, "modules") == 0) {
-        out = bm_engine_modules_json(a->e);
-    } else if (strcmp(req, "campaigns") == 0) {
-        bm_engine_refresh_campaigns(a->e);
-        out = bm_engine_modules_json(a->e);
-    } else {
-        json_t *j = json_pack("{s:s}", "error", "unknown request");
-        out = json_dumps(j, JSON_COMPACT);
-        json_decref(j);
-    }
+    char *out = a->handler(a->ud, req);
     pthread_mutex_lock(&a->lock);
     a->response = out ? out : strdup("{\"error\":\"out of memory\"}");
     pthread_cond_signal(&a->done);
@@ -112,16 +95,18 @@ static void *admin_main(void *arg)
     return NULL;
 }
 
-bm_admin *bm_admin_start(bm_engine *e, char *err, size_t errlen)
+bm_admin *bm_admin_start(const char *run_dir, bm_admin_handler handler, void *ud, char *err,
+                         size_t errlen)
 {
     bm_admin *a = calloc(1, sizeof *a);
     if (!a) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    a->e = e;
+    a->handler = handler;
+    a->ud = ud;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int w = snprintf(a->path, sizeof a->path, "%s/admin.sock", e->cfg.run_dir);
+    int w = snprintf(a->path, sizeof a->path, "%s/admin.sock", run_dir);
     if (w < 0 || (size_t)w >= sizeof a->path) {
         snprintf(err, errlen, "engine.run_dir too long for a unix socket path");
         free(a);

@@ -306,6 +306,17 @@ static void camp_attach(bm_camp *c, const bm_modset *mods)
             c->row.id, c->row.type, (long long)c->row.version, mi->name, mi->generation);
 }
 
+/* A campaign leaving the registry: freed now, or parked until unpinned. */
+static void camp_retire(bm_camps *cs, bm_camp *c)
+{
+    if (c->pins > 0) {
+        c->next_zombie = cs->zombies;
+        cs->zombies = c;
+        return;
+    }
+    camp_free(c);
+}
+
 static int row_copy(bm_camp_row *dst, const bm_camp_row *src)
 {
     char *cfg = strdup(src->config ? src->config : "{}");
@@ -331,8 +342,8 @@ int bm_camps_sync(bm_camps *cs, const bm_camp_row *rows, size_t n, const bm_mods
                 keep = 1;
         if (!keep) {
             bm_info("campaign", "campaign=%s removed", c->row.id);
-            camp_free(c);
             cs->by_slot[s] = NULL;
+            camp_retire(cs, c);
             changes++;
         }
     }
@@ -356,6 +367,16 @@ int bm_camps_sync(bm_camps *cs, const bm_camp_row *rows, size_t n, const bm_mods
             cs->by_slot = nv;
             c->slot = (uint32_t)cs->nslots;
             cs->by_slot[cs->nslots++] = c;
+        } else if (c->pins > 0) {
+            /* An out-of-band call holds its context: the new version gets a
+             * fresh record in the same slot, the old one goes when unpinned. */
+            bm_camp *nc = calloc(1, sizeof *nc);
+            if (!nc)
+                continue;
+            nc->slot = c->slot;
+            cs->by_slot[c->slot] = nc;
+            camp_retire(cs, c);
+            c = nc;
         } else {
             camp_detach(c);
         }
@@ -396,7 +417,9 @@ void bm_camps_release(bm_camps *cs, bm_modinst *mi)
     if (!a)
         return;
     for (size_t i = 0; i < a->n; i++) {
-        if (a->v[i].camp->mi == mi) {
+        /* A retired instance's adoptions were unlinked from their campaigns at
+         * the swap (camp == NULL): this may run on another thread. */
+        if (a->v[i].camp && a->v[i].camp->mi == mi) {
             a->v[i].camp->mi = NULL;
             a->v[i].camp->cctx = NULL;
             snprintf(a->v[i].camp->refused, sizeof a->v[i].camp->refused, "module %s retired",
@@ -428,9 +451,72 @@ void bm_camps_switch(bm_camps *cs, const bm_modset *mods)
     index_rebuild(cs);
 }
 
+void bm_camps_swapped(bm_camps *cs, const bm_modset *mods, bm_modinst *const *retired,
+                      size_t nretired)
+{
+    bm_camps_switch(cs, mods);
+    for (size_t r = 0; r < nretired; r++) {
+        bm_modinst *mi = retired[r];
+        bm_adoptions *a = mi->engine_data;
+        for (size_t i = 0; a && i < a->n; i++) {
+            bm_camp *c = a->v[i].camp;
+            if (c && c->mi == mi) {
+                /* Its module is gone from the set: the campaign is not served. */
+                c->mi = NULL;
+                c->cctx = NULL;
+                snprintf(c->refused, sizeof c->refused, "module %s retired", mi->name);
+            }
+            a->v[i].camp = NULL;
+        }
+        for (bm_camp *z = cs->zombies; z; z = z->next_zombie)
+            if (z->mi == mi)
+                z->mi = NULL; /* its context goes with the retired instance */
+    }
+    index_rebuild(cs);
+}
+
+bm_camp *bm_camps_at(const bm_camps *cs, uint32_t slot)
+{
+    return slot < cs->nslots ? cs->by_slot[slot] : NULL;
+}
+
+bm_camp *bm_camps_pin(bm_camps *cs, const char *id, bm_modinst **mi, void **cctx)
+{
+    bm_camp *c = bm_camps_find(cs, id);
+    if (!c || !c->mi)
+        return NULL;
+    c->pins++;
+    *mi = c->mi;
+    *cctx = c->cctx;
+    return c;
+}
+
+void bm_camps_unpin(bm_camp *c)
+{
+    c->pins--;
+}
+
+void bm_camps_reap(bm_camps *cs)
+{
+    for (bm_camp **p = &cs->zombies; *p;) {
+        bm_camp *z = *p;
+        if (z->pins > 0) {
+            p = &z->next_zombie;
+            continue;
+        }
+        *p = z->next_zombie;
+        camp_free(z);
+    }
+}
+
 void bm_camps_free(bm_camps *cs, const bm_modset *mods)
 {
     (void)mods;
+    while (cs->zombies) {
+        bm_camp *z = cs->zombies;
+        cs->zombies = z->next_zombie;
+        camp_free(z);
+    }
     for (size_t s = 0; s < cs->nslots; s++)
         if (cs->by_slot[s])
             camp_free(cs->by_slot[s]);

@@ -42,6 +42,8 @@ typedef struct bm_camp {
     bm_routes routes; /* event types subscribed */
     uint64_t events, errors, skipped;
     char refused[256]; /* why no module serves it ("" if served) */
+    int pins;          /* out-of-band pins (bm_loader_acquire_campaign), under the loader lock */
+    struct bm_camp *next_zombie;
 } bm_camp;
 
 /* Per-instance list of (campaign, context) pairs: bm_modinst.engine_data. */
@@ -63,6 +65,7 @@ typedef struct bm_camps {
     bm_route_bucket **index; /* hash (game, type) -> campaigns */
     size_t index_cap;
     int64_t loaded_at_ms;
+    bm_camp *zombies; /* replaced or removed while pinned: freed once unpinned */
 } bm_camps;
 
 void bm_camps_init(bm_camps *cs);
@@ -93,6 +96,21 @@ int bm_camps_adopt(bm_camps *cs, bm_modinst *mi, char *err, size_t errlen);
 void bm_camps_release(bm_camps *cs, bm_modinst *mi);
 /* After a new module set is swapped in: point campaigns at their new instances. */
 void bm_camps_switch(bm_camps *cs, const bm_modset *mods);
+/* Loader swapped hook (under the loader lock): bm_camps_switch, then unlinks
+ * the retired instances from every campaign (their contexts stay alive until
+ * the instance is closed). */
+void bm_camps_swapped(bm_camps *cs, const bm_modset *mods, bm_modinst *const *retired,
+                      size_t nretired);
+
+/* Campaign in registry slot `slot`, or NULL (a hole). */
+bm_camp *bm_camps_at(const bm_camps *cs, uint32_t slot);
+
+/* Pins campaign `id` if a module serves it (loader lock held): its instance
+ * and context stay valid until bm_camps_unpin. NULL if not served. */
+bm_camp *bm_camps_pin(bm_camps *cs, const char *id, bm_modinst **mi, void **cctx);
+void bm_camps_unpin(bm_camp *c);
+/* Frees campaigns that were removed or replaced while pinned (loader lock held). */
+void bm_camps_reap(bm_camps *cs);
 
 /* Fills a bm_campaign view from a row (for validation by bmctl). */
 void bm_camp_view(bm_campaign *c, const bm_camp_row *row);

@@ -9,7 +9,10 @@
 #include <string.h>
 #include <strings.h>
 
-enum { T_STR, T_INT, T_LONG };
+enum { T_STR, T_INT, T_LONG, T_ROLES };
+
+const char *const bm_config_role_names[BM_NROLES] = {"processor", "relay", "gateway", "rewards",
+                                                     "scheduler"};
 
 /* One row per key: the file documents the same keys (etc/brightmatter.conf). */
 typedef struct key_def {
@@ -37,7 +40,13 @@ typedef struct key_def {
     }
 
 static const key_def g_keys[] = {
-    STR("engine", "roles", roles, "processor,relay", "roles this process runs"),
+    {"engine", "roles", T_ROLES, offsetof(bm_config, roles), sizeof(((bm_config *)0)->roles),
+     "processor,relay", 0, 0,
+     "roles this process runs: processor, relay, gateway, rewards, scheduler"},
+    INT("engine", "drain_deadline_ms", drain_deadline_ms, "5000", 0, 3600000,
+        "a retired module generation still draining after this is reported by bmctl modules"),
+    INT("engine", "campaign_end_grace_s", campaign_end_grace_s, "60", 0, 86400,
+        "a campaign whose window closed ends this long after its end date (late events)"),
     STR("engine", "modules_dir", modules_dir, BM_DEFAULT_MODULES_DIR, "module .so directory"),
     STR("engine", "run_dir", run_dir, "var/run", "runtime files: admin socket, module copies"),
     STR("engine", "log_level", log_level, "info", "debug | info | warn | error"),
@@ -106,10 +115,55 @@ static const key_def *find_key(const char *section, const char *key)
     return NULL;
 }
 
+int bm_config_has_role(const bm_config *c, int role)
+{
+    return role >= 0 && role < BM_NROLES && (c->role_set & (1u << role)) != 0;
+}
+
+/* "processor, relay" -> bit set; unknown or repeated names are refused. */
+static int parse_roles(const char *value, unsigned *out, char *err, size_t errlen)
+{
+    unsigned set = 0;
+    const char *p = value;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ", \t");
+        if (n == 0)
+            break;
+        int found = -1;
+        for (int i = 0; i < BM_NROLES; i++)
+            if (strlen(bm_config_role_names[i]) == n && strncmp(p, bm_config_role_names[i], n) == 0)
+                found = i;
+        if (found < 0) {
+            snprintf(err, errlen,
+                     "engine.roles: unknown role '%.*s' (known: processor, relay, gateway, "
+                     "rewards, scheduler)",
+                     (int)(n > 64 ? 64 : n), p);
+            return -1;
+        }
+        if (set & (1u << found)) {
+            snprintf(err, errlen, "engine.roles: role '%s' given twice",
+                     bm_config_role_names[found]);
+            return -1;
+        }
+        set |= 1u << found;
+        p += n;
+    }
+    if (!set) {
+        snprintf(err, errlen, "engine.roles: at least one role is needed");
+        return -1;
+    }
+    *out = set;
+    return 0;
+}
+
 static int set_value(bm_config *c, const key_def *k, const char *value, char *err, size_t errlen)
 {
     char *base = (char *)c + k->offset;
-    if (k->type == T_STR) {
+    if (k->type == T_ROLES && parse_roles(value, &c->role_set, err, errlen) != 0)
+        return -1;
+    if (k->type == T_STR || k->type == T_ROLES) {
         if (strlen(value) >= k->size) {
             snprintf(err, errlen, "%s.%s: value longer than %zu bytes", k->section, k->key,
                      k->size - 1);
@@ -240,7 +294,7 @@ void bm_config_dump(const bm_config *c, void *file)
         }
         const char *base = (const char *)c + k->offset;
         fprintf(f, "; %s (default %s)\n", k->help, k->def);
-        if (k->type == T_STR)
+        if (k->type == T_STR || k->type == T_ROLES)
             fprintf(f, "%s = %s\n", k->key, base);
         else if (k->type == T_INT)
             fprintf(f, "%s = %d\n", k->key, *(const int *)base);

@@ -5,11 +5,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Roles a process can run (engine.roles), one bit each, in the order of
+ * bm_config_role_names. A new role adds its name here and its ops table in
+ * core/engine/roles.c. */
+enum {
+    BM_ROLE_PROCESSOR = 0,
+    BM_ROLE_RELAY = 1,
+    BM_ROLE_GATEWAY = 2,
+    BM_ROLE_REWARDS = 3,
+    BM_ROLE_SCHEDULER = 4,
+    BM_NROLES = 5
+};
+extern const char *const bm_config_role_names[BM_NROLES];
+
 typedef struct bm_config {
     /* [engine] */
-    char roles[128];       /* processor,relay,gateway,scheduler */
-    char modules_dir[512]; /* where *.so modules are loaded from */
-    char run_dir[512];     /* pid, admin socket, bootstrap file, module copies */
+    char roles[128];          /* as written: "processor,relay" */
+    unsigned role_set;        /* bit (1u << BM_ROLE_x) per role in `roles` */
+    int drain_deadline_ms;    /* a retiring generation past this is reported, not cut off */
+    int campaign_end_grace_s; /* a closed window ends its campaign this long after end */
+    char modules_dir[512];    /* where *.so modules are loaded from */
+    char run_dir[512];        /* pid, admin socket, bootstrap file, module copies */
     char log_level[16];
     /* [kafka] */
     char brokers[512];       /* "embedded" or host:port,... */
@@ -42,6 +58,9 @@ typedef struct bm_config {
     int lua_batch_budget_ms;      /* lua.batch_budget_ms per formula per batch */
     char on_gap[16];              /* pipeline.on_gap: carry_on | stop */
 } bm_config;
+
+/* Nonzero if the configuration runs role BM_ROLE_x. */
+int bm_config_has_role(const bm_config *c, int role);
 
 /* Fills every key with its documented default. */
 void bm_config_defaults(bm_config *c);

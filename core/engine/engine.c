@@ -3,26 +3,27 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
+#include "campaign/campaign.h"
+#include "engine/engine_int.h"
 #include "host/host.h"
+#include "kafka/kafka.h"
 #include "loader/probation.h"
 #include "log/log.h"
 #include "pg/pg.h"
 #include "supervisor/supervisor.h"
+#include "util/clock.h"
 #include "watchdog/watchdog.h"
-
-int64_t bm_now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* mkdir -p */
 static int make_dirs(const char *path)
@@ -66,6 +67,24 @@ static void hook_release(void *ud, bm_modinst *mi)
     bm_camps_release(&e->camps, mi);
 }
 
+static void hook_swapped(void *ud, const bm_modset *now, bm_modinst *const *retired, size_t n)
+{
+    bm_engine *e = ud;
+    bm_camps_swapped(&e->camps, now, retired, n);
+}
+
+static void *hook_campaign_pin(void *ud, const char *id, bm_modinst **mi, void **cctx)
+{
+    bm_engine *e = ud;
+    return bm_camps_pin(&e->camps, id, mi, cctx);
+}
+
+static void hook_campaign_unpin(void *ud, void *camp)
+{
+    (void)ud;
+    bm_camps_unpin(camp);
+}
+
 static void set_report(bm_engine *e, const char *text)
 {
     pthread_mutex_lock(&e->report_lock);
@@ -77,30 +96,21 @@ void bm_engine_reload(bm_engine *e)
 {
     bm_scan_result res;
     memset(&res, 0, sizeof res);
-    if (bm_loader_scan(e->cfg.modules_dir, e->copy_dir, e->mods, &e->lh, &res) != 0) {
+    if (bm_loader_reload(e->loader, &res) != 0) {
         bm_error("loader", "cannot scan modules_dir=%s", e->cfg.modules_dir);
         set_report(e, res.report[0] ? res.report : "scan failed: modules directory unreadable");
         return;
     }
     set_report(e, res.report);
-    if (!res.set) {
-        bm_info("loader", "reload: nothing changed (generation %d)",
-                e->mods ? e->mods->generation : 0);
+    const bm_modset *cur = bm_loader_current(e->loader);
+    if (res.loaded == 0 && res.removed == 0) {
+        bm_info("loader", "reload: nothing changed (generation %d)", cur ? cur->generation : 0);
         return;
     }
-    /* The swap: we are between batches on the processing thread, so no event is
-     * in flight in any module. */
-    bm_modset *old = e->mods;
-    e->mods = res.set;
-    bm_camps_switch(&e->camps, e->mods);
-    for (size_t i = 0; i < res.nretired; i++)
-        bm_loader_close(res.retired[i], &e->lh);
-    free(res.retired);
-    bm_modset_free(old);
     /* Campaigns that waited for a module of their type may be served now. */
     bm_engine_refresh_campaigns(e);
     bm_info("loader", "generation=%d active: loaded=%d kept=%d refused=%d removed=%d",
-            e->mods->generation, res.loaded, res.kept, res.refused, res.removed);
+            cur ? cur->generation : 0, res.loaded, res.kept, res.refused, res.removed);
 }
 
 void bm_engine_refresh_campaigns(bm_engine *e)
@@ -112,7 +122,10 @@ void bm_engine_refresh_campaigns(bm_engine *e)
         bm_error("campaign", "refresh failed: %s", err);
         return;
     }
-    int changes = bm_camps_sync(&e->camps, rows, n, e->mods);
+    /* Out-of-band callers look campaigns up under the loader's lock. */
+    bm_loader_lock(e->loader);
+    int changes = bm_camps_sync(&e->camps, rows, n, bm_loader_current(e->loader));
+    bm_loader_unlock(e->loader);
     bm_camp_rows_free(rows, n);
     e->last_campaign_refresh_ms = bm_now_ms();
     if (changes)
@@ -165,17 +178,69 @@ static void config_consumer_poll(bm_engine *e)
     }
 }
 
+/* --- admin requests (answered at the boundary) ------------------------------------ */
+
+static char *admin_handle(void *ud, const char *req)
+{
+    bm_engine *e = ud;
+    if (strcmp(req, "reload") == 0) {
+        bm_engine_reload(e);
+        return bm_engine_modules_json(e);
+    }
+    if (strcmp(req, "modules") == 0)
+        return bm_engine_modules_json(e);
+    if (strcmp(req, "campaigns") == 0) {
+        bm_engine_refresh_campaigns(e);
+        return bm_engine_modules_json(e);
+    }
+    json_t *j = json_pack("{s:s}", "error", "unknown request");
+    char *out = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return out;
+}
+
 /* --- lifecycle ------------------------------------------------------------------ */
 
-int bm_engine_start(bm_engine *e, const bm_config *cfg, volatile sig_atomic_t *run, char *err,
-                    size_t errlen)
+static int start_roles(bm_engine *e, char *err, size_t errlen)
 {
-    memset(e, 0, sizeof *e);
+    e->env = (bm_role_env){.cfg = &e->cfg,
+                           .bootstrap = e->bootstrap,
+                           .loader = e->loader,
+                           .stats = &e->stats,
+                           .run = e->run,
+                           .camps = &e->camps,
+                           .host_api = bm_host_api_get()};
+    for (int r = 0; r < BM_NROLES; r++) {
+        if (!bm_config_has_role(&e->cfg, r))
+            continue;
+        const bm_role_ops *ops = bm_engine_role_ops(r);
+        if (!ops) {
+            snprintf(err, errlen, "engine.roles: role '%s' is not part of this build",
+                     bm_config_role_names[r]);
+            return -1;
+        }
+        char why[512] = "";
+        e->roles[r].ops = ops;
+        if (ops->start(&e->env, &e->roles[r].state, why, sizeof why) != 0) {
+            snprintf(err, errlen, "role %s: %s", ops->name, why[0] ? why : "failed to start");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, char *err,
+                           size_t errlen)
+{
+    bm_engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     e->cfg = *cfg;
     e->run = run;
     pthread_mutex_init(&e->report_lock, NULL);
     bm_camps_init(&e->camps);
-    bm_state_cache_init(&e->cache);
     e->lua = (bm_lua_limits){.instructions = cfg->lua_instruction_limit,
                              .memory_kb = cfg->lua_memory_limit_kb,
                              .pattern_max_len = cfg->lua_pattern_max_len};
@@ -184,11 +249,15 @@ int bm_engine_start(bm_engine *e, const bm_config *cfg, volatile sig_atomic_t *r
                              .host_free = hook_host_free,
                              .adopt = hook_adopt,
                              .release = hook_release,
+                             .swapped = hook_swapped,
+                             .campaign_pin = hook_campaign_pin,
+                             .campaign_unpin = hook_campaign_unpin,
                              .ud = e};
-    snprintf(e->copy_dir, sizeof e->copy_dir, "%s/modules", cfg->run_dir);
-    if (make_dirs(cfg->run_dir) != 0 || make_dirs(e->copy_dir) != 0) {
+    char copy_dir[1100];
+    snprintf(copy_dir, sizeof copy_dir, "%s/modules", cfg->run_dir);
+    if (make_dirs(cfg->run_dir) != 0 || make_dirs(copy_dir) != 0) {
         snprintf(err, errlen, "engine.run_dir %s: %s", cfg->run_dir, strerror(errno));
-        return -1;
+        goto fail;
     }
     /* Containment before any module is touched: what the last worker crashed in is
      * quarantined, and every call into a module from here on runs under the watchdog. */
@@ -198,38 +267,48 @@ int bm_engine_start(bm_engine *e, const bm_config *cfg, volatile sig_atomic_t *r
         cfg->wd_other_ms};
     char state_dir[1100];
     snprintf(state_dir, sizeof state_dir, "%s/containment", cfg->run_dir);
-    if (bm_probation_open(state_dir, e->copy_dir, bm_supervisor_restart_reason()[0] != '\0',
+    if (bm_probation_open(state_dir, copy_dir, bm_supervisor_restart_reason()[0] != '\0',
                           cfg->probation_s, err, errlen) != 0 ||
         bm_watchdog_start(bm_probation_crash_path(), deadlines, err, errlen) != 0)
-        return -1;
+        goto fail;
+    e->loader =
+        bm_loader_new(cfg->modules_dir, copy_dir, &e->lh, cfg->drain_deadline_ms, err, errlen);
+    if (!e->loader)
+        goto fail;
     if (strcmp(cfg->brokers, "embedded") == 0) {
         char path[1100];
         bm_kafka_bootstrap_path(cfg, path, sizeof path);
         e->broker = bm_broker_start(cfg->embedded_partitions, path, err, errlen);
         if (!e->broker)
-            return -1;
+            goto fail;
         snprintf(e->bootstrap, sizeof e->bootstrap, "%s", bm_broker_bootstraps(e->broker));
     } else {
         snprintf(e->bootstrap, sizeof e->bootstrap, "%s", cfg->brokers);
     }
     e->pg = bm_pg_connect(cfg->pg_dsn, err, errlen);
     if (!e->pg)
-        return -1;
+        goto fail;
     /* Modules first, then campaigns: campaigns are adopted by the modules of their type. */
     bm_engine_reload(e);
     bm_engine_refresh_campaigns(e);
     if (config_consumer_start(e, err, errlen) != 0)
-        return -1;
-    if (strstr(cfg->roles, "processor") && bm_pipeline_start(e, err, errlen) != 0)
-        return -1;
-    if (strstr(cfg->roles, "relay") &&
-        !(e->relay = bm_relay_start(cfg, e->bootstrap, &e->stats, err, errlen)))
-        return -1;
-    if (!(e->admin = bm_admin_start(e, err, errlen)))
-        return -1;
+        goto fail;
+    if (start_roles(e, err, errlen) != 0)
+        goto fail;
+    if (!(e->admin = bm_admin_start(cfg->run_dir, admin_handle, e, err, errlen)))
+        goto fail;
+    const bm_modset *cur = bm_loader_current(e->loader);
     bm_info("engine", "started roles=%s brokers=%s modules=%zu campaigns=%zu", cfg->roles,
-            e->bootstrap, e->mods ? e->mods->n : (size_t)0, e->camps.nslots);
-    return 0;
+            e->bootstrap, cur ? cur->n : (size_t)0, e->camps.nslots);
+    return e;
+fail:
+    bm_engine_stop(e);
+    return NULL;
+}
+
+void bm_engine_request_reload(bm_engine *e)
+{
+    atomic_store(&e->reload_requested, 1);
 }
 
 /* Work that must happen between batches. */
@@ -241,117 +320,56 @@ static void boundary(bm_engine *e)
     config_consumer_poll(e);
     if (atomic_exchange(&e->campaigns_changed, 0) || now - e->last_campaign_refresh_ms > 30000)
         bm_engine_refresh_campaigns(e);
-    if (now - e->last_prune_ms > 60000) {
-        uint32_t oldest = (uint32_t)(now / 1000 - e->cfg.dedup_window_s);
-        for (int p = 0; p < e->npart_seen; p++)
-            bm_dedup_prune(&e->parts[p].dedup, oldest);
-        char win[16];
-        snprintf(win, sizeof win, "%d", e->cfg.dedup_window_s);
-        const char *p[1] = {win};
-        PQclear(PQexecParams(e->pg,
-                             "DELETE FROM event_dedup WHERE created_at < now() - "
-                             "make_interval(secs => $1)",
-                             1, NULL, p, NULL, NULL, 0));
-        e->last_prune_ms = now;
-    }
+    bm_loader_lock(e->loader);
+    bm_camps_reap(&e->camps);
+    bm_loader_unlock(e->loader);
+    bm_loader_collect(e->loader);
     if (e->admin)
         bm_admin_serve(e->admin);
-    bm_probation_tick(e->mods);
+    bm_probation_tick(bm_loader_current(e->loader));
 }
 
 void bm_engine_run_once(bm_engine *e)
 {
     boundary(e);
-    if (e->consumer)
-        bm_pipeline_step(e);
-    else
+    int stepped = 0;
+    for (int r = 0; r < BM_NROLES; r++) {
+        if (e->roles[r].ops && e->roles[r].ops->step) {
+            e->roles[r].ops->step(e->roles[r].state);
+            stepped = 1;
+        }
+    }
+    if (!stepped)
         usleep(100 * 1000);
 }
 
 void bm_engine_stop(bm_engine *e)
 {
+    if (!e)
+        return;
     bm_admin_stop(e->admin);
     e->admin = NULL;
-    bm_relay_stop(e->relay);
-    e->relay = NULL;
-    bm_pipeline_stop(e);
-    bm_pipeline_free_run();
+    for (int r = BM_NROLES - 1; r >= 0; r--) {
+        if (e->roles[r].ops)
+            e->roles[r].ops->stop(e->roles[r].state);
+        e->roles[r].ops = NULL;
+        e->roles[r].state = NULL;
+    }
     if (e->config_consumer) {
         rd_kafka_consumer_close(e->config_consumer);
         rd_kafka_destroy(e->config_consumer);
         e->config_consumer = NULL;
     }
-    bm_camps_free(&e->camps, e->mods);
-    if (e->mods) {
-        for (size_t i = 0; i < e->mods->n; i++)
-            bm_loader_close(e->mods->mods[i], &e->lh);
-        bm_modset_free(e->mods);
-        e->mods = NULL;
-    }
+    bm_camps_free(&e->camps, e->loader ? bm_loader_current(e->loader) : NULL);
+    bm_loader_free(e->loader);
+    e->loader = NULL;
     bm_watchdog_stop();
     bm_probation_close();
-    bm_state_cache_free(&e->cache);
     if (e->pg)
         PQfinish(e->pg);
     e->pg = NULL;
     bm_broker_stop(e->broker);
     e->broker = NULL;
     pthread_mutex_destroy(&e->report_lock);
-}
-
-char *bm_engine_modules_json(bm_engine *e)
-{
-    json_t *root = json_object();
-    json_t *mods = json_array();
-    for (size_t i = 0; e->mods && i < e->mods->n; i++) {
-        bm_modinst *mi = e->mods->mods[i];
-        size_t ncamps = 0;
-        for (size_t s = 0; s < e->camps.nslots; s++)
-            if (e->camps.by_slot[s] && e->camps.by_slot[s]->mi == mi)
-                ncamps++;
-        json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I}", "name",
-                              mi->name, "version", mi->m->version, "kind",
-                              mi->m->kind == BM_KIND_CAMPAIGN ? "campaign" : "reward", "serves",
-                              mi->m->serves, "generation", mi->generation, "file", mi->src_path,
-                              "campaigns", (json_int_t)ncamps, "events", (json_int_t)mi->events,
-                              "errors", (json_int_t)mi->errors, "skipped", (json_int_t)mi->skipped);
-        json_object_set_new(m, "metrics", bm_host_metrics_json(mi->host));
-        json_array_append_new(mods, m);
-    }
-    json_object_set_new(root, "generation", json_integer(e->mods ? e->mods->generation : 0));
-    json_object_set_new(root, "modules", mods);
-    json_t *camps = json_array();
-    for (size_t s = 0; s < e->camps.nslots; s++) {
-        bm_camp *c = e->camps.by_slot[s];
-        if (!c)
-            continue;
-        json_array_append_new(
-            camps, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "id", c->row.id, "type",
-                             c->row.type, "name", c->row.name, "module", c->mi ? c->mi->name : "",
-                             "events", (json_int_t)c->events, "errors", (json_int_t)c->errors,
-                             "skipped", (json_int_t)c->skipped, "refused", c->refused));
-    }
-    json_object_set_new(root, "campaigns", camps);
-    json_t *st = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "batches",
-                           (json_int_t)atomic_load(&e->stats.batches), "events",
-                           (json_int_t)atomic_load(&e->stats.events), "applied",
-                           (json_int_t)atomic_load(&e->stats.applied), "rejected",
-                           (json_int_t)atomic_load(&e->stats.rejected), "duplicates",
-                           (json_int_t)atomic_load(&e->stats.duplicates), "commitsFailed",
-                           (json_int_t)atomic_load(&e->stats.commits_failed), "fenceLost",
-                           (json_int_t)atomic_load(&e->stats.fence_lost), "outboxPublished",
-                           (json_int_t)atomic_load(&e->stats.outbox_published));
-    json_object_set_new(st, "latencyP50Ms", json_real(bm_stats_latency_pct(&e->stats, 50)));
-    json_object_set_new(st, "latencyP99Ms", json_real(bm_stats_latency_pct(&e->stats, 99)));
-    json_object_set_new(root, "stats", st);
-    json_t *ct = bm_probation_json();
-    json_object_set_new(ct, "restarts", json_integer(bm_supervisor_restarts()));
-    json_object_set_new(ct, "lastRestartReason", json_string(bm_supervisor_restart_reason()));
-    json_object_set_new(root, "containment", ct);
-    pthread_mutex_lock(&e->report_lock);
-    json_object_set_new(root, "lastReload", json_string(e->report));
-    pthread_mutex_unlock(&e->report_lock);
-    char *s = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    return s;
+    free(e);
 }

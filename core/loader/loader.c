@@ -23,9 +23,11 @@
 
 #include "loader/probation.h"
 #include "log/log.h"
+#include "util/clock.h"
 #include "watchdog/watchdog.h"
 
-/* How long a retiring generation may take to drain before it is destroyed anyway. */
+/* bm_loader_close (tools and tests) waits this long for a drain; the engine's
+ * generations never cut a drain off (generations.c). */
 #define BM_DRAIN_TIMEOUT_MS 5000
 #define BM_DRAIN_SLEEP_MS 10
 
@@ -432,26 +434,19 @@ int bm_loader_open(const char *path, const char *copy_dir, int gen, const bm_loa
     return bm_loader_open_ex(path, copy_dir, gen, lh, taken, NULL, ntaken, out, err, errlen);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void bm_loader_close(bm_modinst *mi, const bm_loader_host *lh)
 {
     if (mi == NULL)
         return;
     /* Bounded: a module that never drains must not hold a reload forever. */
     if (mi->m->drain) {
-        int64_t deadline = mono_ms() + BM_DRAIN_TIMEOUT_MS;
+        int64_t deadline = bm_mono_ms() + BM_DRAIN_TIMEOUT_MS;
         int rc;
         for (;;) {
             bm_watchdog_enter(BM_WD_DRAIN, mi->name, mi->generation, mi->src_path, NULL);
             rc = mi->m->drain(mi->instance);
             bm_watchdog_leave();
-            if (rc == BM_OK || mono_ms() >= deadline)
+            if (rc == BM_OK || bm_mono_ms() >= deadline)
                 break;
             struct timespec nap = {0, BM_DRAIN_SLEEP_MS * 1000000L};
             nanosleep(&nap, NULL);
@@ -461,6 +456,11 @@ void bm_loader_close(bm_modinst *mi, const bm_loader_host *lh)
                     "drain timeout name=%s generation=%d waited_ms=%d rc=%d", mi->name,
                     mi->generation, BM_DRAIN_TIMEOUT_MS, rc);
     }
+    bm_loader_destroy(mi, lh);
+}
+
+void bm_loader_destroy(bm_modinst *mi, const bm_loader_host *lh)
+{
     if (lh && lh->release)
         lh->release(lh->ud, mi);
     bm_watchdog_enter(BM_WD_DESTROY, mi->name, mi->generation, mi->src_path, NULL);

@@ -44,6 +44,13 @@ typedef struct bm_modinst {
     uint64_t errors;
     uint64_t skipped;
     void *engine_data; /* owned by the engine (per-instance campaign contexts) */
+    /* pinning (bm_loader), guarded by the loader's lock */
+    int refs;              /* bm_modref handles held on this instance */
+    int retired;           /* no longer in the current set: closed when refs reach 0 */
+    int closing;           /* a thread is draining/closing it */
+    int overdue;           /* still loaded past engine.drain_deadline_ms */
+    int64_t retired_at_ms; /* monotonic time it was retired */
+    struct bm_modinst *next_retired;
 } bm_modinst;
 
 /* A generation: the set of modules the engine dispatches to. */
@@ -61,8 +68,19 @@ typedef struct bm_loader_host {
     /* After init: lets the engine attach campaigns to the new instance.
      * Nonzero refuses the module with err (the old generation keeps serving). */
     int (*adopt)(void *ud, bm_modinst *mi, char *err, size_t errlen);
-    /* Before destroy: lets the engine drop what adopt attached. */
+    /* Before destroy: lets the engine drop what adopt attached. For a retired
+     * instance this may run on any thread (the last bm_loader_release), after
+     * detach. */
     void (*release)(void *ud, bm_modinst *mi);
+    /* Optional, processing thread, under the loader's lock, right after a
+     * swap: point what the engine shares at the new set and unlink it from the
+     * retired instances (which stay loaded while pinned). */
+    void (*swapped)(void *ud, const bm_modset *now, bm_modinst *const *retired, size_t nretired);
+    /* Optional, under the loader's lock: finds the campaign `id`, the instance
+     * serving it and its context, and pins the campaign (its context stays
+     * valid until unpin). Returns an opaque handle or NULL if not served. */
+    void *(*campaign_pin)(void *ud, const char *id, bm_modinst **mi, void **cctx);
+    void (*campaign_unpin)(void *ud, void *camp);
     void *ud;
 } bm_loader_host;
 
@@ -113,5 +131,56 @@ void bm_modset_free(bm_modset *s);
 
 /* Instance serving a campaign/reward type in the set, or NULL. */
 bm_modinst *bm_modset_find_serves(const bm_modset *s, uint32_t kind, const char *serves);
+
+/* --- generations with pinned references (generations.c) ------------------
+ *
+ * bm_loader owns the current module set. The processing thread reloads it at
+ * a batch boundary; any thread may pin an instance for an out-of-band call
+ * (reward delivery, a gateway query). A retired instance is destroyed and
+ * closed only once nothing holds it and its drain answered BM_OK; one still
+ * loaded after engine.drain_deadline_ms is reported (bm_loader_retiring_json),
+ * never cut off.
+ */
+typedef struct bm_loader bm_loader;
+typedef struct bm_modref bm_modref;
+
+/* NULL with err on OOM. lh is copied. */
+bm_loader *bm_loader_new(const char *modules_dir, const char *copy_dir, const bm_loader_host *lh,
+                         int drain_deadline_ms, char *err, size_t errlen);
+/* Closes every instance, current and retired (roles are stopped first). */
+void bm_loader_free(bm_loader *l);
+
+/* Processing thread, batch boundary: scans and swaps in the new set, retiring
+ * the instances it replaced (res->set and res->retired are consumed; report
+ * and counts stay). 0, or -1 when the directory cannot be read. */
+int bm_loader_reload(bm_loader *l, bm_scan_result *res);
+/* The current set (processing thread only; NULL before the first reload). */
+const bm_modset *bm_loader_current(const bm_loader *l);
+/* Processing thread, batch boundary: drains and closes retired instances that
+ * nothing holds; marks the ones past the deadline. */
+void bm_loader_collect(bm_loader *l);
+/* The lock that guards pins; the engine also holds it while it changes what
+ * campaign_pin reads (the campaign registry). */
+void bm_loader_lock(bm_loader *l);
+void bm_loader_unlock(bm_loader *l);
+
+/* Any thread: a reference on the current generation's instance serving
+ * (kind, serves), or NULL when no module serves it. */
+bm_modref *bm_loader_acquire(bm_loader *l, uint32_t kind, const char *serves);
+/* Any thread: a reference on the instance serving campaign `campaign_id`,
+ * with its context in *cctx (valid until release), or NULL. */
+bm_modref *bm_loader_acquire_campaign(bm_loader *l, const char *campaign_id, void **cctx);
+const bm_module *bm_modref_module(const bm_modref *r);
+void *bm_modref_instance(const bm_modref *r);
+bm_modinst *bm_modref_inst(const bm_modref *r);
+/* Drops the reference; the last one of a retired generation destroys and
+ * closes it (once its drain answers BM_OK; else the boundary retries). */
+void bm_loader_release(bm_modref *r);
+
+/* Retired instances still loaded, as JSON array text (caller frees):
+ * [{"name","generation","refs","retiredMs","overdue"}]. */
+char *bm_loader_retiring_json(bm_loader *l);
+/* Number of retired instances still loaded. */
+size_t bm_loader_nretiring(bm_loader *l);
 
 #endif

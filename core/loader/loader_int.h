@@ -12,4 +12,7 @@ int bm_loader_open_ex(const char *path, const char *copy_dir, int gen, const bm_
                       const char *const *taken, const char *const *taken_files, size_t ntaken,
                       bm_modinst **out, char *err, size_t errlen);
 
+/* Release hook, destroy, host_free, dlclose, unlink: no drain. */
+void bm_loader_destroy(bm_modinst *mi, const bm_loader_host *lh);
+
 #endif

@@ -79,22 +79,21 @@ static int run_broker(const bm_config *cfg)
 static int run_engine(const bm_config *cfg)
 {
     install_signals();
-    static bm_engine e;
     char err[1024];
-    if (bm_engine_start(&e, cfg, &g_run, err, sizeof err) != 0) {
+    bm_engine *e = bm_engine_start(cfg, &g_run, err, sizeof err);
+    if (!e) {
         bm_error("engine", "cannot start: %s", err);
-        bm_engine_stop(&e);
         return 1;
     }
     /* SIGHUP only raises a flag; the reload itself happens at a batch boundary. */
     while (g_run) {
         if (g_hup) {
             g_hup = 0;
-            atomic_store(&e.reload_requested, 1);
+            bm_engine_request_reload(e);
         }
-        bm_engine_run_once(&e);
+        bm_engine_run_once(e);
     }
-    bm_engine_stop(&e);
+    bm_engine_stop(e);
     bm_info("engine", "stopped");
     return 0;
 }

@@ -8,7 +8,7 @@
 #include "log/log.h"
 #include "pipeline/batch_internal.h"
 
-void bm_batch_init(bm_batch *b, bm_engine *e)
+void bm_batch_init(bm_batch *b, bm_pipeline *e)
 {
     memset(b, 0, sizeof *b);
     b->e = e;
@@ -87,7 +87,7 @@ static bm_camp *camp_of(bm_batch *b, const char *campaign_id)
     if (b->cur_camp &&
         (b->cur_camp->c.id == campaign_id || strcmp(b->cur_camp->row.id, campaign_id) == 0))
         return b->cur_camp;
-    return bm_camps_find(&b->e->camps, campaign_id);
+    return bm_camps_find(b->e->camps, campaign_id);
 }
 
 /* Handed out for an unknown campaign or on OOM: writes to it are dropped. */
@@ -274,7 +274,7 @@ static void notify_states(bm_batch *b)
         bm_state_entry *e = b->dirty[i];
         if (!e->notify_topic)
             continue;
-        bm_camp *c = e->camp_slot < b->e->camps.nslots ? b->e->camps.by_slot[e->camp_slot] : NULL;
+        bm_camp *c = bm_camps_at(b->e->camps, e->camp_slot);
         if (!c)
             continue;
         bm_buf_reset(&j);

@@ -2,7 +2,7 @@
 #ifndef BM_BATCH_INTERNAL_H
 #define BM_BATCH_INTERNAL_H
 
-#include "engine/engine.h"
+#include "pipeline/pipeline_int.h"
 #include "pipeline/batch.h"
 #include "util/buf.h"
 
@@ -25,7 +25,7 @@ typedef struct bm_grant {
 } bm_grant;
 
 struct bm_batch {
-    bm_engine *e;
+    bm_pipeline *e;
     bm_camp *cur_camp;     /* campaign being dispatched to */
     int32_t cur_partition; /* partition of the event being dispatched */
     bm_state_entry **dirty;
@@ -41,7 +41,7 @@ struct bm_batch {
     int failed; /* an allocation failed: the batch must not commit */
 };
 
-void bm_batch_init(bm_batch *b, bm_engine *e);
+void bm_batch_init(bm_batch *b, bm_pipeline *e);
 /* Forgets the content (keeps allocations), clears dirty marks. */
 void bm_batch_reset(bm_batch *b);
 void bm_batch_free(bm_batch *b);
@@ -51,7 +51,7 @@ void bm_batch_out(bm_batch *b, const char *topic, const char *key, const char *j
 void bm_batch_finish(bm_batch *b);
 
 /* Loads from PostgreSQL every entry in `v` not loaded yet; 0 or -1 with err. */
-int bm_batch_load_states(bm_engine *e, bm_state_entry **v, size_t n, char *err, size_t errlen);
+int bm_batch_load_states(bm_pipeline *e, bm_state_entry **v, size_t n, char *err, size_t errlen);
 
 /* Serializes what the batch writes into a commit job (moves the outbox rows and
  * grants out of the batch). NULL on OOM. */

@@ -9,13 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/engine.h"
+#include "pipeline/pipeline_int.h"
+#include "kafka/kafka.h"
 #include "log/log.h"
 #include "pg/pg.h"
 #include "pipeline/committer.h"
 
 /* Reads (creating if absent) the stored next offset of one partition. */
-static int read_offset(bm_engine *e, int32_t partition, int64_t *out, char *err, size_t errlen)
+static int read_offset(bm_pipeline *e, int32_t partition, int64_t *out, char *err, size_t errlen)
 {
     char part[16];
     snprintf(part, sizeof part, "%d", partition);
@@ -44,7 +45,7 @@ fail:
 }
 
 /* Loads the eventIds applied within the dedup window for a partition. */
-static int load_dedup(bm_engine *e, int32_t partition, char *err, size_t errlen)
+static int load_dedup(bm_pipeline *e, int32_t partition, char *err, size_t errlen)
 {
     bm_part *pt = &e->parts[partition];
     bm_dedup_free(&pt->dedup);
@@ -84,7 +85,7 @@ static int drop_partition(const bm_state_entry *s, void *ud)
     return ud == NULL || s->partition == *(const int32_t *)ud;
 }
 
-void bm_pipeline_drop_cache(bm_engine *e, int32_t partition)
+void bm_pipeline_drop_cache(bm_pipeline *e, int32_t partition)
 {
     bm_state_cache_drop(&e->cache, drop_partition, partition < 0 ? NULL : &partition);
 }
@@ -92,7 +93,7 @@ void bm_pipeline_drop_cache(bm_engine *e, int32_t partition)
 /* Prepares one partition for consumption: offset and dedup from PostgreSQL.
  * Retries while the database is away: assigning without them would lose the
  * exactly-once guarantee, and nothing else can proceed meanwhile anyway. */
-static int adopt_partition(bm_engine *e, int32_t partition, int64_t *offset)
+static int adopt_partition(bm_pipeline *e, int32_t partition, int64_t *offset)
 {
     char err[512];
     for (int attempt = 0; *e->run; attempt++) {
@@ -111,7 +112,7 @@ static int adopt_partition(bm_engine *e, int32_t partition, int64_t *offset)
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-    bm_engine *e = opaque;
+    bm_pipeline *e = opaque;
     /* Ownership changes only with nothing in flight: the batch being committed
      * is settled first, and if it failed everything is read again afterwards. */
     if (bm_pipeline_settle(e) != 0)
@@ -146,7 +147,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t rerr,
     }
 }
 
-int bm_pipeline_start(bm_engine *e, char *err, size_t errlen)
+int bm_pipeline_consume(bm_pipeline *e, char *err, size_t errlen)
 {
     e->committer = bm_committer_start(e->cfg.pg_dsn, err, errlen);
     if (!e->committer)
@@ -204,7 +205,7 @@ int bm_pipeline_start(bm_engine *e, char *err, size_t errlen)
     return 0;
 }
 
-void bm_pipeline_stop(bm_engine *e)
+void bm_pipeline_unconsume(bm_pipeline *e)
 {
     /* The last batch commits before the group is left. */
     (void)bm_pipeline_settle(e);
@@ -228,7 +229,7 @@ void bm_pipeline_stop(bm_engine *e)
     }
 }
 
-int bm_pipeline_resync(bm_engine *e)
+int bm_pipeline_resync(bm_pipeline *e)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     int rc = 0;

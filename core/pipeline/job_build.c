@@ -11,7 +11,7 @@ static void states_text(bm_batch *b, bm_job *j)
     bm_buf *line = &j->states;
     for (size_t i = 0; i < b->ndirty; i++) {
         bm_state_entry *s = b->dirty[i];
-        bm_camp *c = s->camp_slot < b->e->camps.nslots ? b->e->camps.by_slot[s->camp_slot] : NULL;
+        bm_camp *c = bm_camps_at(b->e->camps, s->camp_slot);
         if (!c)
             continue; /* the campaign was removed mid-batch: nothing to keep */
         bm_buf_puts(line, c->row.id);
@@ -82,7 +82,7 @@ static void take_outbox(bm_batch *b, bm_job *j)
     }
 }
 
-static void take_parts(bm_engine *e, bm_job *j)
+static void take_parts(bm_pipeline *e, bm_job *j)
 {
     int n = 0;
     for (int p = 0; p < e->npart_seen; p++)
@@ -117,7 +117,7 @@ static void take_parts(bm_engine *e, bm_job *j)
 
 bm_job *bm_batch_to_job(bm_batch *b)
 {
-    bm_engine *e = b->e;
+    bm_pipeline *e = b->e;
     bm_job *j = calloc(1, sizeof *j);
     if (!j)
         return NULL;

@@ -14,7 +14,7 @@ static void set_err(PGconn *pg, const char *what, char *err, size_t errlen)
     snprintf(err, errlen, "%s: %.*s", what, (int)strcspn(m, "\n"), m);
 }
 
-int bm_batch_load_states(bm_engine *e, bm_state_entry **v, size_t n, char *err, size_t errlen)
+int bm_batch_load_states(bm_pipeline *e, bm_state_entry **v, size_t n, char *err, size_t errlen)
 {
     if (n == 0)
         return 0;
@@ -22,7 +22,7 @@ int bm_batch_load_states(bm_engine *e, bm_state_entry **v, size_t n, char *err, 
     bm_buf_puts(&camps, "{");
     bm_buf_puts(&users, "{");
     for (size_t i = 0; i < n; i++) {
-        bm_camp *c = v[i]->camp_slot < e->camps.nslots ? e->camps.by_slot[v[i]->camp_slot] : NULL;
+        bm_camp *c = bm_camps_at(e->camps, v[i]->camp_slot);
         if (i) {
             bm_buf_puts(&camps, ",");
             bm_buf_puts(&users, ",");

@@ -12,9 +12,11 @@
 
 #include "event/arena.h"
 #include "event/event.h"
+#include "kafka/kafka.h"
 #include "log/log.h"
 #include "pipeline/batch_internal.h"
 #include "pipeline/committer.h"
+#include "util/clock.h"
 #include "watchdog/watchdog.h"
 
 typedef struct bm_item {
@@ -24,7 +26,7 @@ typedef struct bm_item {
     int dup;
 } bm_item;
 
-typedef struct bm_run {
+struct bm_run {
     bm_item *items;
     size_t n, cap;
     bm_state_entry **load;
@@ -32,9 +34,7 @@ typedef struct bm_run {
     rd_kafka_message_t **msgs;
     bm_batch batch;
     int init;
-} bm_run;
-
-static bm_run g_run;
+};
 
 static void run_release(bm_run *r)
 {
@@ -50,7 +50,7 @@ static void run_release(bm_run *r)
 }
 
 /* Polls until batch_max messages or linger time since the first one. */
-static size_t poll_batch(bm_engine *e, bm_run *r)
+static size_t poll_batch(bm_pipeline *e, bm_run *r)
 {
     size_t max = (size_t)e->cfg.batch_max_events;
     if (r->cap < max) {
@@ -165,7 +165,7 @@ static int in_window(const bm_camp *c, const bm_event *ev)
 }
 
 /* Decode, dedupe, and collect the (campaign, user) pairs to load. */
-static int prepare(bm_engine *e, bm_run *r)
+static int prepare(bm_pipeline *e, bm_run *r)
 {
     bm_batch *b = &r->batch;
     bm_event_limits lim = {
@@ -217,7 +217,7 @@ static int prepare(bm_engine *e, bm_run *r)
         }
         pt->applied++;
         size_t nc;
-        bm_camp *const *cs = bm_camps_route(&e->camps, it->ev.game_id, it->ev.event_type, &nc);
+        bm_camp *const *cs = bm_camps_route(e->camps, it->ev.game_id, it->ev.event_type, &nc);
         for (size_t k = 0; k < nc; k++) {
             int created;
             bm_state_entry *s =
@@ -243,7 +243,7 @@ static int prepare(bm_engine *e, bm_run *r)
     return 0;
 }
 
-static void dispatch(bm_engine *e, bm_run *r)
+static void dispatch(bm_pipeline *e, bm_run *r)
 {
     bm_batch *b = &r->batch;
     for (size_t i = 0; i < r->n; i++) {
@@ -251,7 +251,7 @@ static void dispatch(bm_engine *e, bm_run *r)
         if (!it->valid || it->dup)
             continue;
         size_t nc;
-        bm_camp *const *cs = bm_camps_route(&e->camps, it->ev.game_id, it->ev.event_type, &nc);
+        bm_camp *const *cs = bm_camps_route(e->camps, it->ev.game_id, it->ev.event_type, &nc);
         b->cur_partition = it->ev.partition;
         for (size_t k = 0; k < nc; k++) {
             bm_camp *c = cs[k];
@@ -270,21 +270,21 @@ static void dispatch(bm_engine *e, bm_run *r)
             } else if (rc < 0) {
                 c->errors++;
                 c->mi->errors++;
-                atomic_fetch_add(&e->stats.dispatch_errors, 1);
+                atomic_fetch_add(&e->stats->dispatch_errors, 1);
             }
         }
     }
     b->cur_camp = NULL;
 }
 
-static void end_batch(bm_engine *e)
+static void end_batch(bm_pipeline *e)
 {
     for (int p = 0; p < e->npart_seen; p++)
         e->parts[p].in_batch = 0;
 }
 
 /* After a failed batch: forget everything derived from it and rewind. */
-static void rewind_all(bm_engine *e)
+static void rewind_all(bm_pipeline *e)
 {
     bm_pipeline_drop_cache(e, -1);
     end_batch(e);
@@ -293,7 +293,7 @@ static void rewind_all(bm_engine *e)
 }
 
 /* Kafka-side commit of what PostgreSQL now holds: for lag monitoring only. */
-static void commit_lag(bm_engine *e, const bm_job *j)
+static void commit_lag(bm_pipeline *e, const bm_job *j)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)j->nparts + 1);
     for (size_t i = 0; i < j->nparts; i++)
@@ -305,33 +305,11 @@ static void commit_lag(bm_engine *e, const bm_job *j)
 }
 
 /* Commit time minus each message's CreateTime, into log2 buckets. */
-static void record_latency(bm_engine *e, const bm_job *j)
+static void record_latency(bm_pipeline *e, const bm_job *j)
 {
     int64_t now = bm_now_ms();
-    for (size_t i = 0; i < j->ncreated; i++) {
-        int64_t ms = now - j->created_ms[i];
-        int bucket = 0;
-        while (ms > 0 && bucket < 31) {
-            ms >>= 1;
-            bucket++;
-        }
-        atomic_fetch_add(&e->stats.latency_hist[bucket], 1);
-    }
-}
-
-double bm_stats_latency_pct(bm_engine_stats *st, double pct)
-{
-    uint64_t total = 0, seen = 0;
-    for (int i = 0; i < 32; i++)
-        total += atomic_load(&st->latency_hist[i]);
-    if (!total)
-        return 0;
-    for (int i = 0; i < 32; i++) {
-        seen += atomic_load(&st->latency_hist[i]);
-        if ((double)seen >= pct / 100.0 * (double)total)
-            return i == 0 ? 0.5 : (double)(1ULL << (i - 1)) * 1.5; /* bucket midpoint */
-    }
-    return 0;
+    for (size_t i = 0; i < j->ncreated; i++)
+        bm_stats_latency_add(e->stats, now - j->created_ms[i]);
 }
 
 /* The Kafka CreateTime of every message of the batch, for the latency histogram. */
@@ -348,7 +326,7 @@ static void keep_created(bm_run *r, bm_job *j)
     }
 }
 
-int bm_pipeline_settle(bm_engine *e)
+int bm_pipeline_settle(bm_pipeline *e)
 {
     bm_job *j = e->committer ? bm_committer_wait(e->committer) : NULL;
     if (!j)
@@ -363,16 +341,16 @@ int bm_pipeline_settle(bm_engine *e)
         }
         commit_lag(e, j);
         record_latency(e, j);
-        atomic_fetch_add(&e->stats.batches, 1);
-        atomic_fetch_add(&e->stats.events, j->events);
-        atomic_fetch_add(&e->stats.applied, applied);
-        atomic_fetch_add(&e->stats.rejected, rejected);
-        atomic_fetch_add(&e->stats.duplicates, dups);
+        atomic_fetch_add(&e->stats->batches, 1);
+        atomic_fetch_add(&e->stats->events, j->events);
+        atomic_fetch_add(&e->stats->applied, applied);
+        atomic_fetch_add(&e->stats->rejected, rejected);
+        atomic_fetch_add(&e->stats->duplicates, dups);
     } else if (rc == 1) {
-        atomic_fetch_add(&e->stats.fence_lost, 1);
+        atomic_fetch_add(&e->stats->fence_lost, 1);
         bm_warn("pipeline", "batch not applied, another instance owns a partition: %s", j->err);
     } else {
-        atomic_fetch_add(&e->stats.commits_failed, 1);
+        atomic_fetch_add(&e->stats->commits_failed, 1);
         bm_error("pipeline", "batch of %zu events not applied, will retry: %s", j->events, j->err);
     }
     bm_job_free(j);
@@ -383,7 +361,7 @@ int bm_pipeline_settle(bm_engine *e)
 
 /* After a failed commit: the processing connection comes back first (a restarted
  * database shows on it only when used), then offsets and dedup sets are reread. */
-static void recover(bm_engine *e)
+static void recover(bm_pipeline *e)
 {
     PQclear(PQexec(e->pg, "SELECT 1"));
     if (PQstatus(e->pg) != CONNECTION_OK) {
@@ -396,9 +374,11 @@ static void recover(bm_engine *e)
     rewind_all(e);
 }
 
-int bm_pipeline_step(bm_engine *e)
+int bm_pipeline_step(bm_pipeline *e)
 {
-    bm_run *r = &g_run;
+    if (!e->batch_run && !(e->batch_run = calloc(1, sizeof *e->batch_run)))
+        return -1;
+    bm_run *r = e->batch_run;
     if (!r->init) {
         bm_batch_init(&r->batch, e);
         r->init = 1;
@@ -471,12 +451,16 @@ int bm_pipeline_step(bm_engine *e)
     return 0;
 }
 
-void bm_pipeline_free_run(void)
+void bm_pipeline_free_run(bm_pipeline *e)
 {
-    run_release(&g_run);
-    bm_batch_free(&g_run.batch);
-    free(g_run.items);
-    free(g_run.load);
-    free(g_run.msgs);
-    memset(&g_run, 0, sizeof g_run);
+    bm_run *r = e->batch_run;
+    if (!r)
+        return;
+    run_release(r);
+    bm_batch_free(&r->batch);
+    free(r->items);
+    free(r->load);
+    free(r->msgs);
+    free(r);
+    e->batch_run = NULL;
 }

@@ -13,18 +13,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/engine.h"
+#include "kafka/kafka.h"
 #include "log/log.h"
 #include "pg/pg.h"
+#include "relay/relay.h"
+#include "util/clock.h"
 
-struct bm_relay {
+typedef struct bm_relay {
     pthread_t thread;
     atomic_int run;
     char dsn[1024];
     rd_kafka_t *producer;
-    bm_engine_stats *stats;
+    bm_stats *stats;
     atomic_int failed; /* delivery failures in the current round */
-};
+} bm_relay;
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -178,16 +180,18 @@ static void *relay_main(void *arg)
     return NULL;
 }
 
-bm_relay *bm_relay_start(const bm_config *cfg, const char *bootstrap, bm_engine_stats *stats,
-                         char *err, size_t errlen)
+static int relay_start(const bm_role_env *env, void **state, char *err, size_t errlen)
 {
+    const bm_config *cfg = env->cfg;
+    const char *bootstrap = env->bootstrap;
     bm_relay *r = calloc(1, sizeof *r);
+    *state = NULL;
     if (!r) {
         snprintf(err, errlen, "out of memory");
-        return NULL;
+        return -1;
     }
     snprintf(r->dsn, sizeof r->dsn, "%s", cfg->pg_dsn);
-    r->stats = stats;
+    r->stats = env->stats;
     char sock[16];
     snprintf(sock, sizeof sock, "%d", cfg->socket_timeout_ms);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -199,7 +203,7 @@ bm_relay *bm_relay_start(const bm_config *cfg, const char *bootstrap, bm_engine_
         rd_kafka_conf_set(conf, "socket.timeout.ms", sock, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         free(r);
-        return NULL;
+        return -1;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_log_cb(conf, bm_kafka_log_cb);
@@ -208,7 +212,7 @@ bm_relay *bm_relay_start(const bm_config *cfg, const char *bootstrap, bm_engine_
     if (!r->producer) {
         rd_kafka_conf_destroy(conf);
         free(r);
-        return NULL;
+        return -1;
     }
     /* conf is now owned by the producer. */
     atomic_store(&r->run, 1);
@@ -216,14 +220,16 @@ bm_relay *bm_relay_start(const bm_config *cfg, const char *bootstrap, bm_engine_
         snprintf(err, errlen, "relay: cannot start its thread");
         rd_kafka_destroy(r->producer);
         free(r);
-        return NULL;
+        return -1;
     }
     bm_info("relay", "outbox relay started");
-    return r;
+    *state = r;
+    return 0;
 }
 
-void bm_relay_stop(bm_relay *r)
+static void relay_stop(void *state)
 {
+    bm_relay *r = state;
     if (!r)
         return;
     atomic_store(&r->run, 0);
@@ -232,3 +238,10 @@ void bm_relay_stop(bm_relay *r)
     rd_kafka_destroy(r->producer);
     free(r);
 }
+
+const bm_role_ops bm_relay_role = {
+    .name = "relay",
+    .start = relay_start,
+    .step = NULL,
+    .stop = relay_stop,
+};

@@ -24,6 +24,7 @@
 #define BM_WD_ALTSTACK (64 * 1024)
 
 bm_wd_call bm_wd_cur;
+_Thread_local int bm_wd_watched;
 
 static char g_path[1024];
 static char g_tmp[1100];
@@ -217,6 +218,7 @@ int bm_watchdog_start(const char *record_path, const int deadlines_ms[BM_WD_NKIN
     snprintf(g_tmp, sizeof g_tmp, "%s.tmp", record_path);
     memcpy(g_deadline, deadlines_ms, sizeof g_deadline);
     g_tid = syscall(SYS_gettid);
+    bm_wd_watched = 1;
     install_crash_handler();
     if (atomic_exchange(&g_running, 1))
         return 0;

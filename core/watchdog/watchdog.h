@@ -44,6 +44,9 @@ typedef struct bm_wd_call {
 } bm_wd_call;
 
 extern bm_wd_call bm_wd_cur;
+/* 1 on the thread the watchdog watches (the one that called bm_watchdog_start):
+ * calls made from other threads (admin queries, tools) are not marked. */
+extern _Thread_local int bm_wd_watched;
 
 /* Name of a callback kind ("on_event"). */
 const char *bm_watchdog_kind_name(int kind);
@@ -62,6 +65,8 @@ void bm_watchdog_stop(void);
 static inline void bm_watchdog_enter(int kind, const char *module, int generation,
                                      const char *file, const char *campaign)
 {
+    if (!bm_wd_watched)
+        return;
     bm_wd_cur.kind = kind;
     bm_wd_cur.module = module;
     bm_wd_cur.generation = generation;
@@ -74,6 +79,8 @@ static inline void bm_watchdog_enter(int kind, const char *module, int generatio
 /* Marks its end. */
 static inline void bm_watchdog_leave(void)
 {
+    if (!bm_wd_watched)
+        return;
     atomic_store_explicit(&bm_wd_cur.active, 0, memory_order_release);
 }
 

@@ -79,6 +79,30 @@ static void test_errors_name_file_line_key(void **state)
     expect_error("[engine]\nthis line has no equals sign\n", want);
 }
 
+static void test_roles_are_a_set(void **state)
+{
+    (void)state;
+    char err[512], want[600];
+    bm_config c;
+    const char *p = write_conf("[engine]\nroles = relay , processor,scheduler\n");
+    assert_int_equal(bm_config_load(&c, p, err, sizeof err), 0);
+    assert_true(bm_config_has_role(&c, BM_ROLE_PROCESSOR));
+    assert_true(bm_config_has_role(&c, BM_ROLE_RELAY));
+    assert_true(bm_config_has_role(&c, BM_ROLE_SCHEDULER));
+    assert_false(bm_config_has_role(&c, BM_ROLE_GATEWAY));
+    assert_false(bm_config_has_role(&c, BM_ROLE_REWARDS));
+    unlink(p);
+    /* "processor" was found by substring before: a typo ran nothing, silently. */
+    write_conf("");
+    snprintf(want, sizeof want, "%s:3: engine.roles: unknown role 'procesor'", g_path);
+    expect_error("[engine]\nlog_level = info\nroles = procesor,relay\n", want);
+    expect_error("[engine]\nroles = relayer\n", "unknown role 'relayer'");
+    expect_error("[engine]\nroles = relay,relay\n", "role 'relay' given twice");
+    expect_error("[engine]\nroles = ,\n", "engine.roles: at least one role");
+    bm_config_defaults(&c);
+    assert_int_equal(c.role_set, (1u << BM_ROLE_PROCESSOR) | (1u << BM_ROLE_RELAY));
+}
+
 static void test_bad_env_value(void **state)
 {
     (void)state;
@@ -106,6 +130,7 @@ int main(void)
         cmocka_unit_test(test_shipped_file_is_valid),
         cmocka_unit_test(test_values_and_env_override),
         cmocka_unit_test(test_errors_name_file_line_key),
+        cmocka_unit_test(test_roles_are_a_set),
         cmocka_unit_test(test_bad_env_value),
         cmocka_unit_test(test_missing_file),
     };

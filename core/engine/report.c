@@ -1,0 +1,92 @@
+/* What `bmctl modules` shows: modules, retiring generations, campaigns, counters. */
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "engine/engine_int.h"
+#include "host/host.h"
+#include "loader/probation.h"
+#include "supervisor/supervisor.h"
+
+static json_t *modules_array(bm_engine *e)
+{
+    const bm_modset *set = bm_loader_current(e->loader);
+    json_t *mods = json_array();
+    for (size_t i = 0; set && i < set->n; i++) {
+        bm_modinst *mi = set->mods[i];
+        size_t ncamps = 0;
+        for (size_t s = 0; s < e->camps.nslots; s++) {
+            bm_camp *c = bm_camps_at(&e->camps, (uint32_t)s);
+            if (c && c->mi == mi)
+                ncamps++;
+        }
+        json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I}", "name",
+                              mi->name, "version", mi->m->version, "kind",
+                              mi->m->kind == BM_KIND_CAMPAIGN ? "campaign" : "reward", "serves",
+                              mi->m->serves, "generation", mi->generation, "file", mi->src_path,
+                              "campaigns", (json_int_t)ncamps, "events", (json_int_t)mi->events,
+                              "errors", (json_int_t)mi->errors, "skipped", (json_int_t)mi->skipped);
+        json_object_set_new(m, "abiVersion", json_integer(mi->m->abi_version));
+        json_object_set_new(m, "metrics", bm_host_metrics_json(mi->host));
+        json_array_append_new(mods, m);
+    }
+    return mods;
+}
+
+static json_t *campaigns_array(bm_engine *e)
+{
+    json_t *camps = json_array();
+    for (size_t s = 0; s < e->camps.nslots; s++) {
+        bm_camp *c = bm_camps_at(&e->camps, (uint32_t)s);
+        if (!c)
+            continue;
+        json_array_append_new(
+            camps, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "id", c->row.id, "type",
+                             c->row.type, "name", c->row.name, "module", c->mi ? c->mi->name : "",
+                             "events", (json_int_t)c->events, "errors", (json_int_t)c->errors,
+                             "skipped", (json_int_t)c->skipped, "refused", c->refused));
+    }
+    return camps;
+}
+
+static json_t *stats_object(bm_stats *st)
+{
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "batches",
+                          (json_int_t)atomic_load(&st->batches), "events",
+                          (json_int_t)atomic_load(&st->events), "applied",
+                          (json_int_t)atomic_load(&st->applied), "rejected",
+                          (json_int_t)atomic_load(&st->rejected), "duplicates",
+                          (json_int_t)atomic_load(&st->duplicates), "commitsFailed",
+                          (json_int_t)atomic_load(&st->commits_failed), "fenceLost",
+                          (json_int_t)atomic_load(&st->fence_lost), "outboxPublished",
+                          (json_int_t)atomic_load(&st->outbox_published), "ticks",
+                          (json_int_t)atomic_load(&st->ticks), "campaignsEnded",
+                          (json_int_t)atomic_load(&st->campaigns_ended));
+    json_object_set_new(o, "latencyP50Ms", json_real(bm_stats_latency_pct(st, 50)));
+    json_object_set_new(o, "latencyP99Ms", json_real(bm_stats_latency_pct(st, 99)));
+    return o;
+}
+
+char *bm_engine_modules_json(bm_engine *e)
+{
+    const bm_modset *set = bm_loader_current(e->loader);
+    json_t *root = json_object();
+    json_object_set_new(root, "generation", json_integer(set ? set->generation : 0));
+    json_object_set_new(root, "roles", json_string(e->cfg.roles));
+    json_object_set_new(root, "modules", modules_array(e));
+    char *ret = bm_loader_retiring_json(e->loader);
+    json_t *retiring = ret ? json_loads(ret, 0, NULL) : NULL;
+    free(ret);
+    json_object_set_new(root, "retiring", retiring ? retiring : json_array());
+    json_object_set_new(root, "campaigns", campaigns_array(e));
+    json_object_set_new(root, "stats", stats_object(&e->stats));
+    json_t *ct = bm_probation_json(); /* restarts, quarantine, probation (DESIGN: Containment) */
+    json_object_set_new(ct, "restarts", json_integer(bm_supervisor_restarts()));
+    json_object_set_new(ct, "lastRestartReason", json_string(bm_supervisor_restart_reason()));
+    json_object_set_new(root, "containment", ct);
+    pthread_mutex_lock(&e->report_lock);
+    json_object_set_new(root, "lastReload", json_string(e->report));
+    pthread_mutex_unlock(&e->report_lock);
+    char *s = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return s;
+}

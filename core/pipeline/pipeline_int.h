@@ -1,0 +1,71 @@
+/* The processor's own structs, shared by the files of core/pipeline only. */
+#ifndef BM_PIPELINE_INT_H
+#define BM_PIPELINE_INT_H
+
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "campaign/campaign.h"
+#include "config/config.h"
+#include "loader/loader.h"
+#include "pipeline/batch.h"
+#include "pipeline/dedup.h"
+#include "state/state.h"
+#include "stats/stats.h"
+
+#define BM_MAX_PARTITIONS 256
+
+/* What the processor knows about one partition of game.events. */
+typedef struct bm_part {
+    int owned;        /* assigned to this process */
+    int64_t expected; /* next offset to apply = consumer_offsets.next_offset */
+    bm_dedup dedup;   /* eventIds applied within the window */
+    /* the batch being built */
+    int in_batch;
+    int64_t batch_next;
+    uint64_t applied, rejected, duplicate;
+    uint64_t *new_hashes;
+    size_t nnew, capnew;
+} bm_part;
+
+typedef struct bm_committer bm_committer;
+typedef struct bm_run bm_run;
+
+typedef struct bm_pipeline {
+    bm_config cfg;
+    const char *bootstrap;
+    bm_camps *camps; /* the engine's registry: read on this thread only */
+    bm_loader *loader;
+    bm_stats *stats;
+    volatile sig_atomic_t *run;
+    PGconn *pg; /* the processing thread's connection */
+    rd_kafka_t *consumer;
+    rd_kafka_queue_t *queue;
+    bm_committer *committer; /* runs batch N's transaction while N+1 is prepared */
+    int need_rewind;         /* a commit failed while a rebalance was settling it */
+    bm_state_cache cache;
+    bm_part parts[BM_MAX_PARTITIONS];
+    int npart_seen;
+    bm_run *batch_run; /* the reusable buffers of one batch */
+    int64_t last_prune_ms, last_tick_ms;
+} bm_pipeline;
+
+/* Polls one batch and applies it exactly once; 0 ok (possibly empty), -1 retry later. */
+int bm_pipeline_step(bm_pipeline *e);
+/* Drops cached state of a partition (or all when partition < 0). */
+void bm_pipeline_drop_cache(bm_pipeline *e, int32_t partition);
+/* Collects the batch in flight; 0 committed (or none), -1 failed (cache dropped:
+ * the caller rewinds to the stored offsets). */
+int bm_pipeline_settle(bm_pipeline *e);
+/* Re-reads offsets from PostgreSQL for the owned partitions and seeks there. */
+int bm_pipeline_resync(bm_pipeline *e);
+/* Sets up the consumer on game.events (rebalance callback reads PostgreSQL offsets). */
+int bm_pipeline_consume(bm_pipeline *e, char *err, size_t errlen);
+/* Leaves the group and stops the committer. */
+void bm_pipeline_unconsume(bm_pipeline *e);
+/* Frees the batch buffers (at stop). */
+void bm_pipeline_free_run(bm_pipeline *e);
+
+#endif
