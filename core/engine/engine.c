@@ -155,15 +155,54 @@ static int config_consumer_start(bm_engine *e, char *err, size_t errlen)
     }
     /* conf is now owned by config_consumer. Start at the end: the table is the
      * truth, the topic only says "look again". */
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(3);
-    for (size_t i = 0; i < bm_ntopics; i++)
-        if (strcmp(bm_topics[i].name, BM_TOPIC_CONFIG_CAMPAIGNS) == 0)
-            for (int p = 0; p < bm_topics[i].partitions; p++)
-                rd_kafka_topic_partition_list_add(l, BM_TOPIC_CONFIG_CAMPAIGNS, p)->offset =
-                    RD_KAFKA_OFFSET_END;
+    /* Every partition the broker has: a notification keyed by campaign id may land
+     * on any of them (a count assumed here left campaigns uncounted for 30 s). */
+    int nparts = bm_kafka_partition_count(e->config_consumer, BM_TOPIC_CONFIG_CAMPAIGNS, 10000);
+    if (nparts <= 0) {
+        /* Broker not answering yet: start with the product's count; the periodic
+         * refresh adds what the metadata shows later (config_consumer_fit). */
+        for (size_t i = 0; i < bm_ntopics; i++)
+            if (strcmp(bm_topics[i].name, BM_TOPIC_CONFIG_CAMPAIGNS) == 0)
+                nparts = bm_topics[i].partitions;
+        bm_warn("campaign", "%s: no metadata yet, assuming %d partitions",
+                BM_TOPIC_CONFIG_CAMPAIGNS, nparts);
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
+    for (int p = 0; p < nparts; p++)
+        rd_kafka_topic_partition_list_add(l, BM_TOPIC_CONFIG_CAMPAIGNS, p)->offset =
+            RD_KAFKA_OFFSET_END;
+    bm_info("campaign", "notifications from %s partitions=%d", BM_TOPIC_CONFIG_CAMPAIGNS, nparts);
     rd_kafka_assign(e->config_consumer, l);
     rd_kafka_topic_partition_list_destroy(l);
     return 0;
+}
+
+/* Partitions added to config.campaigns since the start (or missed then) are
+ * assigned from their beginning: everything in them is newer than this process. */
+static void config_consumer_fit(bm_engine *e)
+{
+    rd_kafka_topic_partition_list_t *cur = NULL;
+    if (!e->config_consumer || rd_kafka_assignment(e->config_consumer, &cur) != 0 || !cur)
+        return;
+    int have = cur->cnt;
+    rd_kafka_topic_partition_list_destroy(cur);
+    int n = bm_kafka_partition_count(e->config_consumer, BM_TOPIC_CONFIG_CAMPAIGNS, 2000);
+    if (n <= have)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n - have);
+    for (int p = have; p < n; p++)
+        rd_kafka_topic_partition_list_add(l, BM_TOPIC_CONFIG_CAMPAIGNS, p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_error_t *ke = rd_kafka_incremental_assign(e->config_consumer, l);
+    if (ke) {
+        bm_warn("campaign", "%s: cannot add partitions: %s", BM_TOPIC_CONFIG_CAMPAIGNS,
+                rd_kafka_error_string(ke));
+        rd_kafka_error_destroy(ke);
+    } else {
+        bm_info("campaign", "notifications from %s partitions=%d (was %d)",
+                BM_TOPIC_CONFIG_CAMPAIGNS, n, have);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
 }
 
 static void config_consumer_poll(bm_engine *e)
@@ -318,6 +357,8 @@ static void boundary(bm_engine *e)
     if (atomic_exchange(&e->reload_requested, 0))
         bm_engine_reload(e);
     config_consumer_poll(e);
+    if (now - e->last_campaign_refresh_ms > 30000)
+        config_consumer_fit(e);
     if (atomic_exchange(&e->campaigns_changed, 0) || now - e->last_campaign_refresh_ms > 30000)
         bm_engine_refresh_campaigns(e);
     bm_loader_lock(e->loader);

@@ -11,6 +11,8 @@ void ct_install(bm_e2e *e, const char *fixture);
 /* Creates the example module's campaign (type tournament) and a leaderboard summing
  * data.points of match_end events, both on CT_GAME. */
 void ct_campaigns(bm_e2e *e, char *example_id, char *board_id, size_t idlen);
+/* Now as RFC 3339 (an event timestamp). */
+void ct_now(char *ts, size_t len);
 /* Produces n match_end events of CT_GAME with points 1..7 over 20 users; returns
  * the sum of their points. */
 long long ct_produce(bm_e2e *e, int n, int seed);

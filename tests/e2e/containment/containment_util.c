@@ -40,14 +40,19 @@ void ct_campaigns(bm_e2e *e, char *example_id, char *board_id, size_t idlen)
                     board_id, idlen);
 }
 
+void ct_now(char *ts, size_t len)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 long long ct_produce(bm_e2e *e, int n, int seed)
 {
     rd_kafka_t *p = bm_e2e_producer(e);
     char ts[40], user[32], ev[300];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    ct_now(ts, sizeof ts);
     long long sum = 0;
     for (int i = 0; i < n; i++) {
         int points = 1 + (i + seed) % 7;

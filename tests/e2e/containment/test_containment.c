@@ -197,6 +197,72 @@ static void test_sigterm_is_bounded(void **state)
     assert_true(bm_e2e_log_contains(&g, "after SIGTERM: SIGKILL"));
 }
 
+/* config.campaigns with more partitions than the product's three: every new
+ * campaign is seen within seconds (not the 30 s periodic refresh) and counts
+ * its first events. 12 campaign ids over 8 partitions: the chance that none
+ * lands beyond partition 2 is (3/8)^12, below 1e-5. */
+static void test_campaigns_on_every_config_partition(void **state)
+{
+    bm_e2e *e = *state;
+    init_world(e, "ct_parts");
+    char err[256];
+    bm_broker_stop(e->broker);
+    e->broker = bm_broker_start_with(3, 8, NULL, err, sizeof err);
+    if (!e->broker)
+        bm_e2e_fail("broker: %s", err);
+    snprintf(e->bootstrap, sizeof e->bootstrap, "%s", bm_broker_bootstraps(e->broker));
+    bm_e2e_setenv(e, "BM_KAFKA_BROKERS", e->bootstrap);
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+    bm_e2e_wait_log(&g, "notifications from config.campaigns partitions=8", 30000);
+    bm_e2e_wait_log(&g, "started roles=", 30000);
+
+    enum { NCAMP = 12, NEV = 10 };
+    char ids[NCAMP][64];
+    int64_t t0 = bm_e2e_now_ms();
+    for (int i = 0; i < NCAMP; i++) {
+        char json[400];
+        snprintf(json, sizeof json,
+                 "{\"type\":\"leaderboard\",\"name\":\"late %d\",\"gameId\":\"" CT_GAME "\","
+                 "\"scoringMetadata\":{\"eventType\":\"late_%d\",\"aggregation\":\"count\"}}",
+                 i, i);
+        bm_e2e_campaign(e, json, ids[i], sizeof ids[i]);
+    }
+    /* Every campaign served well before the periodic refresh could have found it. */
+    int seen = 0;
+    while (seen < NCAMP && bm_e2e_now_ms() - t0 < 20000) {
+        json_t *m = bm_e2e_modules(e);
+        seen = 0;
+        for (int i = 0; i < NCAMP; i++)
+            seen += bm_e2e_modules_campaign(m, ids[i]) != NULL;
+        json_decref(m);
+        if (seen < NCAMP)
+            bm_e2e_sleep_ms(100);
+    }
+    fprintf(stderr, "containment: %d campaigns served %lld ms after the first was created\n",
+            seen, (long long)(bm_e2e_now_ms() - t0));
+    assert_int_equal(seen, NCAMP);
+
+    rd_kafka_t *p = bm_e2e_producer(e);
+    char ev[300], ts[40];
+    ct_now(ts, sizeof ts);
+    for (int i = 0; i < NCAMP; i++)
+        for (int k = 0; k < NEV; k++) {
+            int len = snprintf(ev, sizeof ev,
+                               "{\"gameId\":\"" CT_GAME "\",\"userId\":\"u%d\",\"eventType\":"
+                               "\"late_%d\",\"data\":{},\"timestamp\":\"%s\"}",
+                               k, i, ts);
+            char user[16];
+            snprintf(user, sizeof user, "u%d", k);
+            bm_e2e_produce(p, user, ev, (size_t)len);
+        }
+    bm_e2e_producer_close(p);
+    bm_e2e_wait_offsets(e, &g, NCAMP * NEV, 60000);
+    for (int i = 0; i < NCAMP; i++)
+        ct_wait_total(e, &g, ids[i], NEV, 10000);
+    bm_e2e_engine_stop(&g, 20000);
+}
+
 /* `test_e2e_containment [NAME]` runs the cases whose name contains NAME, so
  * CTest can run them as separate, shorter tests. */
 int main(int argc, char **argv)
@@ -207,6 +273,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_init_segfault_on_reload_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_init_segfault_at_startup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_is_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_campaigns_on_every_config_partition, setup,
+                                        teardown),
     };
     struct CMUnitTest tests[sizeof all / sizeof all[0]];
     size_t n = 0;
