@@ -282,7 +282,10 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
     bm_camps_init(&e->camps);
     e->lua = (bm_lua_limits){.instructions = cfg->lua_instruction_limit,
                              .memory_kb = cfg->lua_memory_limit_kb,
-                             .pattern_max_len = cfg->lua_pattern_max_len};
+                             .pattern_max_len = cfg->lua_pattern_max_len,
+                             .breaker_failures = cfg->lua_breaker_failures,
+                             .breaker_cooldown_ms = cfg->lua_breaker_cooldown_ms,
+                             .batch_budget_ms = cfg->lua_batch_budget_ms};
     e->lh = (bm_loader_host){.api = bm_host_api_get(),
                              .host_new = hook_host_new,
                              .host_free = hook_host_free,

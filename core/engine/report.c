@@ -5,6 +5,7 @@
 #include "engine/engine_int.h"
 #include "host/host.h"
 #include "loader/probation.h"
+#include "lua/lua_sandbox.h"
 #include "supervisor/supervisor.h"
 
 static json_t *modules_array(bm_engine *e)
@@ -44,6 +45,9 @@ static json_t *campaigns_array(bm_engine *e)
                              c->row.type, "name", c->row.name, "module", c->mi ? c->mi->name : "",
                              "events", (json_int_t)c->events, "errors", (json_int_t)c->errors,
                              "skipped", (json_int_t)c->skipped, "refused", c->refused));
+        json_t *f = bm_lua_owner_json(c->row.id); /* its formula's breaker, if it has one */
+        if (f)
+            json_object_set_new(json_array_get(camps, json_array_size(camps) - 1), "formula", f);
     }
     return camps;
 }
@@ -82,6 +86,7 @@ char *bm_engine_modules_json(bm_engine *e)
     json_t *ct = bm_probation_json(); /* restarts, quarantine, probation (DESIGN: Containment) */
     json_object_set_new(ct, "restarts", json_integer(bm_supervisor_restarts()));
     json_object_set_new(ct, "lastRestartReason", json_string(bm_supervisor_restart_reason()));
+    json_object_set_new(ct, "formulas", bm_lua_formulas_json());
     json_object_set_new(root, "containment", ct);
     pthread_mutex_lock(&e->report_lock);
     json_object_set_new(root, "lastReload", json_string(e->report));

@@ -14,6 +14,7 @@
 #include "event/event.h"
 #include "kafka/kafka.h"
 #include "log/log.h"
+#include "lua/lua_sandbox.h"
 #include "pipeline/batch_internal.h"
 #include "pipeline/committer.h"
 #include "util/clock.h"
@@ -246,6 +247,7 @@ static int prepare(bm_pipeline *e, bm_run *r)
 static void dispatch(bm_pipeline *e, bm_run *r)
 {
     bm_batch *b = &r->batch;
+    bm_lua_batch_begin(); /* every formula's batch time budget starts again */
     for (size_t i = 0; i < r->n; i++) {
         bm_item *it = &r->items[i];
         if (!it->valid || it->dup)
