@@ -263,6 +263,85 @@ static void test_campaigns_on_every_config_partition(void **state)
     bm_e2e_engine_stop(&g, 20000);
 }
 
+/* Produces n events and returns the ms until the engine has committed them. */
+static long long timed_round(bm_e2e *e, bm_e2e_engine *g, long long *base, long long *want,
+                             int n, int seed)
+{
+    int64_t t0 = bm_e2e_now_ms();
+    *want += ct_produce(e, n, seed);
+    *base += n;
+    bm_e2e_wait_offsets(e, g, *base, 120000);
+    return (long long)(bm_e2e_now_ms() - t0);
+}
+
+/* A formula that overruns its instruction budget on every event, next to a
+ * fast campaign on the same events: the breaker suspends it, and the fast
+ * campaign's throughput stays within 10% of what it is alone. Each side is the
+ * best of five rounds, so one noisy moment on a shared machine does not decide. */
+static void test_burning_formula_next_to_fast_campaign(void **state)
+{
+    bm_e2e *e = *state;
+    /* Six partitions: a round must stay far below the embedded broker's
+     * per-partition cap, or the broker would drop events before they are read. */
+    bm_e2e_init(e, "ct_formula", 6);
+    bm_e2e_setenv(e, "BM_WATCHDOG_EVENT_MS", "10000");
+    char fast[64], slow[64];
+    bm_e2e_campaign(e,
+                    "{\"type\":\"leaderboard\",\"name\":\"fast\",\"gameId\":\"" CT_GAME "\","
+                    "\"scoringMetadata\":{\"eventType\":\"match_end\",\"dataField\":\"points\","
+                    "\"aggregation\":\"sum\"}}",
+                    fast, sizeof fast);
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+    bm_e2e_wait_log(&g, "started roles=", 30000);
+    long long base = 0, want = 0;
+    /* Warm up: partitions assigned, caches filled. */
+    timed_round(e, &g, &base, &want, 2000, 10);
+    enum { N = 60000, ROUNDS = 5 };
+    long long alone = -1, beside = -1;
+    for (int r = 0; r < ROUNDS; r++) {
+        long long ms = timed_round(e, &g, &base, &want, N, 20 + r);
+        fprintf(stderr, "containment: fast campaign alone: %d events in %lld ms\n", N, ms);
+        alone = alone < 0 || ms < alone ? ms : alone;
+    }
+    bm_e2e_campaign(e,
+                    "{\"type\":\"leaderboard\",\"name\":\"burner\",\"gameId\":\"" CT_GAME "\","
+                    "\"scoringMetadata\":{\"eventType\":\"match_end\"},\"customFormula\":"
+                    "\"return function(event) local x = 0 while true do x = x + 1 end end\"}",
+                    slow, sizeof slow);
+    for (int i = 0; i < 100; i++) {
+        json_t *m = bm_e2e_modules(e);
+        int served = bm_e2e_modules_campaign(m, slow) != NULL;
+        json_decref(m);
+        if (served)
+            break;
+        bm_e2e_sleep_ms(100);
+    }
+    for (int r = 0; r < ROUNDS; r++) {
+        long long ms = timed_round(e, &g, &base, &want, N, 30 + r);
+        fprintf(stderr, "containment: fast campaign beside the burner: %d events in %lld ms\n",
+                N, ms);
+        beside = beside < 0 || ms < beside ? ms : beside;
+    }
+    fprintf(stderr, "containment: best alone %lld ms, best beside the burner %lld ms (%.1f%%)\n",
+            alone, beside, 100.0 * (double)(beside - alone) / (double)alone);
+    ct_wait_total(e, &g, fast, want, 30000);
+    json_t *ct, *m = ct_modules(e, &ct);
+    json_t *c = bm_e2e_modules_campaign(m, slow);
+    json_t *f = json_object_get(c, "formula");
+    assert_non_null(f);
+    long long by_breaker = json_integer_value(json_object_get(f, "skippedByBreaker"));
+    long long runs = json_integer_value(json_object_get(f, "calls"));
+    fprintf(stderr, "containment: burner ran %lld times, %lld events skipped by its breaker\n",
+            runs, by_breaker);
+    assert_true(json_integer_value(json_object_get(f, "breakerTrips")) >= 1);
+    assert_true(by_breaker > N);
+    assert_true(runs < 100);
+    json_decref(m);
+    assert_true(beside * 10 <= alone * 11);
+    bm_e2e_engine_stop(&g, 20000);
+}
+
 /* `test_e2e_containment [NAME]` runs the cases whose name contains NAME, so
  * CTest can run them as separate, shorter tests. */
 int main(int argc, char **argv)
@@ -274,6 +353,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_init_segfault_at_startup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_campaigns_on_every_config_partition, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_burning_formula_next_to_fast_campaign, setup,
                                         teardown),
     };
     struct CMUnitTest tests[sizeof all / sizeof all[0]];
