@@ -18,5 +18,14 @@ int bm_cmd_campaign(bm_ctl *ctl, int argc, char **argv);    /* cmd_campaign.c */
 int bm_cmd_leaderboard(bm_ctl *ctl, int argc, char **argv); /* cmd_leaderboard.c */
 int bm_cmd_quest(bm_ctl *ctl, int argc, char **argv);       /* cmd_quest.c */
 int bm_cmd_battlepass(bm_ctl *ctl, int argc, char **argv);  /* cmd_battlepass.c */
+int bm_cmd_gap(bm_ctl *ctl, int argc, char **argv);         /* cmd_status.c: gap list|ack */
+int bm_cmd_status(bm_ctl *ctl, int argc, char **argv);      /* cmd_status.c */
+
+/* Sends one request line to the engine's admin socket; the malloc'd JSON answer,
+ * or NULL with the reason printed (cmd_admin.c). */
+char *bm_ctl_admin_call(const bm_ctl *ctl, const char *request);
+/* Prints the containment part of a modules answer: restarts, quarantined files,
+ * suspended formulas, gaps (cmd_status.c). `root` is a json_t *. */
+void bm_ctl_print_containment(void *root);
 
 #endif

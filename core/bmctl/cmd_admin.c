@@ -11,8 +11,7 @@
 
 #include "bmctl/bmctl.h"
 
-/* Sends one request line; returns the malloc'd JSON answer or NULL (message printed). */
-static char *admin_call(const bm_ctl *ctl, const char *request)
+char *bm_ctl_admin_call(const bm_ctl *ctl, const char *request)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int w = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/admin.sock", ctl->cfg.run_dir);
@@ -87,12 +86,13 @@ static void print_modules(json_t *root)
                (long long)json_integer_value(json_object_get(m, "skipped")),
                (long long)json_integer_value(json_object_get(m, "campaigns")));
     }
+    bm_ctl_print_containment(root);
 }
 
 static int run(bm_ctl *ctl, int argc, char **argv, const char *request)
 {
     int as_json = argc > 1 && strcmp(argv[1], "--json") == 0;
-    char *resp = admin_call(ctl, request);
+    char *resp = bm_ctl_admin_call(ctl, request);
     if (!resp)
         return 1;
     json_t *root = json_loads(resp, 0, NULL);

@@ -19,6 +19,8 @@ static const cmd g_cmds[] = {
     {"modules", bm_cmd_modules, "modules [--json]                 list loaded modules (engine)"},
     {"reload", bm_cmd_reload, "reload [--json]                  hot-reload the modules directory"},
     {"campaign", bm_cmd_campaign, "campaign create FILE.json | list | show ID | disable ID"},
+    {"status", bm_cmd_status, "status [--json]                  restarts, quarantine, breakers, gaps"},
+    {"gap", bm_cmd_gap, "gap list [--json] | ack ID|--all  events the broker lost before they were applied"},
     {"leaderboard", bm_cmd_leaderboard,
      "leaderboard CAMPAIGN [--limit N] [--around USER] [--json]"},
     {"quest", bm_cmd_quest, "quest progress CAMPAIGN USER [--json]"},

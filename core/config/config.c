@@ -279,7 +279,13 @@ int bm_config_load(bm_config *c, const char *path, char *err, size_t errlen)
             return -1;
         }
     }
-    return apply_env(c, err, errlen);
+    if (apply_env(c, err, errlen) != 0)
+        return -1;
+    if (strcmp(c->on_gap, "carry_on") != 0 && strcmp(c->on_gap, "stop") != 0) {
+        snprintf(err, errlen, "pipeline.on_gap: '%s' must be carry_on or stop", c->on_gap);
+        return -1;
+    }
+    return 0;
 }
 
 void bm_config_dump(const bm_config *c, void *file)

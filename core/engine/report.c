@@ -6,6 +6,7 @@
 #include "host/host.h"
 #include "loader/probation.h"
 #include "lua/lua_sandbox.h"
+#include "pipeline/gap.h"
 #include "supervisor/supervisor.h"
 
 static json_t *modules_array(bm_engine *e)
@@ -87,6 +88,7 @@ char *bm_engine_modules_json(bm_engine *e)
     json_object_set_new(ct, "restarts", json_integer(bm_supervisor_restarts()));
     json_object_set_new(ct, "lastRestartReason", json_string(bm_supervisor_restart_reason()));
     json_object_set_new(ct, "formulas", bm_lua_formulas_json());
+    json_object_set_new(ct, "gaps", bm_gap_json());
     json_object_set_new(root, "containment", ct);
     pthread_mutex_lock(&e->report_lock);
     json_object_set_new(root, "lastReload", json_string(e->report));

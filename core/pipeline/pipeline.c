@@ -17,6 +17,7 @@
 #include "lua/lua_sandbox.h"
 #include "pipeline/batch_internal.h"
 #include "pipeline/committer.h"
+#include "pipeline/gap.h"
 #include "util/clock.h"
 #include "watchdog/watchdog.h"
 
@@ -75,7 +76,9 @@ static size_t poll_batch(bm_pipeline *e, bm_run *r)
         for (ssize_t i = 0; i < got; i++) {
             rd_kafka_message_t *m = r->msgs[i];
             if (m->err) {
-                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
+                    bm_gap_note(m->partition); /* never silent: pipeline/gap.h */
+                else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                     bm_warn("pipeline", "consumer: %s", rd_kafka_message_errstr(m));
                 rd_kafka_message_destroy(m);
                 continue;
@@ -385,6 +388,7 @@ int bm_pipeline_step(bm_pipeline *e)
         bm_batch_init(&r->batch, e);
         r->init = 1;
     }
+    bm_gap_step(e);
     size_t got = poll_batch(e, r);
     if (e->need_rewind) {
         /* A rebalance found the batch in flight failed: what was polled since is

@@ -33,9 +33,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static void init_world(bm_e2e *e, const char *name)
+static void init_world(bm_e2e *e, const char *name, int partitions)
 {
-    bm_e2e_init(e, name, 3);
+    bm_e2e_init(e, name, partitions);
     bm_e2e_setenv(e, "BM_ENGINE_PROBATION_S", "1");
     bm_e2e_setenv(e, "BM_WATCHDOG_EVENT_MS", "500");
     bm_e2e_setenv(e, "BM_ENGINE_STOP_TIMEOUT_MS", "3000");
@@ -90,7 +90,7 @@ static void first_event_fault(bm_e2e *e, const char *fixture, const char *death,
 static void test_abort_on_first_event(void **state)
 {
     bm_e2e *e = *state;
-    init_world(e, "ct_abort");
+    init_world(e, "ct_abort", 3);
     first_event_fault(e, "tpl_event_abort", "died: signal 6",
                       "crashed with signal 6 (SIGABRT) module=example campaign=");
 }
@@ -98,7 +98,7 @@ static void test_abort_on_first_event(void **state)
 static void test_infinite_loop_in_on_event(void **state)
 {
     bm_e2e *e = *state;
-    init_world(e, "ct_loop");
+    init_world(e, "ct_loop", 3);
     first_event_fault(e, "tpl_event_loop", "died: exit 70",
                       "callback=on_event generation=1 file=");
 }
@@ -109,7 +109,7 @@ static void test_infinite_loop_in_on_event(void **state)
 static void test_init_segfault_on_reload_rolls_back(void **state)
 {
     bm_e2e *e = *state;
-    init_world(e, "ct_reload");
+    init_world(e, "ct_reload", 3);
     char ex[64], board[64];
     ct_install(e, "tpl_good");
     ct_campaigns(e, ex, board, sizeof ex);
@@ -155,7 +155,7 @@ static void test_init_segfault_on_reload_rolls_back(void **state)
 static void test_init_segfault_at_startup(void **state)
 {
     bm_e2e *e = *state;
-    init_world(e, "ct_start");
+    init_world(e, "ct_start", 3);
     char ex[64], board[64];
     ct_install(e, "tpl_good");
     ct_campaigns(e, ex, board, sizeof ex);
@@ -179,7 +179,7 @@ static void test_init_segfault_at_startup(void **state)
 static void test_sigterm_is_bounded(void **state)
 {
     bm_e2e *e = *state;
-    init_world(e, "ct_term");
+    init_world(e, "ct_term", 3);
     bm_e2e_setenv(e, "BM_WATCHDOG_EVENT_MS", "600000");
     char ex[64], board[64];
     ct_install(e, "tpl_good");
@@ -204,7 +204,7 @@ static void test_sigterm_is_bounded(void **state)
 static void test_campaigns_on_every_config_partition(void **state)
 {
     bm_e2e *e = *state;
-    init_world(e, "ct_parts");
+    init_world(e, "ct_parts", 3);
     char err[256];
     bm_broker_stop(e->broker);
     e->broker = bm_broker_start_with(3, 8, NULL, err, sizeof err);
@@ -342,6 +342,110 @@ static void test_burning_formula_next_to_fast_campaign(void **state)
     bm_e2e_engine_stop(&g, 20000);
 }
 
+/* Produces n valid match_end events of about 1 KiB each to partition 0. */
+static void produce_big(bm_e2e *e, int n, int64_t *low, int64_t *high)
+{
+    rd_kafka_t *p = bm_e2e_producer(e);
+    char ts[40], ev[1400], pad[1001];
+    memset(pad, 'x', 1000);
+    pad[1000] = '\0';
+    ct_now(ts, sizeof ts);
+    for (int i = 0; i < n; i++) {
+        int len = snprintf(ev, sizeof ev,
+                           "{\"gameId\":\"" CT_GAME "\",\"userId\":\"u%d\",\"eventType\":"
+                           "\"match_end\",\"data\":{\"points\":1,\"pad\":\"%s\"},"
+                           "\"timestamp\":\"%s\"}",
+                           i % 10, pad, ts);
+        bm_e2e_produce(p, "k", ev, (size_t)len);
+    }
+    if (rd_kafka_flush(p, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        bm_e2e_fail("flush");
+    if (rd_kafka_query_watermark_offsets(p, BM_TOPIC_EVENTS, 0, low, high, 10000))
+        bm_e2e_fail("watermarks");
+    bm_e2e_producer_close(p);
+}
+
+/* Events the broker deleted before they were applied: a retention gap made with
+ * the embedded broker's per-partition cap while the engine was stopped. The
+ * gap is recorded with its offsets, logged at error level, counted, shown by
+ * bmctl, and either carried past (default) or waited at until acknowledged. */
+static void retention_gap(bm_e2e *e, int stop)
+{
+    char board[64];
+    bm_e2e_campaign(e,
+                    "{\"type\":\"leaderboard\",\"name\":\"count\",\"gameId\":\"" CT_GAME "\","
+                    "\"scoringMetadata\":{\"eventType\":\"match_end\",\"aggregation\":\"count\"}}",
+                    board, sizeof board);
+    if (stop)
+        bm_e2e_setenv(e, "BM_PIPELINE_ON_GAP", "stop");
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+    int64_t low, high;
+    produce_big(e, 100, &low, &high);
+    bm_e2e_wait_offsets(e, &g, 100, 60000);
+    bm_e2e_engine_stop(&g, 20000);
+
+    /* ~8 MiB more while nobody reads: the broker keeps ~5 MiB and drops the rest. */
+    produce_big(e, 8000, &low, &high);
+    fprintf(stderr, "containment: broker keeps offsets %lld..%lld of partition 0\n",
+            (long long)low, (long long)high);
+    assert_true(low > 100);
+
+    bm_e2e_engine g2;
+    bm_e2e_engine_start(e, &g2);
+    char needle[128];
+    snprintf(needle, sizeof needle, "gap partition=0 from=100 to=%lld", (long long)low);
+    bm_e2e_wait_log(&g2, needle, 60000);
+    assert_true(bm_e2e_log_contains(&g2, "level=error module=pipeline msg=\"gap partition=0"));
+    char *out = NULL;
+    const char *list[] = {"gap", "list", "--json", NULL};
+    if (stop) {
+        bm_e2e_wait_log(&g2, "partition stopped until", 30000);
+        bm_e2e_sleep_ms(2000);
+        assert_int_equal(bm_e2e_offsets_sum(e), 100); /* waits at the gap */
+        const char *status[] = {"status", NULL};
+        assert_int_equal(bm_e2e_bmctl(e, &out, status), 0);
+        fprintf(stderr, "%s", out);
+        assert_non_null(strstr(out, "STOPPED partition 0 at a gap"));
+        free(out);
+        const char *ack[] = {"gap", "ack", "--all", NULL};
+        assert_int_equal(bm_e2e_bmctl(e, &out, ack), 0);
+        free(out);
+    }
+    bm_e2e_wait_offsets(e, &g2, high, 60000);
+    ct_wait_total(e, &g2, board, 100 + (high - low), 30000);
+    assert_int_equal(bm_e2e_ll(e,
+                               "SELECT count(*) FROM event_gaps WHERE partition = 0 AND "
+                               "from_offset = 100 AND to_offset = %lld AND action = '%s'",
+                               (long long)low, stop ? "stopped" : "carried_on"),
+                     1);
+    assert_int_equal(bm_e2e_bmctl(e, &out, list), 0);
+    json_t *gaps = json_loads(out, 0, NULL);
+    free(out);
+    assert_int_equal(json_array_size(gaps), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(gaps, 0), "events")),
+                     low - 100);
+    json_decref(gaps);
+    json_t *ct, *m = ct_modules(e, &ct);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(ct, "gaps"), "gaps")), 1);
+    json_decref(m);
+    bm_e2e_engine_stop(&g2, 20000);
+}
+
+static void test_retention_gap_carry_on(void **state)
+{
+    bm_e2e *e = *state;
+    init_world(e, "ct_gap", 1);
+    retention_gap(e, 0);
+}
+
+static void test_retention_gap_stop_until_ack(void **state)
+{
+    bm_e2e *e = *state;
+    init_world(e, "ct_gapstop", 1);
+    retention_gap(e, 1);
+}
+
 /* `test_e2e_containment [NAME]` runs the cases whose name contains NAME, so
  * CTest can run them as separate, shorter tests. */
 int main(int argc, char **argv)
@@ -356,6 +460,8 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_burning_formula_next_to_fast_campaign, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_retention_gap_carry_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_gap_stop_until_ack, setup, teardown),
     };
     struct CMUnitTest tests[sizeof all / sizeof all[0]];
     size_t n = 0;
