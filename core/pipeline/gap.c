@@ -29,17 +29,36 @@ void bm_gap_note(int32_t partition)
     atomic_store(&g_any, 1);
 }
 
-/* Seeks one partition to `offset` and lets it fetch again. */
+/*
+ * Makes one partition fetch from `offset`. After an out-of-range error the
+ * partition's fetcher is in an error state that a seek cannot leave, so the
+ * whole assignment is given again, every other partition at the offset this
+ * processor expects next (what is queued beyond it is read again and skipped).
+ */
 static void seek_resume(bm_pipeline *e, int32_t p, int64_t offset)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, e->cfg.events_topic, p)->offset = offset;
-    rd_kafka_error_t *ke = rd_kafka_seek_partitions(e->consumer, l, 5000);
-    if (ke) {
-        bm_error("pipeline", "partition=%d seek to %lld after a gap: %s", p, (long long)offset,
-                 rd_kafka_error_string(ke));
-        rd_kafka_error_destroy(ke);
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(e->consumer, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l) {
+        bm_error("pipeline", "partition=%d cannot read the assignment to move past a gap", p);
+        return;
     }
+    for (int i = 0; i < l->cnt; i++) {
+        int32_t q = l->elems[i].partition;
+        if (q == p)
+            l->elems[i].offset = offset;
+        else if (q >= 0 && q < BM_MAX_PARTITIONS && e->parts[q].owned)
+            l->elems[i].offset = e->parts[q].expected;
+    }
+    rd_kafka_resp_err_t rc = rd_kafka_assign(e->consumer, l);
+    if (rc)
+        bm_error("pipeline", "partition=%d reassign at %lld after a gap: %s", p,
+                 (long long)offset, rd_kafka_err2str(rc));
+    else
+        bm_info("pipeline", "partition=%d reading again from offset %lld", p, (long long)offset);
+    rd_kafka_topic_partition_list_destroy(l);
+    /* A partition stopped at a gap was paused too. */
+    l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, e->cfg.events_topic, p);
     rd_kafka_resume_partitions(e->consumer, l);
     rd_kafka_topic_partition_list_destroy(l);
 }

@@ -21,9 +21,13 @@
 static volatile sig_atomic_t g_stop = 0;
 static volatile sig_atomic_t g_hup = 0;
 
-static void on_stop(int sig)
+static volatile sig_atomic_t g_stop_sig = 0, g_stop_pid = 0;
+
+static void on_stop(int sig, siginfo_t *si, void *ctx)
 {
-    (void)sig;
+    (void)ctx;
+    g_stop_sig = sig;
+    g_stop_pid = si ? si->si_pid : 0;
     g_stop = 1;
 }
 
@@ -46,13 +50,20 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL); /* a signal cuts it short: the loop looks at the flags */
 }
 
-static void set_handlers(void (*stop)(int), void (*hup)(int))
+/* stop == NULL: default actions. */
+static void set_handlers(void (*stop)(int, siginfo_t *, void *), void (*hup)(int))
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = stop;
+    if (stop) {
+        sa.sa_sigaction = stop;
+        sa.sa_flags = SA_SIGINFO;
+    } else {
+        sa.sa_handler = SIG_DFL;
+    }
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    memset(&sa, 0, sizeof sa);
     sa.sa_handler = hup;
     sigaction(SIGHUP, &sa, NULL);
 }
@@ -68,7 +79,7 @@ static pid_t spawn(bm_worker_fn worker, void *ud, int restarts, const char *reas
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(1);
-    set_handlers(SIG_DFL, SIG_DFL);
+    set_handlers(NULL, SIG_DFL);
     char n[16];
     snprintf(n, sizeof n, "%d", restarts);
     setenv(BM_SUPERVISOR_ENV_RESTARTS, n, 1);
@@ -108,6 +119,8 @@ static int wait_worker(pid_t pid, const bm_supervisor_opts *o)
         }
         if (g_stop && !stopping) {
             stopping = 1;
+            bm_info("supervisor", "signal %d from pid %d: stopping worker pid=%d",
+                    (int)g_stop_sig, (int)g_stop_pid, (int)pid);
             kill_at = mono_ms() + o->stop_timeout_ms;
             kill(pid, SIGTERM);
         }

@@ -347,10 +347,17 @@ static void produce_big(bm_e2e *e, int n, int64_t *low, int64_t *high)
 {
     rd_kafka_t *p = bm_e2e_producer(e);
     char ts[40], ev[1400], pad[1001];
-    memset(pad, 'x', 1000);
-    pad[1000] = '\0';
+    static uint64_t x = 0x9e3779b97f4a7c15ULL;
     ct_now(ts, sizeof ts);
     for (int i = 0; i < n; i++) {
+        /* Random letters: the producer compresses, and the cap counts stored bytes. */
+        for (int k = 0; k < 1000; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            pad[k] = (char)('a' + x % 26);
+        }
+        pad[1000] = '\0';
         int len = snprintf(ev, sizeof ev,
                            "{\"gameId\":\"" CT_GAME "\",\"userId\":\"u%d\",\"eventType\":"
                            "\"match_end\",\"data\":{\"points\":1,\"pad\":\"%s\"},"
@@ -385,8 +392,9 @@ static void retention_gap(bm_e2e *e, int stop)
     bm_e2e_wait_offsets(e, &g, 100, 60000);
     bm_e2e_engine_stop(&g, 20000);
 
-    /* ~8 MiB more while nobody reads: the broker keeps ~5 MiB and drops the rest. */
-    produce_big(e, 8000, &low, &high);
+    /* ~8 MiB more (compressed) while nobody reads: the broker keeps ~5 MiB and
+     * drops the oldest. */
+    produce_big(e, 12000, &low, &high);
     fprintf(stderr, "containment: broker keeps offsets %lld..%lld of partition 0\n",
             (long long)low, (long long)high);
     assert_true(low > 100);
