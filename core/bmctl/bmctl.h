@@ -27,5 +27,6 @@ char *bm_ctl_admin_call(const bm_ctl *ctl, const char *request);
 /* Prints the containment part of a modules answer: restarts, quarantined files,
  * suspended formulas, gaps (cmd_status.c). `root` is a json_t *. */
 void bm_ctl_print_containment(void *root);
+int bm_cmd_event(bm_ctl *ctl, int argc, char **argv);       /* cmd_event.c: event send */
 
 #endif

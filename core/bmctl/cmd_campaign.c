@@ -20,7 +20,19 @@
 #include "log/log.h"
 #include "pg/pg.h"
 
-static const char *const k_types[] = {"leaderboard", "tournament", "quest", "battlepass"};
+/* Campaign types are open: whatever a module serves. The form is what the
+ * schema keeps (campaigns_type_format); which types exist is the modules'. */
+static int type_well_formed(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > 31 || t[0] < 'a' || t[0] > 'z')
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') || t[i] == '_' ||
+              t[i] == '.' || t[i] == '-'))
+            return 0;
+    return 1;
+}
 
 static bm_host *ctl_host_new(void *ud, const char *name)
 {
@@ -111,11 +123,14 @@ static void announce(const bm_ctl *ctl, const char *id, const char *what)
         fprintf(stderr, "bmctl: note: %s\n", err);
         return;
     }
-    char msg[256];
-    snprintf(msg, sizeof msg, "{\"type\":\"%s\",\"id\":\"%s\"}", what, id);
-    if (bm_kafka_produce_sync(p, BM_TOPIC_CONFIG_CAMPAIGNS, id, msg, strlen(msg), err,
-                              sizeof err) != 0)
-        fprintf(stderr, "bmctl: note: %s; running engines pick the change up within 30 s\n", err);
+    json_t *j = json_pack("{s:s, s:s}", "type", what, "id", id);
+    char *msg = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!msg || bm_kafka_produce_sync(p, BM_TOPIC_CONFIG_CAMPAIGNS, id, msg, strlen(msg), err,
+                                      sizeof err) != 0)
+        fprintf(stderr, "bmctl: note: %s; running engines pick the change up within 30 s\n",
+                msg ? err : "out of memory");
+    free(msg);
     rd_kafka_destroy(p);
 }
 
@@ -151,12 +166,10 @@ static int create(bm_ctl *ctl, PGconn *pg, const char *path)
         !(name = str_field(root, "name", err, sizeof err)) ||
         !(game = str_field(root, "gameId", err, sizeof err)))
         goto invalid;
-    int known = 0;
-    for (size_t i = 0; i < 4; i++)
-        known |= strcmp(type, k_types[i]) == 0;
-    if (!known) {
+    if (!type_well_formed(type)) {
         snprintf(err, sizeof err,
-                 "type: must be one of leaderboard, tournament, quest, battlepass");
+                 "type: '%.64s' is not a type name (a-z first, then a-z 0-9 _ . -, at most 31)",
+                 type);
         goto invalid;
     }
     json_t *idv = json_object_get(root, "id");
@@ -170,6 +183,10 @@ static int create(bm_ctl *ctl, PGconn *pg, const char *path)
     snprintf(row.name, sizeof row.name, "%s", name);
     snprintf(row.game, sizeof row.game, "%s", game);
     row.config = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!row.config) {
+        snprintf(err, sizeof err, "out of memory");
+        goto invalid;
+    }
     if (bm_camp_window(row.config, &row.start_ms, &row.end_ms, err, sizeof err) != 0 ||
         validate_with_module(ctl, &row, err, sizeof err) != 0)
         goto invalid;

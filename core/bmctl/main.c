@@ -24,6 +24,8 @@ static const cmd g_cmds[] = {
     {"leaderboard", bm_cmd_leaderboard,
      "leaderboard CAMPAIGN [--limit N] [--around USER] [--json]"},
     {"quest", bm_cmd_quest, "quest progress CAMPAIGN USER [--json]"},
+    {"event", bm_cmd_event,
+     "event send JSON...                produce game events (keyed by user)"},
     {"battlepass", bm_cmd_battlepass,
      "battlepass show|purchase|claim CAMPAIGN USER [TIER] [--premium] [--json]"},
 };

@@ -8,6 +8,7 @@
 #include "event/event.h"
 #include "log/log.h"
 #include "loader/probation.h"
+#include "util/hash.h"
 #include "watchdog/watchdog.h"
 
 struct bm_route_bucket {
@@ -84,8 +85,18 @@ static int adoption_push(bm_modinst *mi, bm_camp *camp, void *cctx, bm_routes *r
     return 0;
 }
 
+/* campaign_changed (ABI 2) then campaign_remove. */
+static void remove_ctx(bm_modinst *mi, void *cctx, int change)
+{
+    bm_watchdog_enter(BM_WD_CAMPAIGN_REMOVE, mi->name, mi->generation, mi->src_path, NULL);
+    if (mi->m->abi_version >= 2 && mi->m->campaign_changed)
+        mi->m->campaign_changed(mi->instance, cctx, change);
+    mi->m->campaign_remove(mi->instance, cctx);
+    bm_watchdog_leave();
+}
+
 /* Removes the adoption of `camp` from mi, calling campaign_remove. */
-static void adoption_drop(bm_modinst *mi, bm_camp *camp)
+static void adoption_drop(bm_modinst *mi, bm_camp *camp, int change)
 {
     bm_adoptions *a = mi->engine_data;
     if (!a)
@@ -93,10 +104,7 @@ static void adoption_drop(bm_modinst *mi, bm_camp *camp)
     for (size_t i = 0; i < a->n; i++) {
         if (a->v[i].camp != camp)
             continue;
-        bm_watchdog_enter(BM_WD_CAMPAIGN_REMOVE, mi->name, mi->generation, mi->src_path,
-                          camp->row.id);
-        mi->m->campaign_remove(mi->instance, a->v[i].cctx);
-        bm_watchdog_leave();
+        remove_ctx(mi, a->v[i].cctx, change);
         bm_routes_clear(&a->v[i].routes);
         a->v[i] = a->v[--a->n];
         return;
@@ -131,13 +139,7 @@ static int adopt_one(bm_modinst *mi, bm_camp *camp, char *err, size_t errlen)
 
 static uint64_t hash_key(const char *game, const char *type)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)game; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    h = (h ^ 0x1f) * 1099511628211ULL;
-    for (const unsigned char *p = (const unsigned char *)type; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return h;
+    return bm_hash_mix(bm_hash_pair(game, type));
 }
 
 static int key_eq(const char *key, const char *game, const char *type)
@@ -264,17 +266,17 @@ bm_camp *bm_camps_find(const bm_camps *cs, const char *id)
     return NULL;
 }
 
-static void camp_detach(bm_camp *c)
+static void camp_detach(bm_camp *c, int change)
 {
     if (c->mi)
-        adoption_drop(c->mi, c);
+        adoption_drop(c->mi, c, change);
     c->mi = NULL;
     c->cctx = NULL;
 }
 
 static void camp_free(bm_camp *c)
 {
-    camp_detach(c);
+    camp_detach(c, c->gone ? c->gone : BM_CAMPAIGN_REMOVED);
     free(c->row.config);
     free(c);
 }
@@ -307,8 +309,9 @@ static void camp_attach(bm_camp *c, const bm_modset *mods)
 }
 
 /* A campaign leaving the registry: freed now, or parked until unpinned. */
-static void camp_retire(bm_camps *cs, bm_camp *c)
+static void camp_retire(bm_camps *cs, bm_camp *c, int change)
 {
+    c->gone = change;
     if (c->pins > 0) {
         c->next_zombie = cs->zombies;
         cs->zombies = c;
@@ -319,7 +322,7 @@ static void camp_retire(bm_camps *cs, bm_camp *c)
 
 static int row_copy(bm_camp_row *dst, const bm_camp_row *src)
 {
-    char *cfg = strdup(src->config ? src->config : "{}");
+    char *cfg = src->config ? strdup(src->config) : NULL;
     if (!cfg)
         return -1;
     free(dst->config);
@@ -328,60 +331,92 @@ static int row_copy(bm_camp_row *dst, const bm_camp_row *src)
     return 0;
 }
 
+/* How a row wants to be served: 0 not at all, else 1 served, or BM_END_* + 10
+ * for a campaign whose end still has to run. */
+static int row_want(const bm_camp_row *r, int *ending)
+{
+    *ending = 0;
+    if (r->ended)
+        return 0;
+    if (strcmp(r->status, "active") == 0)
+        return 1;
+    if (strcmp(r->status, "completed") == 0)
+        *ending = BM_END_COMPLETED;
+    else if (strcmp(r->status, "cancelled") == 0)
+        *ending = BM_END_CANCELLED;
+    return *ending != 0;
+}
+
+static const bm_camp_row *row_find(const bm_camp_row *rows, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].id, id) == 0)
+            return &rows[i];
+    return NULL;
+}
+
 int bm_camps_sync(bm_camps *cs, const bm_camp_row *rows, size_t n, const bm_modset *mods)
 {
-    int changes = 0;
-    /* Drop campaigns that are gone or no longer active. */
+    int changes = 0, ending;
+    /* Drop campaigns that are gone, paused or ended. */
     for (size_t s = 0; s < cs->nslots; s++) {
         bm_camp *c = cs->by_slot[s];
         if (!c)
             continue;
-        int keep = 0;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(rows[i].id, c->row.id) == 0 && strcmp(rows[i].status, "active") == 0)
-                keep = 1;
-        if (!keep) {
-            bm_info("campaign", "campaign=%s removed", c->row.id);
-            cs->by_slot[s] = NULL;
-            camp_retire(cs, c);
-            changes++;
-        }
+        const bm_camp_row *r = row_find(rows, n, c->row.id);
+        if (r && row_want(r, &ending))
+            continue;
+        int change = r && r->ended ? BM_CAMPAIGN_ENDED : BM_CAMPAIGN_REMOVED;
+        bm_info("campaign", "campaign=%s %s", c->row.id,
+                change == BM_CAMPAIGN_ENDED ? "ended" : "removed");
+        cs->by_slot[s] = NULL;
+        camp_retire(cs, c, change);
+        changes++;
     }
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(rows[i].status, "active") != 0)
+        if (!row_want(&rows[i], &ending))
             continue;
         bm_camp *c = bm_camps_find(cs, rows[i].id);
+        if (c && ending && c->mi) {
+            /* Completed or cancelled: the same campaign, now ending (not an update). */
+            if (!c->ending)
+                c->ending = ending;
+            continue;
+        }
         /* Unchanged: nothing to do, unless it was waiting for a module that is now here. */
         if (c && c->row.version == rows[i].version &&
             (c->mi || !mods || !bm_modset_find_serves(mods, BM_KIND_CAMPAIGN, c->row.type)))
             continue;
-        if (!c) {
-            c = calloc(1, sizeof *c);
+        bm_camp *old = c;
+        c = calloc(1, sizeof *c);
+        if (!c)
+            continue;
+        if (row_copy(&c->row, &rows[i]) != 0) {
+            free(c);
+            continue; /* out of memory: the old record (if any) keeps serving */
+        }
+        if (old) {
+            /* A new record in the same slot; the old one goes now, or when an
+             * out-of-band call holding its context lets go. */
+            c->slot = old->slot;
+            c->ending = old->ending;
+            c->events = old->events;
+            c->errors = old->errors;
+            c->skipped = old->skipped;
+            cs->by_slot[old->slot] = c;
+            camp_retire(cs, old, BM_CAMPAIGN_UPDATED);
+        } else {
             bm_camp **nv = realloc(cs->by_slot, (cs->nslots + 1) * sizeof *nv);
-            if (!c || !nv) {
+            if (!nv) {
+                free(c->row.config);
                 free(c);
-                if (nv)
-                    cs->by_slot = nv;
                 continue;
             }
             cs->by_slot = nv;
             c->slot = (uint32_t)cs->nslots;
             cs->by_slot[cs->nslots++] = c;
-        } else if (c->pins > 0) {
-            /* An out-of-band call holds its context: the new version gets a
-             * fresh record in the same slot, the old one goes when unpinned. */
-            bm_camp *nc = calloc(1, sizeof *nc);
-            if (!nc)
-                continue;
-            nc->slot = c->slot;
-            cs->by_slot[c->slot] = nc;
-            camp_retire(cs, c);
-            c = nc;
-        } else {
-            camp_detach(c);
+            c->ending = ending;
         }
-        if (row_copy(&c->row, &rows[i]) != 0)
-            continue;
         bm_camp_view(&c->c, &c->row);
         camp_attach(c, mods);
         changes++;
@@ -425,10 +460,7 @@ void bm_camps_release(bm_camps *cs, bm_modinst *mi)
             snprintf(a->v[i].camp->refused, sizeof a->v[i].camp->refused, "module %s retired",
                      mi->name);
         }
-        bm_watchdog_enter(BM_WD_CAMPAIGN_REMOVE, mi->name, mi->generation, mi->src_path,
-                          a->v[i].camp->row.id);
-        mi->m->campaign_remove(mi->instance, a->v[i].cctx);
-        bm_watchdog_leave();
+        remove_ctx(mi, a->v[i].cctx, BM_CAMPAIGN_RETIRED);
         bm_routes_clear(&a->v[i].routes);
     }
     free(a->v);
@@ -517,9 +549,13 @@ void bm_camps_free(bm_camps *cs, const bm_modset *mods)
         cs->zombies = z->next_zombie;
         camp_free(z);
     }
-    for (size_t s = 0; s < cs->nslots; s++)
-        if (cs->by_slot[s])
+    /* The process stops: to a module this is its generation retiring. */
+    for (size_t s = 0; s < cs->nslots; s++) {
+        if (cs->by_slot[s]) {
+            cs->by_slot[s]->gone = BM_CAMPAIGN_RETIRED;
             camp_free(cs->by_slot[s]);
+        }
+    }
     free(cs->by_slot);
     index_free(cs);
     memset(cs, 0, sizeof *cs);
@@ -535,7 +571,8 @@ int bm_camps_fetch(PGconn *pg, bm_camp_row **rows, size_t *n, char *err, size_t 
                              "c.config::text, "
                              "COALESCE((extract(epoch FROM c.start_date) * 1000)::bigint, 0), "
                              "COALESCE((extract(epoch FROM c.end_date) * 1000)::bigint, 0), "
-                             "c.version FROM campaigns c JOIN games g ON g.id = c.game_id "
+                             "c.version, c.ended_at IS NOT NULL "
+                             "FROM campaigns c JOIN games g ON g.id = c.game_id "
                              "ORDER BY c.created_at, c.id");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "campaigns: %s", PQerrorMessage(pg));
@@ -559,6 +596,14 @@ int bm_camps_fetch(PGconn *pg, bm_camp_row **rows, size_t *n, char *err, size_t 
         v[i].start_ms = strtoll(PQgetvalue(r, i, 6), NULL, 10);
         v[i].end_ms = strtoll(PQgetvalue(r, i, 7), NULL, 10);
         v[i].version = strtoll(PQgetvalue(r, i, 8), NULL, 10);
+        v[i].ended = PQgetvalue(r, i, 9)[0] == 't';
+        if (!v[i].config) {
+            /* Never a campaign without its document: the whole refresh fails. */
+            bm_camp_rows_free(v, (size_t)i + 1);
+            PQclear(r);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
     }
     PQclear(r);
     *rows = v;

@@ -31,6 +31,7 @@ typedef struct bm_camp_row {
     char status[16];
     char *config; /* owned JSON text */
     int64_t start_ms, end_ms, version;
+    int ended; /* campaigns.ended_at is set: its end ran */
 } bm_camp_row;
 
 typedef struct bm_camp {
@@ -43,6 +44,9 @@ typedef struct bm_camp {
     uint64_t events, errors, skipped;
     char refused[256]; /* why no module serves it ("" if served) */
     int pins;          /* out-of-band pins (bm_loader_acquire_campaign), under the loader lock */
+    int ending;        /* BM_END_* once its end has to run; 0 while it runs normally */
+    int end_sent;      /* its end is in a batch being committed */
+    int gone;          /* BM_CAMPAIGN_* it left the registry with */
     struct bm_camp *next_zombie;
 } bm_camp;
 

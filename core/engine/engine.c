@@ -153,10 +153,13 @@ static int config_consumer_start(bm_engine *e, char *err, size_t errlen)
         rd_kafka_conf_destroy(conf);
         return -1;
     }
-    /* conf is now owned by config_consumer. Start at the end: the table is the
-     * truth, the topic only says "look again". */
-    /* Every partition the broker has: a notification keyed by campaign id may land
-     * on any of them (a count assumed here left campaigns uncounted for 30 s). */
+    /* conf is now owned by config_consumer. The table is the truth, the topic
+     * only says "look again". From the beginning, not the end: "end" is
+     * resolved at the first fetch, so an announcement made right after startup
+     * could fall before it and wait for the 30 s refresh. Old announcements
+     * (a compacted topic) cost one extra refresh at startup. Every partition
+     * the broker has: a notification keyed by campaign id may land on any of
+     * them (a count assumed here left campaigns uncounted for 30 s). */
     int nparts = bm_kafka_partition_count(e->config_consumer, BM_TOPIC_CONFIG_CAMPAIGNS, 10000);
     if (nparts <= 0) {
         /* Broker not answering yet: start with the product's count; the periodic
@@ -170,7 +173,7 @@ static int config_consumer_start(bm_engine *e, char *err, size_t errlen)
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
     for (int p = 0; p < nparts; p++)
         rd_kafka_topic_partition_list_add(l, BM_TOPIC_CONFIG_CAMPAIGNS, p)->offset =
-            RD_KAFKA_OFFSET_END;
+            RD_KAFKA_OFFSET_BEGINNING;
     bm_info("campaign", "notifications from %s partitions=%d", BM_TOPIC_CONFIG_CAMPAIGNS, nparts);
     rd_kafka_assign(e->config_consumer, l);
     rd_kafka_topic_partition_list_destroy(l);
@@ -362,7 +365,12 @@ static void boundary(bm_engine *e)
     config_consumer_poll(e);
     if (now - e->last_campaign_refresh_ms > 30000)
         config_consumer_fit(e);
-    if (atomic_exchange(&e->campaigns_changed, 0) || now - e->last_campaign_refresh_ms > 30000)
+    /* A batch that marked campaigns ended also changes what is served. */
+    uint64_t ends = atomic_load(&e->stats.ends_committed);
+    int ended = ends != e->ends_seen;
+    e->ends_seen = ends;
+    if (atomic_exchange(&e->campaigns_changed, 0) || ended ||
+        now - e->last_campaign_refresh_ms > 30000)
         bm_engine_refresh_campaigns(e);
     bm_loader_lock(e->loader);
     bm_camps_reap(&e->camps);

@@ -40,6 +40,7 @@ struct bm_engine {
     atomic_int reload_requested;
     atomic_int campaigns_changed;
     int64_t last_campaign_refresh_ms;
+    uint64_t ends_seen; /* stats.ends_committed at the last refresh */
 
     bm_admin *admin;
     pthread_mutex_t report_lock; /* guards `report` for admin readers */

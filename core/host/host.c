@@ -138,6 +138,10 @@ static const bm_host_api g_api = {
     .community_member = bm_batch_community_member,
     .metric_add = api_metric_add,
     .now_ms = api_now_ms,
+    .claim_once = bm_batch_claim_once,
+    .standings_top = bm_batch_standings_top,
+    .standings_rank = bm_batch_standings_rank,
+    .result_put = bm_batch_result_put,
 };
 
 const bm_host_api *bm_host_api_get(void)

@@ -109,9 +109,9 @@ static int check_module(const bm_module *m, char *err, size_t errlen)
                (unsigned long long)BM_MODULE_MAGIC);
         return -1;
     }
-    if (m->abi_version != BM_ABI_VERSION) {
-        refuse(err, errlen, "abi_version", "got %u, want %u", (unsigned)m->abi_version,
-               (unsigned)BM_ABI_VERSION);
+    if (m->abi_version < BM_ABI_MIN_VERSION || m->abi_version > BM_ABI_VERSION) {
+        refuse(err, errlen, "abi_version", "got %u, want %u..%u", (unsigned)m->abi_version,
+               (unsigned)BM_ABI_MIN_VERSION, (unsigned)BM_ABI_VERSION);
         return -1;
     }
     /* A smaller struct would make every read below run past the module's object. */
@@ -165,6 +165,18 @@ static int check_module(const bm_module *m, char *err, size_t errlen)
         return -1;
     }
 
+    /* Version 1 had eight spare slots: the three that version 2 named must be
+     * NULL in a version-1 module, under their version-1 names. */
+    if (m->abi_version == 1) {
+        const void *v1[3] = {(const void *)m->on_campaign_tick, (const void *)m->campaign_changed,
+                             (const void *)m->on_campaign_end};
+        for (int i = 0; i < 3; i++) {
+            if (v1[i] != NULL) {
+                snprintf(err, errlen, "spare[%d]: must be NULL for abi_version 1", i);
+                return -1;
+            }
+        }
+    }
     /* Spare slots get meaning in later ABI versions; a non-NULL one means a newer build. */
     for (int i = 0; i < BM_MODULE_SPARE_SLOTS; i++) {
         if (m->spare[i] != NULL) {

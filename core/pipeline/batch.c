@@ -6,6 +6,7 @@
 
 #include "event/event.h"
 #include "log/log.h"
+#include "util/hash.h"
 #include "pipeline/batch_internal.h"
 
 void bm_batch_init(bm_batch *b, bm_pipeline *e)
@@ -46,6 +47,7 @@ void bm_batch_reset(bm_batch *b)
     for (size_t i = 0; i < b->ngrants; i++)
         grant_free(&b->grants[i]);
     b->ngrants = 0;
+    bm_batch_reset_v2(b);
     b->failed = 0;
     b->cur_camp = NULL;
     b->cur_partition = -1;
@@ -61,11 +63,13 @@ void bm_batch_free(bm_batch *b)
     free(b->co);
     free(b->co_index);
     free(b->grants);
+    free(b->claims);
+    free(b->results);
+    free(b->ends);
     memset(b, 0, sizeof *b);
 }
 
-/* Grows a vector of `size`-byte items to hold one more. */
-static int grow(void **v, size_t *cap, size_t n, size_t size)
+int bm_batch_grow(void **v, size_t *cap, size_t n, size_t size)
 {
     if (n < *cap)
         return 0;
@@ -139,7 +143,7 @@ int bm_batch_state_put(bm_batch *b, bm_state *st, const char *notify_topic)
     if (e == &g_scratch)
         return BM_ERROR;
     if (!e->dirty) {
-        if (grow((void **)&b->dirty, &b->capdirty, b->ndirty, sizeof *b->dirty) != 0) {
+        if (bm_batch_grow((void **)&b->dirty, &b->capdirty, b->ndirty, sizeof *b->dirty) != 0) {
             b->failed = 1;
             return BM_ERROR;
         }
@@ -159,7 +163,7 @@ static bm_outtopic *topic_buf(bm_batch *b, const char *topic)
         if (strcmp(b->out[i].topic, topic) == 0)
             return &b->out[i];
     if (strlen(topic) >= sizeof b->out[0].topic ||
-        grow((void **)&b->out, &b->capout, b->nout, sizeof *b->out) != 0)
+        bm_batch_grow((void **)&b->out, &b->capout, b->nout, sizeof *b->out) != 0)
         return NULL;
     bm_outtopic *t = &b->out[b->nout++];
     memset(t, 0, sizeof *t);
@@ -186,13 +190,7 @@ void bm_batch_out(bm_batch *b, const char *topic, const char *key, const char *j
 
 static uint64_t co_hash(const char *topic, const char *key)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)topic; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    h = (h ^ 0x1f) * 1099511628211ULL;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return h;
+    return bm_hash_mix(bm_hash_pair(topic, key));
 }
 
 static int co_index_grow(bm_batch *b)
@@ -232,7 +230,7 @@ static int emit_coalesced(bm_batch *b, const char *topic, const char *key, const
             return 0;
         }
     }
-    if (grow((void **)&b->co, &b->capco, b->nco, sizeof *b->co) != 0)
+    if (bm_batch_grow((void **)&b->co, &b->capco, b->nco, sizeof *b->co) != 0)
         return -1;
     bm_coalesced *c = &b->co[b->nco];
     c->hash = h;
@@ -250,19 +248,57 @@ static int emit_coalesced(bm_batch *b, const char *topic, const char *key, const
     return 0;
 }
 
+/*
+ * The outbox holds one message per line ("key<TAB>json"), so a message must
+ * be one line of valid JSON. Whitespace outside strings is the only place a
+ * raw newline, CR or tab can be in valid JSON (inside strings they must be
+ * escaped): such a message is re-serialised compactly, every other valid
+ * message goes out byte for byte. Invalid JSON is refused here, where the
+ * module sees the error, instead of being split or dropped by the relay.
+ */
+static char *emit_text(bm_batch *b, const char *topic, const char *json, int *rewritten)
+{
+    *rewritten = 0;
+    json_error_t jerr;
+    json_t *v = json_loads(json, JSON_DECODE_ANY, &jerr);
+    if (!v) {
+        bm_warn("pipeline",
+                "module=%s topic=%s emit refused: invalid JSON at line %d column %d: %s",
+                b->cur_mi ? b->cur_mi->name : "?", topic, jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    char *out = (char *)json;
+    if (strpbrk(json, "\n\r\t")) {
+        out = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        *rewritten = 1;
+        if (!out)
+            b->failed = 1;
+    }
+    json_decref(v);
+    return out;
+}
+
 int bm_batch_emit(bm_batch *b, const char *topic, const char *key, const char *json, int flags)
 {
     if (!topic || !*topic || !json)
         return BM_ERROR;
+    int rewritten;
+    char *text = emit_text(b, topic, json, &rewritten);
+    if (!text)
+        return BM_ERROR;
+    int rc = BM_OK;
     if (flags & BM_EMIT_COALESCE) {
-        if (emit_coalesced(b, topic, key ? key : "", json) != 0) {
+        if (emit_coalesced(b, topic, key ? key : "", text) != 0) {
             b->failed = 1;
-            return BM_ERROR;
+            rc = BM_ERROR;
         }
-        return BM_OK;
+    } else {
+        bm_batch_out(b, topic, key, text, strlen(text));
+        rc = b->failed ? BM_ERROR : BM_OK;
     }
-    bm_batch_out(b, topic, key, json, strlen(json));
-    return b->failed ? BM_ERROR : BM_OK;
+    if (rewritten)
+        free(text);
+    return rc;
 }
 
 /* State notifications: one message per (campaign, user) touched in the batch. */
@@ -306,32 +342,44 @@ void bm_batch_finish(bm_batch *b)
 
 /* --- rewards ------------------------------------------------------------------- */
 
+static const char *const g_builtin_rewards[] = {"webhook", "in_game", "token", "nft"};
+
+int bm_reward_type_known(const bm_modset *mods, const char *type)
+{
+    if (!type || strlen(type) >= sizeof(((bm_grant *)0)->type))
+        return 0;
+    for (size_t i = 0; i < sizeof g_builtin_rewards / sizeof g_builtin_rewards[0]; i++)
+        if (strcmp(type, g_builtin_rewards[i]) == 0)
+            return 1;
+    return bm_modset_find_serves(mods, BM_KIND_REWARD, type) != NULL;
+}
+
 int bm_batch_reward_grant(bm_batch *b, const char *campaign_id, const char *user_id,
                           const char *idem_key, const char *reward_json)
 {
     if (!campaign_id || !user_id || !idem_key || !*idem_key || !reward_json)
         return BM_ERROR;
-    /* Refuse here what the table's CHECK would refuse at commit: a bad grant must
-     * cost one event, not wedge the whole batch. */
+    /* Refuse here what the commit would refuse: a bad grant must cost one
+     * event, not wedge the whole batch. Reward types are open: the four
+     * built-in ones, or any a loaded reward module serves. */
     json_t *r = json_loads(reward_json, 0, NULL);
     const char *type = json_string_value(json_object_get(r, "type"));
-    static const char *const types[] = {"nft", "token", "in_game", "webhook"};
-    int ok = 0;
-    for (size_t i = 0; type && i < 4; i++)
-        ok |= strcmp(type, types[i]) == 0;
     bm_grant g = {0};
+    int ok = type && bm_reward_type_known(bm_loader_current(b->e->loader), type);
     if (ok)
         snprintf(g.type, sizeof g.type, "%s", type);
+    else
+        bm_warn("pipeline",
+                "campaign=%s reward refused: type %s%s%s is neither built in "
+                "(webhook, in_game, token, nft) nor served by a loaded reward module",
+                campaign_id, type ? "'" : "", type ? type : "missing", type ? "'" : "");
     json_decref(r);
-    if (!ok) {
-        bm_warn("pipeline", "campaign=%s reward refused: type must be nft|token|in_game|webhook",
-                campaign_id);
+    if (!ok)
         return BM_ERROR;
-    }
     for (size_t i = 0; i < b->ngrants; i++)
         if (strcmp(b->grants[i].idem, idem_key) == 0)
             return BM_SKIP;
-    if (grow((void **)&b->grants, &b->capgrants, b->ngrants, sizeof *b->grants) != 0)
+    if (bm_batch_grow((void **)&b->grants, &b->capgrants, b->ngrants, sizeof *b->grants) != 0)
         goto oom;
     g.campaign = strdup(campaign_id);
     g.user = strdup(user_id);
@@ -346,14 +394,4 @@ int bm_batch_reward_grant(bm_batch *b, const char *campaign_id, const char *user
 oom:
     b->failed = 1;
     return BM_ERROR;
-}
-
-int bm_batch_community_member(bm_batch *b, const char *community_id, const char *user_id)
-{
-    (void)b;
-    (void)community_id;
-    (void)user_id;
-    /* Communities are a separate capability; campaigns that need them are refused
-     * at creation, so -1 (no support) is the truthful answer. */
-    return -1;
 }

@@ -18,5 +18,11 @@ int bm_batch_emit(bm_batch *b, const char *topic, const char *key, const char *j
 int bm_batch_reward_grant(bm_batch *b, const char *campaign_id, const char *user_id,
                           const char *idem_key, const char *reward_json);
 int bm_batch_community_member(bm_batch *b, const char *community_id, const char *user_id);
+int bm_batch_claim_once(bm_batch *b, const char *work_key);
+int bm_batch_standings_top(bm_batch *b, const char *campaign_id, int limit, bm_standing *out);
+int bm_batch_standings_rank(bm_batch *b, const char *campaign_id, const char *user_id,
+                            bm_standing *out);
+int bm_batch_result_put(bm_batch *b, const char *campaign_id, const char *kind, const char *key,
+                        const char *doc_json);
 
 #endif

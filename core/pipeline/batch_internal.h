@@ -4,6 +4,7 @@
 
 #include "pipeline/pipeline_int.h"
 #include "pipeline/batch.h"
+#include "pipeline/job.h"
 #include "util/buf.h"
 
 /* Messages of one topic, "key<TAB>json" per line: becomes one outbox row. */
@@ -21,7 +22,7 @@ typedef struct bm_coalesced {
 
 typedef struct bm_grant {
     char *campaign, *user, *idem, *json;
-    char type[16];
+    char type[64];
 } bm_grant;
 
 struct bm_batch {
@@ -38,6 +39,13 @@ struct bm_batch {
     size_t co_index_cap;
     bm_grant *grants;
     size_t ngrants, capgrants;
+    bm_modinst *cur_mi; /* module being called (claims are per module) */
+    bm_job_claim *claims;
+    size_t nclaims, capclaims;
+    bm_job_result *results;
+    size_t nresults, capresults;
+    bm_job_end *ends;
+    size_t nends, capends;
     int failed; /* an allocation failed: the batch must not commit */
 };
 
@@ -49,6 +57,18 @@ void bm_batch_free(bm_batch *b);
 void bm_batch_out(bm_batch *b, const char *topic, const char *key, const char *json, size_t jlen);
 /* Moves the coalesced messages and state notifications into the outbox rows. */
 void bm_batch_finish(bm_batch *b);
+
+/* Nonzero if `type` is a built-in reward type or served by a reward module of mods. */
+int bm_reward_type_known(const bm_modset *mods, const char *type);
+
+/* Grows a vector of `size`-byte items to hold one more; 0 or -1 on OOM. */
+int bm_batch_grow(void **v, size_t *cap, size_t n, size_t size);
+
+/* Frees the claims, results and ends the batch still holds. */
+void bm_batch_reset_v2(bm_batch *b);
+
+/* Records that campaign `c` ends in this batch (host side of on_campaign_end). */
+int bm_batch_end_campaign(bm_batch *b, const char *campaign_id, const char *reason);
 
 /* Loads from PostgreSQL every entry in `v` not loaded yet; 0 or -1 with err. */
 int bm_batch_load_states(bm_pipeline *e, bm_state_entry **v, size_t n, char *err, size_t errlen);

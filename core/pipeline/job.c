@@ -224,6 +224,71 @@ static int write_grants(bm_job *j, PGconn *pg)
     return rc;
 }
 
+/* Once-only claims go first: a claim another process committed meanwhile fails
+ * the whole batch (rc 2), which is read again and then finds the claim taken. */
+static int write_claims(bm_job *j, PGconn *pg)
+{
+    for (size_t i = 0; i < j->nclaims; i++) {
+        const bm_job_claim *c = &j->claims[i];
+        const char *v[3] = {c->module, c->campaign, c->key};
+        PGresult *r = PQexecParams(
+            pg, "INSERT INTO work_claims (module, campaign_id, work_key) VALUES ($1, $2, $3)", 3,
+            NULL, v, NULL, NULL, 0);
+        int ok = ok_cmd(r);
+        const char *state = ok ? NULL : PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        int taken = state && strcmp(state, "23505") == 0;
+        PQclear(r);
+        if (taken) {
+            snprintf(j->err, sizeof j->err, "claim %s/%s taken by another process", c->module,
+                     c->key);
+            return 2;
+        }
+        if (!ok) {
+            set_err(j, pg, "work claim");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int write_results(bm_job *j, PGconn *pg)
+{
+    for (size_t i = 0; i < j->nresults; i++) {
+        const bm_job_result *r = &j->results[i];
+        const char *v[4] = {r->campaign, r->kind, r->key, r->doc};
+        /* clang-format off */
+        if (exec_params(j, pg, "module result",
+                        "INSERT INTO module_results (campaign_id, kind, key, doc) "
+                        "VALUES ($1::uuid, $2, $3, $4::jsonb) "
+                        "ON CONFLICT (campaign_id, kind, key) "
+                        "DO UPDATE SET doc = EXCLUDED.doc, updated_at = now()",
+                        4, v, NULL, NULL) != 0)
+            return -1;
+        /* clang-format on */
+    }
+    return 0;
+}
+
+/* Ended campaigns: marked once (their claim row above makes it once). */
+static int write_ends(bm_job *j, PGconn *pg)
+{
+    for (size_t i = 0; i < j->nends; i++) {
+        const bm_job_end *e = &j->ends[i];
+        const char *v[2] = {e->campaign, e->reason};
+        /* clang-format off */
+        if (exec_params(j, pg, "campaign end",
+                        "UPDATE campaigns SET ended_at = now(), end_reason = $2, "
+                        "       status = CASE WHEN status = 'active' THEN 'completed' "
+                        "                     ELSE status END, "
+                        "       version = version + 1, updated_at = now() "
+                        "WHERE id = $1::uuid AND ended_at IS NULL",
+                        2, v, NULL, NULL) != 0)
+            return -1;
+        /* clang-format on */
+    }
+    return 0;
+}
+
 static int write_outbox(bm_job *j, PGconn *pg)
 {
     for (size_t i = 0; i < j->nout; i++) {
@@ -276,8 +341,10 @@ void bm_job_run(bm_job *j, PGconn *pg)
         return;
     }
     int rc = write_offsets(j, pg);
-    if (rc == 0 &&
-        (write_states(j, pg) || write_grants(j, pg) || write_outbox(j, pg) || write_dedup(j, pg)))
+    if (rc == 0)
+        rc = write_claims(j, pg);
+    if (rc == 0 && (write_states(j, pg) || write_grants(j, pg) || write_results(j, pg) ||
+                    write_ends(j, pg) || write_outbox(j, pg) || write_dedup(j, pg)))
         rc = -1;
     if (rc != 0) {
         if (PQstatus(pg) == CONNECTION_OK)
@@ -310,10 +377,33 @@ void bm_job_free(bm_job *j)
         free(j->grants[i].json);
     }
     free(j->grants);
+    for (size_t i = 0; i < j->nclaims; i++) {
+        free(j->claims[i].module);
+        free(j->claims[i].campaign);
+        free(j->claims[i].key);
+    }
+    free(j->claims);
+    for (size_t i = 0; i < j->nresults; i++) {
+        free(j->results[i].campaign);
+        free(j->results[i].kind);
+        free(j->results[i].key);
+        free(j->results[i].doc);
+    }
+    free(j->results);
+    free(j->ends);
     for (size_t i = 0; i < j->ndedup; i++)
         free(j->dedup[i].hashes);
     free(j->dedup);
     free(j->parts);
     free(j->created_ms);
     free(j);
+}
+
+int bm_job_empty(const bm_job *j)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < j->nout; i++)
+        out += (size_t)j->out[i].count;
+    return !j->failed && !j->nstates && !out && !j->ngrants && !j->nclaims && !j->nresults &&
+           !j->nends && !j->nparts && !j->ndedup;
 }

@@ -21,8 +21,24 @@ typedef struct bm_job_topic {
 
 typedef struct bm_job_grant {
     char *campaign, *user, *idem, *json;
-    char type[16];
+    char type[64];
 } bm_job_grant;
+
+/* A once-only claim: one work_claims row (module, campaign, key). */
+typedef struct bm_job_claim {
+    char *module, *campaign, *key;
+} bm_job_claim;
+
+/* A module_results row (upserted). */
+typedef struct bm_job_result {
+    char *campaign, *kind, *key, *doc;
+} bm_job_result;
+
+/* A campaign ended in this batch: campaigns.ended_at/end_reason (and status). */
+typedef struct bm_job_end {
+    char campaign[64];
+    char reason[16]; /* completed | cancelled | window */
+} bm_job_end;
 
 typedef struct bm_job_dedup {
     int32_t partition;
@@ -46,6 +62,12 @@ typedef struct bm_job {
     size_t nout, capout;
     bm_job_grant *grants;
     size_t ngrants;
+    bm_job_claim *claims;
+    size_t nclaims;
+    bm_job_result *results;
+    size_t nresults;
+    bm_job_end *ends;
+    size_t nends;
     bm_job_dedup *dedup;
     size_t ndedup;
     bm_job_part *parts;
@@ -55,7 +77,8 @@ typedef struct bm_job {
     size_t events;
     int failed; /* building ran out of memory: never run it */
     /* outcome, set by the committer */
-    int rc; /* 0 committed, 1 fence lost, -1 database error */
+    int rc; /* 0 committed, 1 fence lost, 2 a claim was taken by another process, -1 database error
+             */
     char err[512];
 } bm_job;
 
@@ -66,5 +89,8 @@ void bm_job_out(bm_job *j, const char *topic, const char *key, const char *json,
 void bm_job_run(bm_job *j, PGconn *pg);
 
 void bm_job_free(bm_job *j);
+
+/* Nonzero if running the job would write nothing. */
+int bm_job_empty(const bm_job *j);
 
 #endif

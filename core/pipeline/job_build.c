@@ -80,6 +80,25 @@ static void take_outbox(bm_batch *b, bm_job *j)
         j->ngrants = b->ngrants;
         b->ngrants = 0;
     }
+    /* Claims, results and ends: the arrays move, the batch starts empty. */
+    j->claims = b->claims;
+    j->nclaims = b->nclaims;
+    b->claims = NULL;
+    b->nclaims = b->capclaims = 0;
+    j->results = b->results;
+    j->nresults = b->nresults;
+    b->results = NULL;
+    b->nresults = b->capresults = 0;
+    if (b->nends) {
+        j->ends = malloc(b->nends * sizeof *j->ends);
+        if (!j->ends) {
+            j->failed = 1;
+            return;
+        }
+        memcpy(j->ends, b->ends, b->nends * sizeof *j->ends);
+        j->nends = b->nends;
+        b->nends = 0;
+    }
 }
 
 static void take_parts(bm_pipeline *e, bm_job *j)

@@ -35,6 +35,7 @@ struct bm_run {
     size_t nload, capload;
     rd_kafka_message_t **msgs;
     bm_batch batch;
+    bm_arena *arena; /* decoded events of this batch */
     int init;
 };
 
@@ -48,7 +49,7 @@ static void run_release(bm_run *r)
     r->n = 0;
     r->nload = 0;
     /* Every event of the batch is released: its memory can be reused. */
-    bm_arena_reset();
+    bm_arena_reset(r->arena);
 }
 
 /* Polls until batch_max messages or linger time since the first one. */
@@ -196,7 +197,7 @@ static int prepare(bm_pipeline *e, bm_run *r)
         }
         pt->batch_next = m->offset + 1;
         it->ev.partition = m->partition;
-        bm_arena_begin();
+        bm_arena_begin(r->arena);
         int bad = bm_event_decode(&it->ev, m->payload, m->len, &lim, reason, sizeof reason);
         bm_arena_end();
         if (bad) {
@@ -265,6 +266,7 @@ static void dispatch(bm_pipeline *e, bm_run *r)
             b->cur_camp = c;
             bm_watchdog_enter(BM_WD_EVENT, c->mi->name, c->mi->generation, c->mi->src_path,
                               c->row.id);
+            b->cur_mi = c->mi;
             int rc = c->mi->m->on_event(c->mi->instance, c->cctx, b, &it->ev);
             bm_watchdog_leave();
             c->events++;
@@ -280,6 +282,24 @@ static void dispatch(bm_pipeline *e, bm_run *r)
         }
     }
     b->cur_camp = NULL;
+    b->cur_mi = NULL;
+}
+
+size_t bm_pipeline_batch_users(bm_pipeline *e, const char ***users)
+{
+    bm_run *r = e->batch_run;
+    *users = NULL;
+    if (!r || !r->n)
+        return 0;
+    const char **v = malloc(r->n * sizeof *v);
+    if (!v)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->items[i].valid && !r->items[i].dup)
+            v[n++] = r->items[i].ev.user_id;
+    *users = v;
+    return n;
 }
 
 static void end_batch(bm_pipeline *e)
@@ -292,6 +312,7 @@ static void end_batch(bm_pipeline *e)
 static void rewind_all(bm_pipeline *e)
 {
     bm_pipeline_drop_cache(e, -1);
+    bm_pipeline_ends_unsent(e);
     end_batch(e);
     while (*e->run && bm_pipeline_resync(e) != 0)
         usleep(200 * 1000);
@@ -337,6 +358,14 @@ int bm_pipeline_settle(bm_pipeline *e)
     if (!j)
         return 0;
     int rc = j->rc;
+    /* Claims the job carried are now either committed or not: never in flight. */
+    bm_strset_clear(&e->inflight);
+    for (size_t i = 0; rc == 0 && i < j->nclaims; i++) {
+        char id[1024];
+        snprintf(id, sizeof id, "%s\x1f%s\x1f%s", j->claims[i].module, j->claims[i].campaign,
+                 j->claims[i].key);
+        (void)bm_strset_add(&e->claimed, id);
+    }
     if (rc == 0) {
         uint64_t applied = 0, rejected = 0, dups = 0;
         for (size_t i = 0; i < j->nparts; i++) {
@@ -346,11 +375,15 @@ int bm_pipeline_settle(bm_pipeline *e)
         }
         commit_lag(e, j);
         record_latency(e, j);
+        if (j->nends)
+            atomic_fetch_add(&e->stats->ends_committed, 1);
         atomic_fetch_add(&e->stats->batches, 1);
         atomic_fetch_add(&e->stats->events, j->events);
         atomic_fetch_add(&e->stats->applied, applied);
         atomic_fetch_add(&e->stats->rejected, rejected);
         atomic_fetch_add(&e->stats->duplicates, dups);
+    } else if (rc == 2) {
+        bm_info("pipeline", "batch read again: %s", j->err);
     } else if (rc == 1) {
         atomic_fetch_add(&e->stats->fence_lost, 1);
         bm_warn("pipeline", "batch not applied, another instance owns a partition: %s", j->err);
@@ -379,12 +412,20 @@ static void recover(bm_pipeline *e)
     rewind_all(e);
 }
 
+static int no_partition(const bm_state_entry *s, void *ud)
+{
+    (void)ud;
+    return s->partition < 0;
+}
+
 int bm_pipeline_step(bm_pipeline *e)
 {
     if (!e->batch_run && !(e->batch_run = calloc(1, sizeof *e->batch_run)))
         return -1;
     bm_run *r = e->batch_run;
     if (!r->init) {
+        if (!(r->arena = bm_arena_new()))
+            return -1;
         bm_batch_init(&r->batch, e);
         r->init = 1;
     }
@@ -399,7 +440,8 @@ int bm_pipeline_step(bm_pipeline *e)
         recover(e);
         return -1;
     }
-    if (got == 0) {
+    int tick = bm_now_ms() - e->last_tick_ms >= 1000;
+    if (got == 0 && !tick) {
         /* Idle: collect the batch in flight so its outcome is not left waiting. */
         if (bm_pipeline_settle(e) != 0) {
             recover(e);
@@ -422,6 +464,8 @@ int bm_pipeline_step(bm_pipeline *e)
     t2 = bm_now_ms();
     if (rc == 0) {
         dispatch(e, r);
+        if (tick)
+            bm_pipeline_tick(e, b, bm_now_ms());
         bm_batch_finish(b);
         job = bm_batch_to_job(b);
         if (job) {
@@ -433,6 +477,9 @@ int bm_pipeline_step(bm_pipeline *e)
      * before settling: a failed settle frees the cache entries they point to. */
     size_t written = b->ndirty;
     bm_batch_reset(b);
+    /* State a tick wrote outside any partition is not kept: no fence covers it. */
+    if (tick)
+        bm_state_cache_drop(&e->cache, no_partition, NULL);
     /* The batch in flight must have committed before this one may be: this one is
      * built on that batch's state. */
     int64_t t3 = bm_now_ms();
@@ -451,7 +498,17 @@ int bm_pipeline_step(bm_pipeline *e)
     for (int p = 0; p < e->npart_seen; p++)
         if (e->parts[p].in_batch)
             e->parts[p].expected = e->parts[p].batch_next;
-    bm_committer_submit(e->committer, job);
+    if (bm_job_empty(job)) {
+        bm_job_free(job); /* a tick that wrote nothing */
+    } else {
+        for (size_t i = 0; i < job->nclaims; i++) {
+            char id[1024];
+            snprintf(id, sizeof id, "%s\x1f%s\x1f%s", job->claims[i].module,
+                     job->claims[i].campaign, job->claims[i].key);
+            (void)bm_strset_add(&e->inflight, id);
+        }
+        bm_committer_submit(e->committer, job);
+    }
     end_batch(e);
     run_release(r);
     return 0;
@@ -464,6 +521,7 @@ void bm_pipeline_free_run(bm_pipeline *e)
         return;
     run_release(r);
     bm_batch_free(&r->batch);
+    bm_arena_destroy(r->arena);
     free(r->items);
     free(r->load);
     free(r->msgs);

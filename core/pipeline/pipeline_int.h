@@ -14,6 +14,7 @@
 #include "pipeline/dedup.h"
 #include "state/state.h"
 #include "stats/stats.h"
+#include "util/strset.h"
 
 #define BM_MAX_PARTITIONS 256
 
@@ -50,7 +51,29 @@ typedef struct bm_pipeline {
     int npart_seen;
     bm_run *batch_run; /* the reusable buffers of one batch */
     int64_t last_prune_ms, last_tick_ms;
+    /* once-only claims ("module\x1fcampaign\x1fkey") */
+    bm_strset claimed;  /* known committed (by any process) */
+    bm_strset inflight; /* in the job being committed */
+    /* community membership: users preloaded, kept current from config.communities */
+    struct bm_members *members;
+    rd_kafka_t *communities; /* config.communities, every partition, no group */
 } bm_pipeline;
+
+/* on_tick, on_campaign_tick and campaign ends into batch b (tick.c). */
+void bm_pipeline_tick(bm_pipeline *e, bm_batch *b, int64_t now);
+/* After a failed batch: ends it carried must be sent again. */
+void bm_pipeline_ends_unsent(bm_pipeline *e);
+
+/* The userIds of the batch being dispatched (valid, not duplicate events). */
+size_t bm_pipeline_batch_users(bm_pipeline *e, const char ***users);
+
+/* Membership cache (members.c). */
+int bm_members_start(bm_pipeline *e, char *err, size_t errlen);
+/* Applies config.communities messages (start of a step, never mid-batch). */
+void bm_members_poll(bm_pipeline *e);
+void bm_members_stop(bm_pipeline *e);
+/* 1 member, 0 not, -1 database error; bulk-loads the batch's users on a miss. */
+int bm_members_check(bm_pipeline *e, const char *community_id, const char *user_id);
 
 /* Polls one batch and applies it exactly once; 0 ok (possibly empty), -1 retry later. */
 int bm_pipeline_step(bm_pipeline *e);

@@ -32,8 +32,11 @@ static int processor_start(const bm_role_env *env, void **state, char *err, size
     p->run = env->run;
     p->last_prune_ms = bm_now_ms();
     bm_state_cache_init(&p->cache);
+    p->last_tick_ms = bm_now_ms();
     p->pg = bm_pg_connect(p->cfg.pg_dsn, err, errlen);
     if (!p->pg)
+        return -1;
+    if (bm_members_start(p, err, errlen) != 0)
         return -1;
     return bm_pipeline_consume(p, err, errlen);
 }
@@ -63,6 +66,7 @@ static void processor_step(void *state)
         prune_dedup(p, now);
         p->last_prune_ms = now;
     }
+    bm_members_poll(p);
     bm_pipeline_step(p);
 }
 
@@ -73,6 +77,9 @@ static void processor_stop(void *state)
         return;
     bm_pipeline_unconsume(p);
     bm_pipeline_free_run(p);
+    bm_members_stop(p);
+    bm_strset_free(&p->claimed);
+    bm_strset_free(&p->inflight);
     bm_state_cache_free(&p->cache);
     if (p->pg)
         PQfinish(p->pg);

@@ -3,19 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* FNV-1a over the user id, mixed with the slot; good enough for ids we do not choose
- * adversarially per partition, and the table grows at 50% load. */
+#include "util/hash.h"
+
+/* The shared hash over the user id, seeded with the slot; the table grows at 50% load. */
 static uint64_t bm_state_key_hash(uint32_t camp_slot, const char *user)
 {
-    uint64_t h = 1469598103934665603ULL ^ ((uint64_t)camp_slot * 0x9E3779B97F4A7C15ULL);
-    for (const unsigned char *p = (const unsigned char *)user; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ULL;
-    }
-    h ^= h >> 29;
-    h *= 0xBF58476D1CE4E5B9ULL;
-    h ^= h >> 32;
-    return h;
+    return bm_hash_mix(
+        bm_hash_str(BM_HASH_SEED ^ ((uint64_t)camp_slot * 0x9E3779B97F4A7C15ULL), user));
 }
 
 void bm_state_cache_init(bm_state_cache *c)

@@ -10,6 +10,7 @@ typedef struct bm_stats {
     _Atomic uint64_t commits_failed, fence_lost;
     _Atomic uint64_t outbox_published;
     _Atomic uint64_t ticks, campaigns_ended;
+    _Atomic uint64_t ends_committed; /* batches that marked campaigns ended: re-read them */
     /* event-to-committed latency (commit time - Kafka CreateTime), log2 buckets of ms */
     _Atomic uint64_t latency_hist[32];
 } bm_stats;

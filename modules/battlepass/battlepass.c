@@ -454,7 +454,7 @@ static int on_claim(const bp_instance *bi, const bp_cfg *cfg, bm_batch *b, const
         char idem[512], when[40];
         snprintf(idem, sizeof idem, "bp:%s:%s:%d:%s", cfg->id, user, tier,
                  premium ? "premium" : "free");
-        rc = api->reward_grant(b, cfg->id, user, idem, reward) == 0 ? BM_OK : BM_RETRY;
+        rc = api->reward_grant(b, cfg->id, user, idem, reward) >= 0 ? BM_OK : BM_RETRY;
         if (rc == BM_OK)
             rc = save(bi, cfg, b, st, &d, user, t);
         if (rc == BM_OK) {

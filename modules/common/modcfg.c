@@ -172,11 +172,24 @@ int bm_modcfg_window(json_t *root, char *err, size_t errlen)
     return 0;
 }
 
-/* Optional reward {"type": token|nft|in_game|webhook, "config": {...}} -> canonical JSON
+/* A reward type name: the built-in token, nft, in_game, webhook, or any a reward
+ * module serves (the host checks that it is served when it grants). */
+static int reward_type_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > 63 || t[0] < 'a' || t[0] > 'z')
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') || t[i] == '_' ||
+              t[i] == '.' || t[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* Optional reward {"type": <reward type>, "config": {...}} -> canonical JSON
  * text in *out (NULL when absent). */
 int bm_modcfg_reward(json_t *r, const char *path, char **out, char *err, size_t errlen)
 {
-    static const char *const rtypes[] = {"token", "nft", "in_game", "webhook", NULL};
     char p[PATH_MAX_LEN];
     *out = NULL;
     if (!bm_modcfg_present(r))
@@ -193,12 +206,11 @@ int bm_modcfg_reward(json_t *r, const char *path, char **out, char *err, size_t 
                                   path);
     }
     json_t *t = json_object_get(r, "type");
-    int ok = 0;
-    for (const char *const *a = rtypes; json_is_string(t) && *a && !ok; a++)
-        ok = strcmp(*a, json_string_value(t)) == 0;
     snprintf(p, sizeof p, "%s.type", path);
-    if (!ok)
-        return bm_modcfg_fail(err, errlen, p, "must be one of token, nft, in_game, webhook");
+    if (!json_is_string(t) || !reward_type_ok(json_string_value(t)))
+        return bm_modcfg_fail(err, errlen, p,
+                              "must be a reward type: token, nft, in_game, webhook, or one a "
+                              "reward module serves (a-z first, then a-z 0-9 _ . -)");
     json_t *c = json_object_get(r, "config");
     snprintf(p, sizeof p, "%s.config", path);
     if (bm_modcfg_present(c) && !json_is_object(c))

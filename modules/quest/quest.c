@@ -215,7 +215,7 @@ static int grant(const quest_instance *qi, const quest_cfg *cfg, bm_batch *b, co
 {
     char key[512];
     completion_key(cfg, user, n, key, sizeof key);
-    if (qi->api->reward_grant(b, cfg->id, user, key, cfg->reward_json) != 0)
+    if (qi->api->reward_grant(b, cfg->id, user, key, cfg->reward_json) < 0)
         return BM_RETRY;
     qi->api->metric_add(qi->host, "quest_completions", 1);
     return BM_OK;

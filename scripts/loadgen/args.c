@@ -184,7 +184,7 @@ static const struct option long_opts[] = {
 int bm_lg_args_parse(bm_lg_options *o, int argc, char **argv, char *err, size_t errlen)
 {
     static const double default_mix[BM_LG_NTYPES] = {35, 20, 5, 40};
-    uint64_t u;
+    uint64_t u = 0; /* parse_u64 leaves it untouched on a refusal */
     int c;
     memset(o, 0, sizeof(*o));
     o->gp.seed = 42;

@@ -181,14 +181,21 @@ static int hx_reward_grant(bm_batch *b, const char *campaign_id, const char *use
     (void)b;
     if (!campaign_id || !user_id || !idem_key || !reward_json)
         return -1;
+    /* As the engine: a type that is neither built in nor served by a loaded
+     * reward module (the harness loads none) is refused, a second grant of an
+     * idempotency key answers BM_SKIP. */
+    static const char *const builtin[] = {"webhook", "in_game", "token", "nft"};
     json_t *r = json_loads(reward_json, 0, NULL);
-    int valid = json_is_string(json_object_get(r, "type"));
+    const char *type = json_string_value(json_object_get(r, "type"));
+    int valid = 0;
+    for (size_t i = 0; type && i < sizeof builtin / sizeof builtin[0]; i++)
+        valid |= strcmp(type, builtin[i]) == 0;
     json_decref(r);
     if (!valid)
-        return -1; /* the engine's reward_fulfillments row needs a reward type */
+        return BM_ERROR;
     if (grant_known(idem_key)) {
         g_hx.duplicates++;
-        return 0;
+        return BM_SKIP;
     }
     g_hx.pgrants = grow(g_hx.pgrants, g_hx.npgrants, sizeof *g_hx.pgrants);
     g_hx.pgrants[g_hx.npgrants++] = (harness_grant){strdup(campaign_id), strdup(user_id),

@@ -17,6 +17,13 @@
  *  - bm_module only grows by taking a spare slot (the ABI version is bumped
  *    and struct_size stays the same) or, for a breaking change, by a new
  *    BM_ABI_VERSION.
+ *  - ABI version 2 took three spare slots: on_campaign_tick, campaign_changed
+ *    and on_campaign_end. Version-1 modules are still accepted with their old
+ *    meaning: version 1 required every spare slot to be NULL, so for them the
+ *    three new callbacks read as "not provided" (no per-campaign ticks, no end
+ *    callback, campaign_remove without the reason). The host still marks their
+ *    campaigns ended. A version-1 module with one of those slots set is refused
+ *    naming the slot ("spare[0]: must be NULL for abi_version 1").
  *  - bm_host_api only grows by appending fields; it starts with its own size
  *    so a module can test `api->size > offsetof(bm_host_api, field)` before
  *    calling a newer function.
@@ -36,13 +43,15 @@ extern "C" {
 #define BM_MODULE_MAGIC 0x424d4d4f44554c45ULL
 
 /* Bumped on any change a compiled module could not survive. */
-#define BM_ABI_VERSION 1u
+#define BM_ABI_VERSION 2u
+/* Oldest ABI version the host still loads (see the compatibility rules). */
+#define BM_ABI_MIN_VERSION 1u
 
 /* Version of the host-API table this header describes. */
-#define BM_HOST_API_VERSION 1u
+#define BM_HOST_API_VERSION 2u
 
-/* Number of reserved callback slots at the end of bm_module. */
-#define BM_MODULE_SPARE_SLOTS 8
+/* Number of reserved callback slots at the end of bm_module (8 in ABI 1). */
+#define BM_MODULE_SPARE_SLOTS 5
 
 /*
  * Build signature: the sizes that must agree between host and module for the
@@ -87,6 +96,29 @@ enum { BM_LOG_DEBUG = 0, BM_LOG_INFO = 1, BM_LOG_WARN = 2, BM_LOG_ERROR = 3 };
 enum {
     BM_EMIT_COALESCE = 1 /* keep only the last message per (topic, key) per batch */
 };
+
+/* campaign_changed: why a campaign context is about to be removed. */
+enum {
+    BM_CAMPAIGN_UPDATED = 1, /* a new version follows at once with campaign_add */
+    BM_CAMPAIGN_REMOVED = 2, /* deleted, paused (status draft), or its type lost its module */
+    BM_CAMPAIGN_ENDED = 3,   /* ended (on_campaign_end ran in some process first) */
+    BM_CAMPAIGN_RETIRED = 4  /* this module generation is retired; the next one re-adds it */
+};
+
+/* on_campaign_end: how a campaign ended. */
+enum {
+    BM_END_COMPLETED = 1, /* status set to completed */
+    BM_END_CANCELLED = 2, /* status set to cancelled */
+    BM_END_WINDOW = 3     /* its window closed (end date + engine.campaign_end_grace_s) */
+};
+
+/* One row of a campaign's committed standings (standings_top, standings_rank). */
+typedef struct bm_standing {
+    char user_id[256];
+    double value;       /* bm_state.value */
+    int64_t reached_ms; /* earlier wins ties */
+    int64_t rank;       /* 1-based: value descending, reached_ms, then user_id ascending */
+} bm_standing;
 
 /* Opaque host objects; modules only pass them back to the host. */
 typedef struct bm_host bm_host;       /* the host, one per module generation */
@@ -193,8 +225,9 @@ typedef struct bm_host_api {
     /* Frees a compiled formula. */
     void (*formula_free)(bm_formula *f);
 
-    /* 1 if the user is an active member of the community, 0 if not, -1 if the
-     * host has no community support (the campaign must be refused). */
+    /* 1 if the user is an active member of the community, 0 if not, -1 on a
+     * database error. Answered from a bulk preload of the batch's users, kept
+     * current from config.communities; stable within one batch. */
     int (*community_member)(bm_batch *b, const char *community_id, const char *user_id);
 
     /* Adds to a counter exported on /metrics as bm_module_<name>. */
@@ -202,6 +235,32 @@ typedef struct bm_host_api {
 
     /* Wall-clock now, ms since epoch (event time comes from event_time_ms). */
     int64_t (*now_ms)(bm_host *h);
+
+    /* --- host API version 2 (test api->size before calling) --- */
+
+    /* Claims a named piece of work ("finalise", "period 2026-11") for the
+     * calling module and campaign: 1 if this batch claims it, 0 if it was
+     * claimed already (committed by any process, or earlier in this batch),
+     * -1 on error. A claim commits with the batch or not at all, exactly once
+     * across processes and crashes: do the work only when it returns 1, in
+     * the same batch. */
+    int (*claim_once)(bm_batch *b, const char *work_key);
+
+    /* Committed standings of a campaign (what earlier batches committed; not
+     * this batch's own writes). Fills up to `limit` rows of out in rank order;
+     * returns the number filled, or -1 on error. */
+    int (*standings_top)(bm_batch *b, const char *campaign_id, int limit, bm_standing *out);
+    /* The committed standing of one user: 1 with *out filled, 0 if the user
+     * has no state, -1 on error. */
+    int (*standings_rank)(bm_batch *b, const char *campaign_id, const char *user_id,
+                          bm_standing *out);
+
+    /* Writes a module-owned result row (module_results: campaign, kind, key ->
+     * JSON document) in the batch transaction; the last write of a key wins.
+     * BM_OK, or BM_ERROR when doc_json is not valid JSON or the campaign is
+     * unknown. */
+    int (*result_put)(bm_batch *b, const char *campaign_id, const char *kind, const char *key,
+                      const char *doc_json);
 } bm_host_api;
 
 /* The module descriptor. Fill it with designated initializers. */
@@ -239,7 +298,9 @@ typedef struct bm_module {
      * change nothing for the engine; BM_ERROR is counted for the campaign. */
     int (*on_event)(void *instance, void *cctx, bm_batch *b, const bm_event *ev);
 
-    /* Optional: called about once a second at a batch boundary. */
+    /* Optional: called about once a second in a batch of its own (writes
+     * commit like an event's), once per instance. See on_campaign_tick for
+     * the per-campaign form. */
     int (*on_tick)(void *instance, bm_batch *b, int64_t now_ms);
 
     /* Reward modules: delivers one reward. BM_OK delivered, BM_RETRY try
@@ -254,6 +315,22 @@ typedef struct bm_module {
 
     /* Required. Frees the instance. */
     void (*destroy)(void *instance);
+
+    /* --- ABI version 2 (were spare[0..2] in version 1) --- */
+
+    /* Optional: called about once a second for each campaign of the module,
+     * with its context, in a batch (after on_tick). Every processor ticks:
+     * work that must happen once goes behind api->claim_once. */
+    int (*on_campaign_tick)(void *instance, void *cctx, bm_batch *b, int64_t now_ms);
+
+    /* Optional: called right before campaign_remove with the reason
+     * (BM_CAMPAIGN_UPDATED, _REMOVED, _ENDED, _RETIRED). */
+    void (*campaign_changed)(void *instance, void *cctx, int change);
+
+    /* Optional: the campaign ended (BM_END_*). Called exactly once across all
+     * processes, in a batch whose transaction also marks the campaign ended:
+     * the place for final standings, results and end-of-campaign rewards. */
+    int (*on_campaign_end)(void *instance, void *cctx, bm_batch *b, int reason, int64_t now_ms);
 
     /* Must all be NULL; later ABI versions give them meaning. */
     void *spare[BM_MODULE_SPARE_SLOTS];

@@ -155,8 +155,8 @@ void test_bp_invalid_configs(void **unused)
          "{\"tier\":2,\"xpRequired\":40}]}",
          "tiers[1].xpRequired: must be at least tiers[0].xpRequired"},
         {"{\"id\":\"bx\",\"xpSources\":[" SRC "],\"tiers\":[{\"tier\":1,\"xpRequired\":50,"
-         "\"freeReward\":{\"type\":\"gems\"}}]}",
-         "tiers[0].freeReward.type: must be one of token, nft, in_game, webhook"},
+         "\"freeReward\":{\"type\":\"Gems!\"}}]}",
+         "tiers[0].freeReward.type: must be a reward type"},
         {"{\"id\":\"bx\",\"xpSources\":[" SRC "],\"tierCurve\":{\"base\":100,\"growth\":1.1}}",
          "maxTier: required with tierCurve"},
         {"{\"id\":\"bx\",\"xpSources\":[" SRC "],\"maxTier\":10,"

@@ -126,7 +126,7 @@ static void expect_accepted(const char *path, bm_module_info *info)
     assert_true(info->name[0] != '\0');
     assert_true(info->version[0] != '\0');
     assert_true(info->serves[0] != '\0');
-    assert_int_equal(info->abi_version, BM_ABI_VERSION);
+    assert_true(info->abi_version >= BM_ABI_MIN_VERSION && info->abi_version <= BM_ABI_VERSION);
     assert_true(info->kind == BM_KIND_CAMPAIGN || info->kind == BM_KIND_REWARD);
 }
 
@@ -178,6 +178,11 @@ static void test_good_fixtures_accepted(void **state)
     assert_string_equal(info.name, "fx_reward");
     assert_int_equal(info.kind, BM_KIND_REWARD);
 
+    /* A module built against the version-1 header loads with its old meaning. */
+    fixture_path(p, sizeof p, "fx_abi1");
+    expect_accepted(p, &info);
+    assert_int_equal(info.abi_version, 1);
+
     /* Checking twice works: the check never reuses an open handle. */
     fixture_path(p, sizeof p, "fx_counter_v1");
     expect_accepted(p, &info);
@@ -203,7 +208,8 @@ static void test_faulty_fixtures_refused(void **state)
     char want[128];
 
     expect_refused("fx_bad_magic", "magic: ", "got 0x4e4f544d4f44554c, want 0x424d4d4f44554c45");
-    snprintf(want, sizeof want, "got %u, want %u", BM_ABI_VERSION + 1, BM_ABI_VERSION);
+    snprintf(want, sizeof want, "got %u, want %u..%u", BM_ABI_VERSION + 1, BM_ABI_MIN_VERSION,
+             BM_ABI_VERSION);
     expect_refused("fx_bad_abi", "abi_version: ", want);
     snprintf(want, sizeof want, "got %zu, want %zu",
              sizeof(bm_module) - sizeof(void *) * BM_MODULE_SPARE_SLOTS, sizeof(bm_module));
@@ -213,6 +219,9 @@ static void test_faulty_fixtures_refused(void **state)
                    "signature: ", "want ptr=8 time_t=8 long=8 size_t=8 double=8 le=1");
     expect_refused("fx_no_entry", "entry: ", "symbol bm_module_entry not found");
     expect_refused("fx_bad_spare", "spare[3]: ", "must be NULL");
+    /* ABI 1 is still loaded with its old meaning, but the slots version 2 named
+     * were spare then and must be NULL. */
+    expect_refused("fx_abi1_tick", "spare[0]: ", "must be NULL for abi_version 1");
     assert_int_equal(count_entries(t->scratch, NULL, 0), 0);
 }
 

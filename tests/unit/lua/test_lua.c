@@ -344,8 +344,8 @@ static void test_stash(void **state)
         "if data.stash then saved = data return 0 end return saved.kills",
         "if data.stash then saved = data.stats return 0 end return saved.hp",
         "if data.stash then saved = event return 0 end return saved.userId and 1",
-        "if data.stash then saved = data.items return 0 end "
-        "for k, v in pairs(saved) do end return 1",
+        ("if data.stash then saved = data.items return 0 end "
+         "for k, v in pairs(saved) do end return 1"),
     };
     for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
         bm_lua_formula *f = compile_ok(srcs[i]);
