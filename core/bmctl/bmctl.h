@@ -27,6 +27,9 @@ char *bm_ctl_admin_call(const bm_ctl *ctl, const char *request);
 /* Prints the containment part of a modules answer: restarts, quarantined files,
  * suspended formulas, gaps (cmd_status.c). `root` is a json_t *. */
 void bm_ctl_print_containment(void *root);
+/* bmctl module check --smoke (cmd_smoke.c): 0 when the module ran clean, 1 otherwise. */
+int bm_ctl_module_smoke(const bm_ctl *ctl, const char *so, const char *campaign_json,
+                        const char *events_jsonl);
 int bm_cmd_event(bm_ctl *ctl, int argc, char **argv);       /* cmd_event.c: event send */
 
 #endif

@@ -87,7 +87,9 @@ static pid_t spawn(bm_worker_fn worker, void *ud, int restarts, const char *reas
         setenv(BM_SUPERVISOR_ENV_REASON, reason, 1);
     else
         unsetenv(BM_SUPERVISOR_ENV_REASON);
-    _exit(worker(ud));
+    /* exit, not _exit: the worker's own exit handlers (leak checks in sanitizer
+     * builds) run as they would in an unsupervised engine. */
+    exit(worker(ud));
 }
 
 /* "signal 11 (Segmentation fault)" or "exit 70" */
