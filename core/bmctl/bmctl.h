@@ -30,6 +30,6 @@ void bm_ctl_print_containment(void *root);
 /* bmctl module check --smoke (cmd_smoke.c): 0 when the module ran clean, 1 otherwise. */
 int bm_ctl_module_smoke(const bm_ctl *ctl, const char *so, const char *campaign_json,
                         const char *events_jsonl);
-int bm_cmd_event(bm_ctl *ctl, int argc, char **argv);       /* cmd_event.c: event send */
+int bm_cmd_event(bm_ctl *ctl, int argc, char **argv); /* cmd_event.c: event send */
 
 #endif

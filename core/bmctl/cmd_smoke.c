@@ -203,9 +203,9 @@ static int child(const bm_ctl *ctl, const char *so, const char *camp_path, const
     snprintf(rec, sizeof rec, "%s/crash.rec", dir);
     snprintf(copies, sizeof copies, "%s/copies", dir);
     const bm_config *c = &ctl->cfg;
-    const int deadlines[BM_WD_NKINDS] = {c->wd_init_ms,  c->wd_campaign_ms, c->wd_campaign_ms,
-                                         c->wd_campaign_ms, c->wd_event_ms, c->wd_tick_ms,
-                                         c->wd_other_ms, c->wd_other_ms,    c->wd_other_ms};
+    const int deadlines[BM_WD_NKINDS] = {c->wd_init_ms,     c->wd_campaign_ms, c->wd_campaign_ms,
+                                         c->wd_campaign_ms, c->wd_event_ms,    c->wd_tick_ms,
+                                         c->wd_other_ms,    c->wd_other_ms,    c->wd_other_ms};
     if (bm_watchdog_start(rec, deadlines, err, sizeof err) != 0) {
         printf("smoke: %s\n", err);
         return 1;
@@ -247,8 +247,8 @@ static int child(const bm_ctl *ctl, const char *so, const char *camp_path, const
         return 1;
     }
     if (!text) {
-        json_t *d = json_pack("{s:s, s:s, s:s}", "type", mi->m->serves, "name", "smoke",
-                              "gameId", "smoke-game");
+        json_t *d = json_pack("{s:s, s:s, s:s}", "type", mi->m->serves, "name", "smoke", "gameId",
+                              "smoke-game");
         text = json_dumps(d, JSON_COMPACT);
         json_decref(d);
     }

@@ -35,8 +35,11 @@ void bm_ctl_print_containment(void *rootp)
                good && *good ? "serving the last good copy" : "no good copy: campaigns disabled");
     }
     json_array_foreach(json_object_get(ct, "probation"), i, q)
-        printf("on probation: %s generation %lld\n", json_string_value(json_object_get(q, "module")),
+    {
+        printf("on probation: %s generation %lld\n",
+               json_string_value(json_object_get(q, "module")),
                (long long)json_integer_value(json_object_get(q, "generation")));
+    }
     json_array_foreach(json_object_get(ct, "formulas"), i, q)
     {
         const char *st = json_string_value(json_object_get(q, "state"));
@@ -56,10 +59,12 @@ void bm_ctl_print_containment(void *rootp)
                (long long)json_integer_value(json_object_get(g, "gaps")),
                (long long)json_integer_value(json_object_get(g, "eventsLost")));
     json_array_foreach(json_object_get(g, "stoppedPartitions"), i, q)
+    {
         printf("STOPPED partition %lld at a gap %lld..%lld: bmctl gap ack\n",
                (long long)json_integer_value(json_object_get(q, "partition")),
                (long long)json_integer_value(json_object_get(q, "from")),
                (long long)json_integer_value(json_object_get(q, "to")));
+    }
 }
 
 static PGconn *db(const bm_ctl *ctl)
@@ -184,9 +189,9 @@ int bm_cmd_status(bm_ctl *ctl, int argc, char **argv)
     if (c)
         PQfinish(c);
     if (as_json) {
-        json_t *o = json_pack("{s:O?, s:O?, s:O?}", "containment",
-                              json_object_get(root, "containment"), "stats",
-                              json_object_get(root, "stats"), "gaps", gaps);
+        json_t *o =
+            json_pack("{s:O?, s:O?, s:O?}", "containment", json_object_get(root, "containment"),
+                      "stats", json_object_get(root, "stats"), "gaps", gaps);
         char *s = json_dumps(o, JSON_COMPACT);
         printf("%s\n", s ? s : "{}");
         free(s);
@@ -207,7 +212,10 @@ int bm_cmd_status(bm_ctl *ctl, int argc, char **argv)
         if (gaps) {
             size_t i, unacked = 0;
             json_t *g;
-            json_array_foreach(gaps, i, g) unacked += json_is_null(json_object_get(g, "ackedAt"));
+            json_array_foreach(gaps, i, g)
+            {
+                unacked += json_is_null(json_object_get(g, "ackedAt"));
+            }
             printf("gaps recorded: %zu (%zu not acknowledged)\n", json_array_size(gaps), unacked);
         }
     }

@@ -307,9 +307,9 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
     /* Containment before any module is touched: what the last worker crashed in is
      * quarantined, and every call into a module from here on runs under the watchdog. */
     const int deadlines[BM_WD_NKINDS] = {
-        cfg->wd_init_ms,  cfg->wd_campaign_ms, cfg->wd_campaign_ms, cfg->wd_campaign_ms,
-        cfg->wd_event_ms, cfg->wd_tick_ms,     cfg->wd_other_ms,    cfg->wd_other_ms,
-        cfg->wd_other_ms};
+        cfg->wd_init_ms,     cfg->wd_campaign_ms, cfg->wd_campaign_ms,
+        cfg->wd_campaign_ms, cfg->wd_event_ms,    cfg->wd_tick_ms,
+        cfg->wd_other_ms,    cfg->wd_other_ms,    cfg->wd_other_ms};
     char state_dir[1100];
     snprintf(state_dir, sizeof state_dir, "%s/containment", cfg->run_dir);
     if (bm_probation_open(state_dir, copy_dir, bm_supervisor_restart_reason()[0] != '\0',

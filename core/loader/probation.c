@@ -182,9 +182,9 @@ static void quarantine(uint64_t hash, const char *module, const char *serves, co
     now_text(q->at, sizeof q->at);
     char text[2048], p[1200], hex[20];
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
-    int n = snprintf(text, sizeof text,
-                     "hash=%s\nmodule=%s\nserves=%s\nfile=%s\nreason=%s\nat=%s\n", hex,
-                     q->module, q->serves, q->file, q->reason, q->at);
+    int n =
+        snprintf(text, sizeof text, "hash=%s\nmodule=%s\nserves=%s\nfile=%s\nreason=%s\nat=%s\n",
+                 hex, q->module, q->serves, q->file, q->reason, q->at);
     path_of(p, sizeof p, "quarantine", hex, ".rec");
     if (write_durable(p, text, (size_t)n) != 0)
         bm_error("loader", "cannot write %s: %s", p, strerror(errno));
@@ -294,8 +294,8 @@ static void settle_states(int after_crash, const bm_crash_record *cr)
         } else if (strcmp(st, "probation") == 0 && after_crash && !cr) {
             /* No record names the culprit (it died where no handler runs): every
              * generation still on probation is suspect. */
-            snprintf(reason, sizeof reason,
-                     "on probation (generation %s) when the worker died: %s", gen,
+            snprintf(reason, sizeof reason, "on probation (generation %s) when the worker died: %s",
+                     gen,
                      bm_supervisor_restart_reason()[0] ? bm_supervisor_restart_reason()
                                                        : "unexpected exit");
             quarantine(hash, name, serves, file, reason);
@@ -308,8 +308,8 @@ static void settle_states(int after_crash, const bm_crash_record *cr)
         closedir(dir);
 }
 
-int bm_probation_open(const char *state_dir, const char *copy_dir, int after_crash,
-                      int probation_s, char *err, size_t errlen)
+int bm_probation_open(const char *state_dir, const char *copy_dir, int after_crash, int probation_s,
+                      char *err, size_t errlen)
 {
     memset(&g, 0, sizeof g);
     snprintf(g.dir, sizeof g.dir, "%s", state_dir);
@@ -334,7 +334,8 @@ int bm_probation_open(const char *state_dir, const char *copy_dir, int after_cra
     bm_crash_record cr;
     int have = bm_watchdog_take_record(g.crash, &cr) == 0;
     if (have)
-        bm_error("loader", "the previous worker ended in module=%s generation=%d callback=%s%s%s: %s",
+        bm_error("loader",
+                 "the previous worker ended in module=%s generation=%d callback=%s%s%s: %s",
                  cr.module, cr.generation, cr.callback, cr.campaign[0] ? " campaign=" : "",
                  cr.campaign, cr.reason);
     settle_states(after_crash, have ? &cr : NULL);
@@ -357,8 +358,9 @@ int bm_probation_check(const char *path, char *use, size_t uselen, char *why, si
     good_copy(q->module, q->hash, use, uselen);
     if (use[0]) {
         snprintf(why, whylen, "quarantined: %s; serving the last good copy", q->reason);
-        bm_error("loader", "quarantined file=%s module=%s reason=\"%s\"; loading the last good copy %s",
-                 path, q->module, q->reason, use);
+        bm_error("loader",
+                 "quarantined file=%s module=%s reason=\"%s\"; loading the last good copy %s", path,
+                 q->module, q->reason, use);
         return 1;
     }
     snprintf(why, whylen, "quarantined: %s; no good copy of module %s", q->reason, q->module);
@@ -398,10 +400,9 @@ static void drop_states(const char *name, int keep)
 static void write_state(const bm_modinst *mi, const char *state, uint64_t hash)
 {
     char text[2048], p[1200];
-    int n = snprintf(text, sizeof text,
-                     "name=%s\nserves=%s\nfile=%s\nhash=%016llx\ngeneration=%d\nstate=%s\n",
-                     mi->name, mi->m->serves, mi->src_path, (unsigned long long)hash,
-                     mi->generation, state);
+    int n = snprintf(
+        text, sizeof text, "name=%s\nserves=%s\nfile=%s\nhash=%016llx\ngeneration=%d\nstate=%s\n",
+        mi->name, mi->m->serves, mi->src_path, (unsigned long long)hash, mi->generation, state);
     state_path(p, sizeof p, mi->name, mi->generation);
     if (write_durable(p, text, (size_t)n) != 0)
         bm_error("loader", "cannot write %s: %s", p, strerror(errno));
@@ -469,13 +470,12 @@ static void promote(const bm_modinst *mi)
     }
     if (!ok || rename(tmp, good) != 0) {
         unlink(tmp);
-        bm_error("loader", "cannot keep the good copy of module=%s: %s", mi->name,
-                 strerror(errno));
+        bm_error("loader", "cannot keep the good copy of module=%s: %s", mi->name, strerror(errno));
         return;
     }
-    int len = snprintf(text, sizeof text, "name=%s\nversion=%s\nfile=%s\nhash=%016llx\ngeneration=%d\n",
-                       mi->name, mi->m->version, mi->src_path, (unsigned long long)hash,
-                       mi->generation);
+    int len =
+        snprintf(text, sizeof text, "name=%s\nversion=%s\nfile=%s\nhash=%016llx\ngeneration=%d\n",
+                 mi->name, mi->m->version, mi->src_path, (unsigned long long)hash, mi->generation);
     char rec[1200];
     path_of(rec, sizeof rec, "good", mi->name, ".rec");
     write_durable(rec, text, (size_t)len);
@@ -535,8 +535,8 @@ const char *bm_probation_disabled_reason(const char *serves)
         good_copy(g.q[i].module, g.q[i].hash, good, sizeof good);
         if (good[0])
             continue;
-        snprintf(g.why, sizeof g.why, "module %s quarantined (%s): %s", g.q[i].module,
-                 g.q[i].file, g.q[i].reason);
+        snprintf(g.why, sizeof g.why, "module %s quarantined (%s): %s", g.q[i].module, g.q[i].file,
+                 g.q[i].reason);
         return g.why;
     }
     return NULL;
@@ -555,8 +555,8 @@ json_t *bm_probation_json(void)
                                             "at", g.q[i].at, "goodCopy", good));
     }
     for (size_t i = 0; i < g.np; i++)
-        json_array_append_new(pa, json_pack("{s:s, s:i}", "module", g.p[i].name, "generation",
-                                            g.p[i].generation));
+        json_array_append_new(
+            pa, json_pack("{s:s, s:i}", "module", g.p[i].name, "generation", g.p[i].generation));
     json_object_set_new(o, "quarantined", qa);
     json_object_set_new(o, "probation", pa);
     return o;

@@ -32,8 +32,8 @@
  * was stopped from outside, which proves nothing about its modules).
  * probation_s: see above. 0, or -1 with err.
  */
-int bm_probation_open(const char *state_dir, const char *copy_dir, int after_crash,
-                      int probation_s, char *err, size_t errlen);
+int bm_probation_open(const char *state_dir, const char *copy_dir, int after_crash, int probation_s,
+                      char *err, size_t errlen);
 
 /* Where the watchdog writes its crash record. */
 const char *bm_probation_crash_path(void);

@@ -198,8 +198,8 @@ int bm_loader_scan(const char *dir, const char *copy_dir, const bm_modset *cur,
             mi->ino = files[f].st.st_ino;
             mi->size = files[f].st.st_size;
             mi->mtime = files[f].st.st_mtim;
-            report(res, "rollback %s: quarantined, serving the last good copy %s\n",
-                   files[f].name, use);
+            report(res, "rollback %s: quarantined, serving the last good copy %s\n", files[f].name,
+                   use);
         }
         if (mi) {
             next[nnext++] = mi;

@@ -63,9 +63,9 @@ int bm_lua_breaker_admit(bm_lua_formula *f, int64_t *t0, char *err, size_t errle
         f->epoch = ep;
         f->batch_ns = 0;
     }
-    int64_t budget = (int64_t)(f->lim.batch_budget_ms > 0 ? f->lim.batch_budget_ms
-                                                           : DEF_BATCH_BUDGET_MS) *
-                     1000000;
+    int64_t budget =
+        (int64_t)(f->lim.batch_budget_ms > 0 ? f->lim.batch_budget_ms : DEF_BATCH_BUDGET_MS) *
+        1000000;
     if (f->batch_ns >= budget) {
         f->st.budget_skipped++;
         snprintf(err, errlen, "batch time budget spent");
@@ -132,14 +132,13 @@ void bm_lua_set_owner(bm_lua_formula *f, const char *campaign_id)
 static json_t *one(const bm_lua_formula *f)
 {
     int64_t left = f->suspended_until ? f->suspended_until - now_ns() / 1000000 : 0;
-    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "name", f->name,
-                     "campaign", f->owner, "state", left > 0 ? "suspended" : "running", "calls",
-                     (json_int_t)f->st.calls, "ok", (json_int_t)f->st.ok, "errors",
-                     (json_int_t)f->st.errors, "skippedByBreaker",
-                     (json_int_t)f->st.breaker_skipped, "skippedByBudget",
-                     (json_int_t)f->st.budget_skipped, "breakerTrips",
-                     (json_int_t)f->st.breaker_trips, "suspendedForMs",
-                     (json_int_t)(left > 0 ? left : 0), "failuresInARow", f->consecutive);
+    return json_pack(
+        "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "name", f->name, "campaign",
+        f->owner, "state", left > 0 ? "suspended" : "running", "calls", (json_int_t)f->st.calls,
+        "ok", (json_int_t)f->st.ok, "errors", (json_int_t)f->st.errors, "skippedByBreaker",
+        (json_int_t)f->st.breaker_skipped, "skippedByBudget", (json_int_t)f->st.budget_skipped,
+        "breakerTrips", (json_int_t)f->st.breaker_trips, "suspendedForMs",
+        (json_int_t)(left > 0 ? left : 0), "failuresInARow", f->consecutive);
 }
 
 json_t *bm_lua_owner_json(const char *campaign_id)

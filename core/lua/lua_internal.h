@@ -49,12 +49,12 @@ struct bm_lua_formula {
     bm_lua_stats st;
 
     /* circuit breaker and batch budget (lua_breaker.c) */
-    char owner[64];           /* campaign id, "" if unknown */
-    int consecutive;          /* failures in a row */
-    int64_t suspended_until;  /* monotonic ms; 0 = running */
-    int64_t cooldown_ms;      /* the next suspension's length */
-    uint64_t epoch;           /* batch the time below belongs to */
-    int64_t batch_ns;         /* time used in that batch */
+    char owner[64];                     /* campaign id, "" if unknown */
+    int consecutive;                    /* failures in a row */
+    int64_t suspended_until;            /* monotonic ms; 0 = running */
+    int64_t cooldown_ms;                /* the next suspension's length */
+    uint64_t epoch;                     /* batch the time below belongs to */
+    int64_t batch_ns;                   /* time used in that batch */
     struct bm_lua_formula *next, *prev; /* registry of live formulas */
 };
 

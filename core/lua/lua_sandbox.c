@@ -384,8 +384,7 @@ fail:
     return NULL;
 }
 
-static int eval_run(bm_lua_formula *f, const bm_event *ev, double *out, char *err,
-                    size_t errlen);
+static int eval_run(bm_lua_formula *f, const bm_event *ev, double *out, char *err, size_t errlen);
 
 int bm_lua_eval(bm_lua_formula *f, const bm_event *ev, double *out, char *err, size_t errlen)
 {
@@ -398,8 +397,7 @@ int bm_lua_eval(bm_lua_formula *f, const bm_event *ev, double *out, char *err, s
     return rc;
 }
 
-static int eval_run(bm_lua_formula *f, const bm_event *ev, double *out, char *err,
-                    size_t errlen)
+static int eval_run(bm_lua_formula *f, const bm_event *ev, double *out, char *err, size_t errlen)
 {
     f->st.calls++;
     if (f->L == NULL) {

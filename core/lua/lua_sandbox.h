@@ -18,14 +18,14 @@ typedef struct bm_lua_limits {
 } bm_lua_limits;
 
 typedef struct bm_lua_stats {
-    uint64_t calls;        /* evaluations attempted */
-    uint64_t ok;           /* returned a finite number */
-    uint64_t skipped;      /* returned nil */
-    uint64_t errors;       /* every failure below, summed */
-    uint64_t runtime;      /* error() or a runtime error */
-    uint64_t instructions; /* ran past the instruction budget */
-    uint64_t memory;       /* ran past the memory budget */
-    uint64_t bad_result;   /* returned something that is not a finite number or nil */
+    uint64_t calls;           /* evaluations attempted */
+    uint64_t ok;              /* returned a finite number */
+    uint64_t skipped;         /* returned nil */
+    uint64_t errors;          /* every failure below, summed */
+    uint64_t runtime;         /* error() or a runtime error */
+    uint64_t instructions;    /* ran past the instruction budget */
+    uint64_t memory;          /* ran past the memory budget */
+    uint64_t bad_result;      /* returned something that is not a finite number or nil */
     uint64_t breaker_skipped; /* not run: suspended by the circuit breaker */
     uint64_t budget_skipped;  /* not run: the batch's time budget was spent */
     uint64_t breaker_trips;   /* times the breaker suspended it */

@@ -11,9 +11,9 @@
 #include "util/clock.h"
 
 typedef struct gap_part {
-    int pending;          /* the consumer said the offset is gone */
-    int stopped;          /* on_gap=stop: waiting for `bmctl gap ack` */
-    int64_t from, to;     /* [from, to): the events the broker no longer has */
+    int pending;      /* the consumer said the offset is gone */
+    int stopped;      /* on_gap=stop: waiting for `bmctl gap ack` */
+    int64_t from, to; /* [from, to): the events the broker no longer has */
     int64_t last_check_ms;
 } gap_part;
 
@@ -51,8 +51,8 @@ static void seek_resume(bm_pipeline *e, int32_t p, int64_t offset)
     }
     rd_kafka_resp_err_t rc = rd_kafka_assign(e->consumer, l);
     if (rc)
-        bm_error("pipeline", "partition=%d reassign at %lld after a gap: %s", p,
-                 (long long)offset, rd_kafka_err2str(rc));
+        bm_error("pipeline", "partition=%d reassign at %lld after a gap: %s", p, (long long)offset,
+                 rd_kafka_err2str(rc));
     else
         bm_info("pipeline", "partition=%d reading again from offset %lld", p, (long long)offset);
     rd_kafka_topic_partition_list_destroy(l);
@@ -125,8 +125,8 @@ static void handle(bm_pipeline *e, int32_t p, gap_part *g)
         return;
     }
     int64_t low = 0, high = 0;
-    rd_kafka_resp_err_t rc = rd_kafka_query_watermark_offsets(e->consumer, e->cfg.events_topic,
-                                                               p, &low, &high, 5000);
+    rd_kafka_resp_err_t rc =
+        rd_kafka_query_watermark_offsets(e->consumer, e->cfg.events_topic, p, &low, &high, 5000);
     if (rc) {
         bm_error("pipeline", "partition=%d offset %lld is gone and the watermarks are unknown: %s",
                  p, (long long)pt->expected, rd_kafka_err2str(rc));
@@ -150,7 +150,8 @@ static void handle(bm_pipeline *e, int32_t p, gap_part *g)
              "gap partition=%d from=%lld to=%lld events=%lld: the broker deleted them before "
              "they were applied; %s",
              p, (long long)g->from, (long long)g->to, (long long)(g->to - g->from),
-             stop ? "partition stopped until `bmctl gap ack`" : "recorded in event_gaps, carrying on");
+             stop ? "partition stopped until `bmctl gap ack`"
+                  : "recorded in event_gaps, carrying on");
     if (stop) {
         if (exec_gap(e, k_stop, p, g->from, g->to) < 0) {
             g->pending = 1;
@@ -210,7 +211,6 @@ json_t *bm_gap_json(void)
             json_array_append_new(stopped, json_pack("{s:i, s:I, s:I}", "partition", p, "from",
                                                      (json_int_t)g_parts[p].from, "to",
                                                      (json_int_t)g_parts[p].to));
-    return json_pack("{s:I, s:I, s:o}", "gaps", (json_int_t)atomic_load(&g_count),
-                     "eventsLost", (json_int_t)atomic_load(&g_events), "stoppedPartitions",
-                     stopped);
+    return json_pack("{s:I, s:I, s:o}", "gaps", (json_int_t)atomic_load(&g_count), "eventsLost",
+                     (json_int_t)atomic_load(&g_events), "stoppedPartitions", stopped);
 }

@@ -121,8 +121,8 @@ static int wait_worker(pid_t pid, const bm_supervisor_opts *o)
         }
         if (g_stop && !stopping) {
             stopping = 1;
-            bm_info("supervisor", "signal %d from pid %d: stopping worker pid=%d",
-                    (int)g_stop_sig, (int)g_stop_pid, (int)pid);
+            bm_info("supervisor", "signal %d from pid %d: stopping worker pid=%d", (int)g_stop_sig,
+                    (int)g_stop_pid, (int)pid);
             kill_at = mono_ms() + o->stop_timeout_ms;
             kill(pid, SIGTERM);
         }
@@ -154,8 +154,8 @@ int bm_supervisor_run(const bm_supervisor_opts *o, bm_worker_fn worker, void *ud
             bm_info("supervisor", "stopped restarts=%d", restarts);
             return WIFEXITED(status) ? WEXITSTATUS(status) : 0;
         }
-        int crashed = WIFSIGNALED(status) ||
-                      (WIFEXITED(status) && WEXITSTATUS(status) == BM_EXIT_RESTART);
+        int crashed =
+            WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == BM_EXIT_RESTART);
         if (!crashed) /* a clean end or a start error: restarting would not change it */
             return WEXITSTATUS(status);
         describe(status, reason, sizeof reason);

@@ -62,8 +62,8 @@ int bm_watchdog_start(const char *record_path, const int deadlines_ms[BM_WD_NKIN
 void bm_watchdog_stop(void);
 
 /* Marks the start of a call into a module. */
-static inline void bm_watchdog_enter(int kind, const char *module, int generation,
-                                     const char *file, const char *campaign)
+static inline void bm_watchdog_enter(int kind, const char *module, int generation, const char *file,
+                                     const char *campaign)
 {
     if (!bm_wd_watched)
         return;

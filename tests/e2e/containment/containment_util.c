@@ -116,8 +116,7 @@ void ct_wait_total(bm_e2e *e, bm_e2e_engine *g, const char *campaign, long long 
             return;
         if (g && !bm_e2e_engine_alive(g)) {
             bm_e2e_log_tail(g, 40);
-            bm_e2e_fail("engine died while waiting for campaign %s to reach %lld", campaign,
-                        want);
+            bm_e2e_fail("engine died while waiting for campaign %s to reach %lld", campaign, want);
         }
         bm_e2e_sleep_ms(100);
     }

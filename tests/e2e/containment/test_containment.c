@@ -46,8 +46,7 @@ static void init_world(bm_e2e *e, const char *name, int partitions)
  * its first event: one restart, its campaign disabled with the reason, the
  * leaderboard next to it counts every event, and a fresh start with the file
  * still in place does not crash again. */
-static void first_event_fault(bm_e2e *e, const char *fixture, const char *death,
-                              const char *blame)
+static void first_event_fault(bm_e2e *e, const char *fixture, const char *death, const char *blame)
 {
     char ex[64], board[64];
     ct_install(e, "tpl_good"); /* bmctl validates the campaign with a working build */
@@ -100,8 +99,7 @@ static void test_infinite_loop_in_on_event(void **state)
 {
     bm_e2e *e = *state;
     init_world(e, "ct_loop", 3);
-    first_event_fault(e, "tpl_event_loop", "died: exit 70",
-                      "callback=on_event generation=1 file=");
+    first_event_fault(e, "tpl_event_loop", "died: exit 70", "callback=on_event generation=1 file=");
 }
 
 /* A proven generation replaced by one whose init segfaults: the reload kills
@@ -240,8 +238,8 @@ static void test_campaigns_on_every_config_partition(void **state)
         if (seen < NCAMP)
             bm_e2e_sleep_ms(100);
     }
-    fprintf(stderr, "containment: %d campaigns served %lld ms after the first was created\n",
-            seen, (long long)(bm_e2e_now_ms() - t0));
+    fprintf(stderr, "containment: %d campaigns served %lld ms after the first was created\n", seen,
+            (long long)(bm_e2e_now_ms() - t0));
     assert_int_equal(seen, NCAMP);
 
     rd_kafka_t *p = bm_e2e_producer(e);
@@ -291,8 +289,8 @@ static long long worker_cpu_ms(const bm_e2e_engine *g)
  * (*wall gets the elapsed ms). CPU time, not elapsed time, is what a neighbour
  * takes away from a campaign, and it does not depend on what else the shared
  * machine is doing. */
-static long long timed_round(bm_e2e *e, bm_e2e_engine *g, long long *base, long long *want,
-                             int n, int seed, long long *wall)
+static long long timed_round(bm_e2e *e, bm_e2e_engine *g, long long *base, long long *want, int n,
+                             int seed, long long *wall)
 {
     int64_t t0 = bm_e2e_now_ms();
     long long c0 = worker_cpu_ms(g);
@@ -357,8 +355,8 @@ static void test_burning_formula_next_to_fast_campaign(void **state)
                     slow, sizeof slow);
     for (int i = 0; i < 100; i++) {
         json_t *m = bm_e2e_modules(e);
-        int served = bm_e2e_modules_campaign(m, slow) != NULL &&
-                     bm_e2e_modules_campaign(m, cheap) == NULL;
+        int served =
+            bm_e2e_modules_campaign(m, slow) != NULL && bm_e2e_modules_campaign(m, cheap) == NULL;
         json_decref(m);
         if (served)
             break;
@@ -445,8 +443,8 @@ static void retention_gap(bm_e2e *e, int stop)
     /* ~8 MiB more (compressed) while nobody reads: the broker keeps ~5 MiB and
      * drops the oldest. */
     produce_big(e, 12000, &low, &high);
-    fprintf(stderr, "containment: broker keeps offsets %lld..%lld of partition 0\n",
-            (long long)low, (long long)high);
+    fprintf(stderr, "containment: broker keeps offsets %lld..%lld of partition 0\n", (long long)low,
+            (long long)high);
     assert_true(low > 100);
 
     bm_e2e_engine g2;
@@ -514,8 +512,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_init_segfault_on_reload_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_init_segfault_at_startup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_is_bounded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_campaigns_on_every_config_partition, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_campaigns_on_every_config_partition, setup, teardown),
         cmocka_unit_test_setup_teardown(test_burning_formula_next_to_fast_campaign, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_retention_gap_carry_on, setup, teardown),

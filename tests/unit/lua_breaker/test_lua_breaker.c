@@ -55,9 +55,9 @@ static void test_breaker_suspends_and_backs_off(void **state)
                          .breaker_cooldown_ms = 200,
                          .batch_budget_ms = 10000};
     char err[256];
-    bm_lua_formula *f = bm_lua_compile(
-        "burn", "return function(event) local x = 0 while true do x = x + 1 end end", &lim, err,
-        sizeof err);
+    bm_lua_formula *f =
+        bm_lua_compile("burn", "return function(event) local x = 0 while true do x = x + 1 end end",
+                       &lim, err, sizeof err);
     assert_non_null(f);
     bm_lua_set_owner(f, "camp-1");
     json_t *root;
@@ -115,9 +115,8 @@ static void test_success_closes_the_breaker(void **state)
                          .batch_budget_ms = 10000};
     char err[256];
     /* Fails while data.n is 3, succeeds otherwise. */
-    bm_lua_formula *f =
-        bm_lua_compile("flaky", "if data.n == 3 then error('boom') end return data.n", &lim, err,
-                       sizeof err);
+    bm_lua_formula *f = bm_lua_compile(
+        "flaky", "if data.n == 3 then error('boom') end return data.n", &lim, err, sizeof err);
     assert_non_null(f);
     json_t *root;
     bm_event ev = make_event(&root);
