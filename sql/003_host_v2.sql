@@ -36,3 +36,8 @@ CREATE TABLE module_results (
   updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   PRIMARY KEY (campaign_id, kind, key)
 );
+
+-- The relay leases rows instead of holding row locks while it waits for the
+-- broker: a lease that runs out (a relay that died) lets another relay
+-- publish the rows again (at least once; consumers dedupe on event_id).
+ALTER TABLE outbox ADD COLUMN leased_until TIMESTAMPTZ;

@@ -86,6 +86,17 @@ static void print_modules(json_t *root)
                (long long)json_integer_value(json_object_get(m, "skipped")),
                (long long)json_integer_value(json_object_get(m, "campaigns")));
     }
+    /* Generations replaced by a reload but still held by a call or draining. */
+    json_array_foreach(json_object_get(root, "retiring"), i, m)
+    {
+        printf("retiring %s generation %lld: %lld reference(s), retired %lld ms ago%s\n",
+               json_string_value(json_object_get(m, "name")),
+               (long long)json_integer_value(json_object_get(m, "generation")),
+               (long long)json_integer_value(json_object_get(m, "refs")),
+               (long long)json_integer_value(json_object_get(m, "retiredMs")),
+               json_is_true(json_object_get(m, "overdue")) ? " (past engine.drain_deadline_ms)"
+                                                           : "");
+    }
     bm_ctl_print_containment(root);
 }
 

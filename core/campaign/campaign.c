@@ -377,12 +377,10 @@ int bm_camps_sync(bm_camps *cs, const bm_camp_row *rows, size_t n, const bm_mods
         if (!row_want(&rows[i], &ending))
             continue;
         bm_camp *c = bm_camps_find(cs, rows[i].id);
-        if (c && ending && c->mi) {
-            /* Completed or cancelled: the same campaign, now ending (not an update). */
-            if (!c->ending)
-                c->ending = ending;
-            continue;
-        }
+        if (c && ending && !c->ending)
+            c->ending = ending; /* completed or cancelled: its end has to run */
+        if (c && ending && c->mi)
+            continue; /* the same campaign, now ending: not an update */
         /* Unchanged: nothing to do, unless it was waiting for a module that is now here. */
         if (c && c->row.version == rows[i].version &&
             (c->mi || !mods || !bm_modset_find_serves(mods, BM_KIND_CAMPAIGN, c->row.type)))

@@ -68,7 +68,6 @@ typedef struct bm_camps {
     size_t nslots;
     bm_route_bucket **index; /* hash (game, type) -> campaigns */
     size_t index_cap;
-    int64_t loaded_at_ms;
     bm_camp *zombies; /* replaced or removed while pinned: freed once unpinned */
 } bm_camps;
 

@@ -23,23 +23,8 @@
 #include "pg/pg.h"
 #include "supervisor/supervisor.h"
 #include "util/clock.h"
+#include "util/fs.h"
 #include "watchdog/watchdog.h"
-
-/* mkdir -p */
-static int make_dirs(const char *path)
-{
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 /* --- loader hooks ------------------------------------------------------------- */
 
@@ -300,7 +285,7 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
                              .ud = e};
     char copy_dir[1100];
     snprintf(copy_dir, sizeof copy_dir, "%s/modules", cfg->run_dir);
-    if (make_dirs(cfg->run_dir) != 0 || make_dirs(copy_dir) != 0) {
+    if (bm_mkdirs(cfg->run_dir) != 0 || bm_mkdirs(copy_dir) != 0) {
         snprintf(err, errlen, "engine.run_dir %s: %s", cfg->run_dir, strerror(errno));
         goto fail;
     }

@@ -8,6 +8,8 @@
 
 #include <brightmatter/module.h>
 
+#include "util/rfc3339.h" /* bm_rfc3339_parse / bm_rfc3339_format */
+
 struct bm_event {
     json_t *root;           /* whole decoded document (owned) */
     json_t *data;           /* root["data"], an object (borrowed) */
@@ -39,12 +41,6 @@ int bm_event_decode(bm_event *ev, const char *buf, size_t len, const bm_event_li
 
 /* Releases what bm_event_decode allocated. */
 void bm_event_clear(bm_event *ev);
-
-/* Parses RFC 3339 ("2026-11-23T10:00:00.123Z", offsets allowed); 0 on success. */
-int bm_rfc3339_parse(const char *s, int64_t *ms_out);
-
-/* Formats ms since the epoch as RFC 3339 UTC with milliseconds. */
-void bm_rfc3339_format(int64_t ms, char *buf, size_t len);
 
 /* Value at a dotted path below `obj` ("a.b.c"), or NULL. */
 json_t *bm_json_path(json_t *obj, const char *path);

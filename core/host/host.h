@@ -24,7 +24,6 @@ struct bm_host {
     pthread_mutex_t lock; /* guards metrics: modules may count from any thread */
     bm_host_metric metrics[BM_HOST_MAX_METRICS];
     int nmetrics;
-    uint64_t formula_errors;
 };
 
 /* Creates a host for a module; lua limits are copied. */

@@ -4,6 +4,7 @@
  *   brightmatter [-c FILE] broker  host the embedded broker alone, for multi-process tests
  *   brightmatter [-c FILE] config  print the effective configuration
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "kafka/kafka.h"
 #include "log/log.h"
 #include "supervisor/supervisor.h"
+#include "util/fs.h"
 
 static volatile sig_atomic_t g_run = 1;
 static volatile sig_atomic_t g_hup = 0;
@@ -57,10 +59,8 @@ static int run_broker(const bm_config *cfg)
 {
     char err[512], path[1100];
     bm_kafka_bootstrap_path(cfg, path, sizeof path);
-    char mk[1200];
-    snprintf(mk, sizeof mk, "mkdir -p '%s'", cfg->run_dir);
-    if (system(mk) != 0) {
-        fprintf(stderr, "brightmatter: cannot create %s\n", cfg->run_dir);
+    if (bm_mkdirs(cfg->run_dir) != 0) {
+        fprintf(stderr, "brightmatter: cannot create %s: %s\n", cfg->run_dir, strerror(errno));
         return 1;
     }
     bm_broker *b = bm_broker_start(cfg->embedded_partitions, path, err, sizeof err);

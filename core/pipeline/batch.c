@@ -28,7 +28,6 @@ void bm_batch_reset(bm_batch *b)
 {
     for (size_t i = 0; i < b->ndirty; i++) {
         b->dirty[i]->dirty = 0;
-        b->dirty[i]->notified = 0;
         b->dirty[i]->notify_topic = NULL;
     }
     b->ndirty = 0;

@@ -6,6 +6,7 @@
  */
 #include "pipeline/job.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,49 +150,29 @@ static int write_states(bm_job *j, PGconn *pg)
         set_err(j, pg, "copy states");
         return -1;
     }
-    return exec_params(
-        j, pg, "upsert states",
+    /* clang-format off */
+    return exec_params(j, pg, "upsert states",
         "INSERT INTO user_progress AS p (campaign_id, user_id, current_value, aux_value, "
-        "event_count, progress_data, completed, completed_at, reached_at, first_event_at, "
-        "last_event_at, flags, last_updated) "
-        "SELECT campaign_id, user_id, value, aux, cnt, doc, completed, " MS_TO_TS("completed_ms") ", " MS_TO_TS(
-            "reached_ms") ", " MS_TO_TS("first_ms") ", " MS_TO_TS("last_ms") ", flags, now() FROM "
-                                                                             "bm_stage "
-                                                                             "ON CONFLICT "
-                                                                             "(campaign_id, "
-                                                                             "user_id) DO UPDATE "
-                                                                             "SET "
-                                                                             "current_value = "
-                                                                             "EXCLUDED.current_"
-                                                                             "value, aux_value = "
-                                                                             "EXCLUDED.aux_value, "
-                                                                             "event_count = "
-                                                                             "EXCLUDED.event_count,"
-                                                                             " progress_data = "
-                                                                             "EXCLUDED.progress_"
-                                                                             "data, "
-                                                                             "completed = "
-                                                                             "EXCLUDED.completed, "
-                                                                             "completed_at = "
-                                                                             "EXCLUDED.completed_"
-                                                                             "at, "
-                                                                             "reached_at = "
-                                                                             "EXCLUDED.reached_at, "
-                                                                             "first_event_at = "
-                                                                             "EXCLUDED.first_event_"
-                                                                             "at, "
-                                                                             "last_event_at = "
-                                                                             "EXCLUDED.last_event_"
-                                                                             "at, flags = "
-                                                                             "EXCLUDED.flags, "
-                                                                             "last_updated = now()",
+        "       event_count, progress_data, completed, completed_at, reached_at, "
+        "       first_event_at, last_event_at, flags, last_updated) "
+        "SELECT campaign_id, user_id, value, aux, cnt, doc, completed, "
+        "       " MS_TO_TS("completed_ms") ", " MS_TO_TS("reached_ms") ", "
+        "       " MS_TO_TS("first_ms") ", " MS_TO_TS("last_ms") ", flags, now() "
+        "FROM bm_stage "
+        "ON CONFLICT (campaign_id, user_id) DO UPDATE SET "
+        "       current_value = EXCLUDED.current_value, aux_value = EXCLUDED.aux_value, "
+        "       event_count = EXCLUDED.event_count, progress_data = EXCLUDED.progress_data, "
+        "       completed = EXCLUDED.completed, completed_at = EXCLUDED.completed_at, "
+        "       reached_at = EXCLUDED.reached_at, first_event_at = EXCLUDED.first_event_at, "
+        "       last_event_at = EXCLUDED.last_event_at, flags = EXCLUDED.flags, "
+        "       last_updated = now()",
         0, NULL, NULL, NULL);
+    /* clang-format on */
 }
 
 /* Grants before the outbox: the reward.events notice goes out only for rows really inserted. */
 static int write_grants(bm_job *j, PGconn *pg)
 {
-    bm_buf m = {0};
     int rc = 0;
     for (size_t i = 0; i < j->ngrants && rc == 0; i++) {
         bm_job_grant *g = &j->grants[i];
@@ -206,21 +187,22 @@ static int write_grants(bm_job *j, PGconn *pg)
             set_err(j, pg, "reward grant");
             rc = -1;
         } else if (PQntuples(r) == 1) {
-            bm_buf_reset(&m);
-            bm_buf_printf(&m, "{\"fulfillmentId\":%s,\"idempotencyKey\":", PQgetvalue(r, 0, 0));
-            bm_buf_json_str(&m, g->idem);
-            bm_buf_puts(&m, ",\"campaignId\":");
-            bm_buf_json_str(&m, g->campaign);
-            bm_buf_puts(&m, ",\"userId\":");
-            bm_buf_json_str(&m, g->user);
-            bm_buf_puts(&m, ",\"rewardType\":");
-            bm_buf_json_str(&m, g->type);
-            bm_buf_puts(&m, "}");
-            bm_job_out(j, "reward.events", g->user, m.p, m.len);
+            json_t *n = json_pack("{s:I, s:s, s:s, s:s, s:s}", "fulfillmentId",
+                                  (json_int_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10),
+                                  "idempotencyKey", g->idem, "campaignId", g->campaign, "userId",
+                                  g->user, "rewardType", g->type);
+            char *text = n ? json_dumps(n, JSON_COMPACT) : NULL;
+            json_decref(n);
+            if (text) {
+                bm_job_out(j, "reward.events", g->user, text, strlen(text));
+            } else {
+                snprintf(j->err, sizeof j->err, "out of memory for a reward notice");
+                rc = -1;
+            }
+            free(text);
         }
         PQclear(r);
     }
-    bm_buf_free(&m);
     return rc;
 }
 

@@ -39,18 +39,15 @@ int bm_batch_load_states(bm_pipeline *e, bm_state_entry **v, size_t n, char *err
         goto out;
     }
     const char *params[2] = {bm_buf_cstr(&camps), bm_buf_cstr(&users)};
-    PGresult *r = PQexecParams(
-        e->pg,
+    /* clang-format off */
+    PGresult *r = PQexecParams(e->pg,
         "SELECT k.i, p.current_value, p.aux_value, p.event_count, p.progress_data::text, "
-        "p.completed, " TS_TO_MS("p.completed_at") ", " TS_TO_MS("p.reached_at") ", " TS_TO_MS(
-            "p.first_event_at") ", " TS_TO_MS("p.last_event_at") ", p.flags "
-                                                                 "FROM unnest($1::uuid[], "
-                                                                 "$2::text[]) WITH ORDINALITY "
-                                                                 "AS k(c, u, i) "
-                                                                 "JOIN user_progress p ON "
-                                                                 "p.campaign_id = k.c AND "
-                                                                 "p.user_id = k.u",
+        "       p.completed, " TS_TO_MS("p.completed_at") ", " TS_TO_MS("p.reached_at") ", "
+        "       " TS_TO_MS("p.first_event_at") ", " TS_TO_MS("p.last_event_at") ", p.flags "
+        "FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k(c, u, i) "
+        "JOIN user_progress p ON p.campaign_id = k.c AND p.user_id = k.u",
         2, NULL, params, NULL, NULL, 0);
+    /* clang-format on */
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         set_err(e->pg, "load states", err, errlen);
         PQclear(r);

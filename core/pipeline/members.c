@@ -82,9 +82,10 @@ static void forget_user(bm_members *ms, const char *user)
 static member_entry *entry_get(bm_members *ms, const char *user, int *created)
 {
     member_entry **p = slot_of(ms, user);
+    member_entry *found = *p;
     *created = 0;
-    if (*p)
-        return *p;
+    if (found)
+        return found;
     member_entry *m = calloc(1, sizeof *m);
     if (!m || !(m->user = strdup(user))) {
         free(m);

@@ -52,8 +52,10 @@ static void run_release(bm_run *r)
     bm_arena_reset(r->arena);
 }
 
-/* Polls until batch_max messages or linger time since the first one. */
-static size_t poll_batch(bm_pipeline *e, bm_run *r)
+/* Polls until batch_max messages or linger time since the first one; the
+ * number polled, or -1 when the batch's arrays cannot be allocated (nothing
+ * was polled then). */
+static long poll_batch(bm_pipeline *e, bm_run *r)
 {
     size_t max = (size_t)e->cfg.batch_max_events;
     if (r->cap < max) {
@@ -64,7 +66,7 @@ static size_t poll_batch(bm_pipeline *e, bm_run *r)
         if (nm)
             r->msgs = nm;
         if (!ni || !nm)
-            return 0;
+            return -1;
         r->cap = max;
     }
     int64_t deadline = 0;
@@ -99,44 +101,43 @@ static size_t poll_batch(bm_pipeline *e, bm_run *r)
             break;
         timeout = (int)(deadline - now);
     }
-    return r->n;
+    return (long)r->n;
 }
 
-/* DLQ record: reason, where it came from, and the original bytes. */
+/* DLQ record: reason, where it came from, and the original bytes (as text
+ * when it is UTF-8, else hex, so nothing is lost). A cold path: jansson. */
 static void to_dlq(bm_batch *b, const rd_kafka_message_t *m, const char *reason)
 {
-    bm_buf j = {0};
-    char ts[40];
+    char ts[40], key[64];
     bm_rfc3339_format(bm_now_ms(), ts, sizeof ts);
-    bm_buf_puts(&j, "{\"reason\":");
-    bm_buf_json_str(&j, reason);
-    bm_buf_printf(&j, ",\"partition\":%d,\"offset\":%lld,\"rejectedAt\":\"%s\"", m->partition,
-                  (long long)m->offset, ts);
-    /* Keep the original as text when it is text; bytes that are not UTF-8 go
-     * hex-encoded so nothing is lost. */
-    json_t *s = json_stringn((const char *)m->payload, m->len);
-    if (s) {
-        bm_buf_puts(&j, ",\"original\":");
-        char *enc = json_dumps(s, JSON_ENCODE_ANY);
-        if (enc)
-            bm_buf_puts(&j, enc);
-        free(enc);
-        json_decref(s);
+    json_t *j = json_pack("{s:s, s:i, s:I, s:s}", "reason", reason, "partition", m->partition,
+                          "offset", (json_int_t)m->offset, "rejectedAt", ts);
+    json_t *orig = json_stringn((const char *)m->payload, m->len);
+    if (orig) {
+        json_object_set_new(j, "original", orig);
     } else {
-        bm_buf_puts(&j, ",\"originalHex\":\"");
         static const char hex[] = "0123456789abcdef";
-        for (size_t i = 0; i < m->len; i++) {
+        char *h = malloc(m->len * 2 + 1);
+        for (size_t i = 0; h && i < m->len; i++) {
             unsigned char c = ((const unsigned char *)m->payload)[i];
-            char h[2] = {hex[c >> 4], hex[c & 15]};
-            bm_buf_append(&j, h, 2);
+            h[2 * i] = hex[c >> 4];
+            h[2 * i + 1] = hex[c & 15];
         }
-        bm_buf_puts(&j, "\"");
+        if (h) {
+            h[m->len * 2] = '\0';
+            json_object_set_new(j, "originalHex", json_string(h));
+        }
+        free(h);
     }
-    bm_buf_puts(&j, "}");
-    char key[64];
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) {
+        b->failed = 1; /* the batch must not commit without its DLQ record */
+        return;
+    }
     snprintf(key, sizeof key, "%d:%lld", m->partition, (long long)m->offset);
-    bm_batch_out(b, BM_TOPIC_DLQ, key, j.p ? j.p : "{}", j.len);
-    bm_buf_free(&j);
+    bm_batch_out(b, BM_TOPIC_DLQ, key, text, strlen(text));
+    free(text);
 }
 
 static int push_new_hash(bm_part *pt, uint64_t h)
@@ -430,7 +431,14 @@ int bm_pipeline_step(bm_pipeline *e)
         r->init = 1;
     }
     bm_gap_step(e);
-    size_t got = poll_batch(e, r);
+    long got = poll_batch(e, r);
+    if (got < 0) {
+        /* Out of memory is an error, not an idle poll: say so and let the next
+         * turn try again (nothing was read). */
+        bm_error("pipeline", "out of memory for a batch of %d events", e->cfg.batch_max_events);
+        usleep(100 * 1000);
+        return -1;
+    }
     if (e->need_rewind) {
         /* A rebalance found the batch in flight failed: what was polled since is
          * read again from the stored offsets. */

@@ -2,9 +2,10 @@
  * Outbox relay: publishes outbox rows written by batch transactions, then
  * marks them published. At-least-once by construction (a crash between
  * produce and mark publishes again), so every message carries an `event_id`
- * header ("<outbox id>:<line>") for consumers to dedupe on. Rows are claimed
- * with FOR UPDATE SKIP LOCKED so several relays never publish the same row at
- * the same time.
+ * header ("<outbox id>:<line>") for consumers to dedupe on. Rows are leased
+ * (outbox.leased_until, taken with FOR UPDATE SKIP LOCKED in a short
+ * transaction) so several relays never publish the same row at the same
+ * time, and no row lock is held while the broker is waited for.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,7 +18,11 @@
 #include "log/log.h"
 #include "pg/pg.h"
 #include "relay/relay.h"
+#include "util/buf.h"
 #include "util/clock.h"
+
+/* How long a leased round may take before another relay takes its rows over. */
+#define BM_RELAY_LEASE_S "60"
 
 typedef struct bm_relay {
     pthread_t thread;
@@ -82,23 +87,35 @@ static int publish_row(bm_relay *r, const char *id, const char *topic, char *pay
     return line;
 }
 
-/* One round: claim up to 64 rows, publish, wait for delivery, mark. Rows published. */
+/* One round: lease up to 64 rows, publish, wait for delivery, mark. Rows
+ * published, or -1. The lease is its own short transaction: no row lock is
+ * held while the broker is waited for. */
 static int relay_round(bm_relay *r, PGconn *pg)
 {
-    PGresult *res = PQexec(pg, "BEGIN");
-    PQclear(res);
-    res = PQexec(pg, "SELECT id, topic, payload FROM outbox WHERE published_at IS NULL "
-                     "ORDER BY id LIMIT 64 FOR UPDATE SKIP LOCKED");
+    /* clang-format off */
+    PGresult *res = PQexec(pg,
+        "UPDATE outbox o SET leased_until = now() + interval '" BM_RELAY_LEASE_S " seconds' "
+        "FROM (SELECT id FROM outbox "
+        "      WHERE published_at IS NULL AND (leased_until IS NULL OR leased_until < now()) "
+        "      ORDER BY id LIMIT 64 FOR UPDATE SKIP LOCKED) c "
+        "WHERE o.id = c.id "
+        "RETURNING o.id, o.topic, o.payload");
+    /* clang-format on */
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        bm_error("relay", "claim: %s", PQerrorMessage(pg));
+        bm_error("relay", "lease: %s", PQerrorMessage(pg));
         PQclear(res);
-        PQclear(PQexec(pg, "ROLLBACK"));
         return -1;
     }
     int n = PQntuples(res);
+    if (n == 0) {
+        PQclear(res);
+        return 0;
+    }
     atomic_store(&r->failed, 0);
     int ok = 1;
     long messages = 0;
+    bm_buf ids = {0};
+    bm_buf_puts(&ids, "{");
     for (int i = 0; i < n && ok; i++) {
         char *payload = strdup(PQgetvalue(res, i, 2));
         int m =
@@ -108,40 +125,30 @@ static int relay_round(bm_relay *r, PGconn *pg)
             ok = 0;
         else
             messages += m;
+        bm_buf_printf(&ids, "%s%s", i ? "," : "", PQgetvalue(res, i, 0));
     }
-    if (ok && n && rd_kafka_flush(r->producer, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    bm_buf_puts(&ids, "}");
+    PQclear(res);
+    if (ok && rd_kafka_flush(r->producer, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR)
         ok = 0;
-    if (atomic_load(&r->failed))
+    if (atomic_load(&r->failed) || ids.oom)
         ok = 0;
-    if (!ok || n == 0) {
-        PQclear(res);
-        PQclear(PQexec(pg, "ROLLBACK"));
-        if (!ok)
-            bm_warn("relay", "round not delivered, will publish again");
-        return ok ? 0 : -1;
-    }
-    /* ids as an array literal */
-    size_t cap = (size_t)n * 24 + 4, len = 0;
-    char *ids = malloc(cap);
-    if (!ids) {
-        PQclear(res);
-        PQclear(PQexec(pg, "ROLLBACK"));
+    if (!ok) {
+        /* The lease runs out and the rows are published again. */
+        bm_warn("relay", "round not delivered, will publish again");
+        bm_buf_free(&ids);
         return -1;
     }
-    ids[len++] = '{';
-    for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(ids + len, cap - len, "%s%s", i ? "," : "", PQgetvalue(res, i, 0));
-    snprintf(ids + len, cap - len, "}");
-    PQclear(res);
-    const char *p[1] = {ids};
-    res = PQexecParams(pg, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1,
-                       NULL, p, NULL, NULL, 0);
-    free(ids);
+    const char *p[1] = {bm_buf_cstr(&ids)};
+    res = PQexecParams(pg,
+                       "UPDATE outbox SET published_at = now(), leased_until = NULL "
+                       "WHERE id = ANY($1::bigint[])",
+                       1, NULL, p, NULL, NULL, 0);
     int marked = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!marked)
+        bm_error("relay", "mark published: %s", PQerrorMessage(pg));
     PQclear(res);
-    res = PQexec(pg, marked ? "COMMIT" : "ROLLBACK");
-    marked = marked && PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
+    bm_buf_free(&ids);
     if (marked)
         atomic_fetch_add(&r->stats->outbox_published, (uint64_t)messages);
     return marked ? n : -1;

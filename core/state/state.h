@@ -16,14 +16,12 @@
 typedef struct bm_state_entry {
     bm_state st; /* first member: modules get &entry->st */
     uint64_t hash;
-    char *user;         /* owned */
-    char *doc;          /* owned; st.doc points here */
-    uint32_t camp_slot; /* campaign registry slot */
-    int32_t partition;  /* partition the user's events come from */
-    uint8_t loaded;     /* DB row read (or known absent) */
-    uint8_t dirty;      /* written in the current batch */
-    uint8_t notified;   /* a notify message is queued this batch */
-    uint8_t pad;
+    char *user;               /* owned */
+    char *doc;                /* owned; st.doc points here */
+    uint32_t camp_slot;       /* campaign registry slot */
+    int32_t partition;        /* partition the user's events come from */
+    uint8_t loaded;           /* DB row read (or known absent) */
+    uint8_t dirty;            /* written in the current batch */
     const char *notify_topic; /* static string from the module, this batch */
 } bm_state_entry;
 

@@ -18,6 +18,7 @@
 #include <brightmatter/module.h>
 
 #include "battlepass.h"
+#include "rfc3339.h"
 
 #define TOPIC_PROGRESS "battlepass.progress"
 #define TOPIC_UI "ui.battlepass_updates"
@@ -47,12 +48,7 @@ typedef struct bp_doc {
 
 static void format_time(int64_t ms, char *buf, size_t len)
 {
-    time_t s = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char base[32];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03dZ", base, (int)(ms - (int64_t)s * 1000));
+    bm_rfc3339_format(ms, buf, len); /* the host's own source, compiled in */
 }
 
 static int64_t utc_day(int64_t ms)

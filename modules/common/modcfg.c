@@ -4,6 +4,7 @@
  * `bmctl campaign create` shows the text to the studio as the reason.
  */
 #include "modcfg.h"
+#include "rfc3339.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -71,66 +72,6 @@ int bm_modcfg_valid_path(const char *s)
     return seg > 0;
 }
 
-/* Number of days from 1970-01-01 to a proleptic Gregorian date. */
-static int64_t civil_days(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
-static int two(const char *s, int *out)
-{
-    if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]))
-        return -1;
-    *out = (s[0] - '0') * 10 + (s[1] - '0');
-    return 0;
-}
-
-/* RFC 3339 date-time ("2026-11-23T10:00:00.5Z", offsets allowed) to ms; 0 or -1. */
-static int parse_time(const char *s, int64_t *ms)
-{
-    int y1, y2, mo, d, h, mi, se, oh = 0, om = 0;
-    if (strlen(s) < 20 || two(s, &y1) || two(s + 2, &y2) || s[4] != '-' || two(s + 5, &mo) ||
-        s[7] != '-' || two(s + 8, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        two(s + 11, &h) || s[13] != ':' || two(s + 14, &mi) || s[16] != ':' || two(s + 17, &se))
-        return -1;
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int y = y1 * 100 + y2;
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60)
-        return -1;
-    if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return -1;
-    const char *p = s + 19;
-    int frac = 0, scale = 100, nd = 0;
-    if (*p == '.') {
-        for (p++; isdigit((unsigned char)*p); p++, nd++) {
-            frac += (*p - '0') * scale;
-            scale /= 10;
-        }
-        if (nd == 0)
-            return -1;
-    }
-    int sign = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        sign = *p == '-' ? -1 : 1;
-        if (two(p + 1, &oh) || p[3] != ':' || two(p + 4, &om) || oh > 23 || om > 59)
-            return -1;
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    int64_t secs = ((civil_days(y, mo, d) * 24 + h) * 60 + mi) * 60 + (se > 59 ? 59 : se);
-    *ms = (secs - (int64_t)sign * (oh * 60 + om) * 60) * 1000 + frac;
-    return 0;
-}
-
 /* Optional RFC 3339 field: absent or null is fine. */
 static int check_date(json_t *obj, const char *key, const char *path, int64_t *ms, char *err,
                       size_t errlen)
@@ -139,7 +80,7 @@ static int check_date(json_t *obj, const char *key, const char *path, int64_t *m
     *ms = 0;
     if (!v || json_is_null(v))
         return 0;
-    if (!json_is_string(v) || parse_time(json_string_value(v), ms) != 0)
+    if (!json_is_string(v) || bm_rfc3339_parse(json_string_value(v), ms) != 0)
         return bm_modcfg_fail(err, errlen, path, "must be an RFC 3339 date-time");
     return 0;
 }

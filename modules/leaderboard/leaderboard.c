@@ -8,6 +8,7 @@
  * time; ranks break ties by it (earlier first). A player's level for
  * gating.minLevel is the `level` the scoring event carries in its data.
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,16 +128,14 @@ static int lb_query(void *instance, void *cctx, const char *request_json, char *
     (void)request_json;
     lb_campaign *lb = cctx;
     static const char *const aggs[] = {"sum", "max", "min", "count", "average", "last"};
-    size_t n = 512;
-    *response = malloc(n);
-    if (!*response)
-        return BM_ERROR;
-    snprintf(*response, n,
-             "{\"eventType\":\"%s\",\"dataField\":\"%s\",\"aggregation\":\"%s\","
-             "\"customFormula\":%s,\"maxEntries\":%d}",
-             lb->event_type, lb->data_field, aggs[lb->agg], lb->formula ? "true" : "false",
-             lb->max_entries);
-    return BM_OK;
+    /* Echoed config strings are escaped by jansson: a quote in an event type
+     * cannot break the answer. */
+    json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:i}", "eventType", lb->event_type, "dataField",
+                          lb->data_field, "aggregation", aggs[lb->agg], "customFormula",
+                          lb->formula != NULL, "maxEntries", lb->max_entries);
+    *response = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return *response ? BM_OK : BM_ERROR;
 }
 
 static void lb_destroy(void *instance)

@@ -15,6 +15,7 @@
 #include <brightmatter/module.h>
 
 #include "quest.h"
+#include "rfc3339.h"
 
 #define TOPIC_PROGRESS "quest.progress"
 #define TOPIC_UI "ui.quest_updates"
@@ -33,12 +34,7 @@ typedef struct qprog {
 
 static void format_time(int64_t ms, char *buf, size_t len)
 {
-    time_t s = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char base[32];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03dZ", base, (int)(ms - (int64_t)s * 1000));
+    bm_rfc3339_format(ms, buf, len); /* the host's own source, compiled in */
 }
 
 /* Reads the progress document; anything missing or malformed reads as zero. */

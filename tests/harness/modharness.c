@@ -51,6 +51,11 @@ typedef struct hx {
     size_t duplicates;
     int batch_size, batch_events;
     harness_stats stats;
+    /* host API 2: claims ("camp\x1fkey") and module_results rows */
+    char **claims;
+    size_t nclaims;
+    harness_result *results;
+    size_t nresults;
 } hx;
 
 static hx g_hx = {.batch_size = 1};
@@ -146,6 +151,11 @@ static int hx_emit(bm_batch *b, const char *topic, const char *key, const char *
     (void)b;
     if (!topic || !json)
         return -1;
+    /* As the engine: invalid JSON is refused at emit. */
+    json_t *valid = json_loads(json, JSON_DECODE_ANY, NULL);
+    if (!valid)
+        return BM_ERROR;
+    json_decref(valid);
     if (flags & BM_EMIT_COALESCE) {
         for (size_t i = 0; i < g_hx.npending; i++) {
             harness_msg *m = &g_hx.pending[i];
@@ -211,6 +221,131 @@ static int hx_community_member(bm_batch *b, const char *community_id, const char
     return -1;
 }
 
+/* --- host API 2: claims, results, standings -------------------------------- */
+
+/* The campaign being called: claims are per campaign, like the engine's. */
+static const char *g_cur_camp = "";
+
+static int hx_claim_once(bm_batch *b, const char *work_key)
+{
+    (void)b;
+    if (!work_key || !*work_key)
+        return -1;
+    size_t n = strlen(g_cur_camp) + strlen(work_key) + 2;
+    char *id = malloc(n);
+    snprintf(id, n, "%s\x1f%s", g_cur_camp, work_key);
+    for (size_t i = 0; i < g_hx.nclaims; i++) {
+        if (strcmp(g_hx.claims[i], id) == 0) {
+            free(id);
+            return 0;
+        }
+    }
+    g_hx.claims = grow(g_hx.claims, g_hx.nclaims, sizeof *g_hx.claims);
+    g_hx.claims[g_hx.nclaims++] = id;
+    return 1;
+}
+
+static int hx_result_put(bm_batch *b, const char *campaign_id, const char *kind, const char *key,
+                         const char *doc_json)
+{
+    (void)b;
+    if (!campaign_id || !kind || !*kind || !key || !doc_json)
+        return BM_ERROR;
+    json_t *doc = json_loads(doc_json, JSON_DECODE_ANY, NULL);
+    if (!doc)
+        return BM_ERROR; /* as the engine: invalid JSON is refused */
+    char *compact = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(doc);
+    for (size_t i = 0; i < g_hx.nresults; i++) {
+        harness_result *r = &g_hx.results[i];
+        if (!strcmp(r->campaign, campaign_id) && !strcmp(r->kind, kind) && !strcmp(r->key, key)) {
+            free(r->doc);
+            r->doc = compact;
+            return BM_OK;
+        }
+    }
+    g_hx.results = grow(g_hx.results, g_hx.nresults, sizeof *g_hx.results);
+    g_hx.results[g_hx.nresults++] =
+        (harness_result){strdup(campaign_id), strdup(kind), strdup(key), compact};
+    return BM_OK;
+}
+
+/* Committed rows of a campaign in rank order: value desc, reached asc, user asc. */
+static int standing_cmp(const void *a, const void *b)
+{
+    const hx_entry *x = *(hx_entry *const *)a, *y = *(hx_entry *const *)b;
+    if (x->committed.value != y->committed.value)
+        return x->committed.value > y->committed.value ? -1 : 1;
+    int64_t rx = x->committed.reached_ms ? x->committed.reached_ms : INT64_MAX;
+    int64_t ry = y->committed.reached_ms ? y->committed.reached_ms : INT64_MAX;
+    if (rx != ry)
+        return rx < ry ? -1 : 1;
+    return strcmp(x->user, y->user);
+}
+
+static size_t ranked(const char *campaign_id, hx_entry ***out)
+{
+    hx_entry **v = calloc(g_hx.nentries + 1, sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < g_hx.nentries; i++)
+        if (g_hx.entries[i]->exists && strcmp(g_hx.entries[i]->camp, campaign_id) == 0)
+            v[n++] = g_hx.entries[i];
+    qsort(v, n, sizeof *v, standing_cmp);
+    *out = v;
+    return n;
+}
+
+static void fill_standing(const hx_entry *e, size_t rank, bm_standing *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->user_id, sizeof out->user_id, "%s", e->user);
+    out->value = e->committed.value;
+    out->reached_ms = e->committed.reached_ms;
+    out->rank = (int64_t)rank;
+}
+
+static int hx_standings_top(bm_batch *b, const char *campaign_id, int limit, bm_standing *out)
+{
+    (void)b;
+    if (!campaign_id || limit < 0)
+        return -1;
+    hx_entry **v;
+    size_t n = ranked(campaign_id, &v);
+    int k = 0;
+    for (; k < limit && (size_t)k < n; k++)
+        fill_standing(v[k], (size_t)k + 1, &out[k]);
+    free(v);
+    return k;
+}
+
+static int hx_standings_rank(bm_batch *b, const char *campaign_id, const char *user_id,
+                             bm_standing *out)
+{
+    (void)b;
+    if (!campaign_id || !user_id || !out)
+        return -1;
+    hx_entry **v;
+    size_t n = ranked(campaign_id, &v);
+    int found = 0;
+    for (size_t i = 0; i < n && !found; i++)
+        if (strcmp(v[i]->user, user_id) == 0) {
+            fill_standing(v[i], i + 1, out);
+            found = 1;
+        }
+    free(v);
+    return found;
+}
+
+const harness_result *harness_result_find(const char *campaign, const char *kind, const char *key)
+{
+    for (size_t i = 0; i < g_hx.nresults; i++) {
+        const harness_result *r = &g_hx.results[i];
+        if (!strcmp(r->campaign, campaign) && !strcmp(r->kind, kind) && !strcmp(r->key, key))
+            return r;
+    }
+    return NULL;
+}
+
 /* --- module lifecycle ----------------------------------------------------- */
 
 static int open_module(char *err, size_t errlen)
@@ -266,6 +401,10 @@ int harness_load(const char *so_path, char *err, size_t errlen)
     g_hx.api.emit = hx_emit;
     g_hx.api.reward_grant = hx_reward_grant;
     g_hx.api.community_member = hx_community_member;
+    g_hx.api.claim_once = hx_claim_once;
+    g_hx.api.result_put = hx_result_put;
+    g_hx.api.standings_top = hx_standings_top;
+    g_hx.api.standings_rank = hx_standings_rank;
     snprintf(g_hx.path, sizeof g_hx.path, "%s", so_path);
     return open_module(err, errlen);
 }
@@ -382,6 +521,14 @@ void harness_unload(void)
     }
     free(g_hx.grants);
     free(g_hx.pgrants);
+    for (size_t i = 0; i < g_hx.nclaims; i++)
+        free(g_hx.claims[i]);
+    free(g_hx.claims);
+    for (size_t i = 0; i < g_hx.nresults; i++) {
+        harness_result *r = &g_hx.results[i];
+        free(r->campaign), free(r->kind), free(r->key), free(r->doc);
+    }
+    free(g_hx.results);
     memset(&g_hx, 0, sizeof g_hx);
     g_hx.batch_size = 1;
 }
@@ -416,7 +563,9 @@ int harness_event(const char *event_json)
             continue;
         }
         g_hx.stats.calls++;
+        g_cur_camp = hc->id;
         int rc = g_hx.m->on_event(g_hx.instance, hc->cctx, (bm_batch *)&g_hx, &ev);
+        g_cur_camp = "";
         if (rc == BM_OK) {
             g_hx.stats.ok++;
             oks++;

@@ -39,6 +39,11 @@ typedef struct harness_grant {
     long batch;
 } harness_grant;
 
+/* A module_results row written with api->result_put (compact JSON doc). */
+typedef struct harness_result {
+    char *campaign, *kind, *key, *doc;
+} harness_result;
+
 typedef struct harness_stats {
     uint64_t events; /* events given to harness_event */
     uint64_t calls;  /* on_event calls */
@@ -104,6 +109,9 @@ const harness_grant *harness_reward_find(const char *idem_key);
 /* Grants refused because their idempotency key was already granted. */
 size_t harness_reward_duplicates(void);
 
+/* The module_results row (campaign, kind, key), or NULL. claim_once and the
+ * committed standings behave as in the engine (claims per campaign, once). */
+const harness_result *harness_result_find(const char *campaign, const char *kind, const char *key);
 size_t harness_message_count(void);
 const harness_msg *harness_message_at(size_t i);
 /* Messages on `topic` (committed), counted. */

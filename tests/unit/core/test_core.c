@@ -3,6 +3,7 @@
  * dedup window, the state cache and the campaign routing index (with a real
  * module loaded through the loader).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <jansson.h>
 
 #include "campaign/campaign.h"
+#include "event/arena.h"
 #include "host/host.h"
 #include "loader/loader.h"
 #include "pipeline/dedup.h"
@@ -183,6 +185,68 @@ static void test_strset(void **state)
     bm_strset_free(&s);
 }
 
+/* --- decode arena and other threads' jansson ------------------------------------ */
+
+typedef struct arena_worker {
+    int stop;
+    long made, in_arena;
+} arena_worker;
+
+/* Another thread building and freeing JSON while the arena is active elsewhere. */
+static void *jansson_worker(void *arg)
+{
+    arena_worker *w = arg;
+    while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+        json_t *j =
+            json_pack("{s:s, s:[i, i], s:{s:f}}", "user", "someone", "n", 1, 2, "o", "x", 1.5);
+        char *text = json_dumps(j, JSON_COMPACT);
+        if (bm_arena_owns(j) || bm_arena_owns(text))
+            w->in_arena++;
+        json_t *back = json_loads(text, 0, NULL);
+        if (!json_equal(j, back))
+            w->in_arena++;
+        free(text);
+        json_decref(back);
+        json_decref(j);
+        w->made++;
+    }
+    return NULL;
+}
+
+static void test_arena_with_other_threads(void **state)
+{
+    (void)state;
+    bm_arena *a = bm_arena_new();
+    assert_non_null(a);
+    arena_worker w = {0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, jansson_worker, &w), 0);
+    long owned = 0;
+    for (int round = 0; round < 50; round++) {
+        json_t *keep[200];
+        for (int i = 0; i < 200; i++) {
+            bm_arena_begin(a);
+            keep[i] = json_loads("{\"userId\":\"u\",\"data\":{\"points\":[1,2,3]}}", 0, NULL);
+            bm_arena_end();
+            owned += bm_arena_owns(keep[i]);
+        }
+        /* Outside begin/end this thread gets malloc too. */
+        json_t *plain = json_object();
+        assert_false(bm_arena_owns(plain));
+        json_decref(plain);
+        for (int i = 0; i < 200; i++)
+            json_decref(keep[i]); /* arena frees are no-ops */
+        bm_arena_reset(a);
+    }
+    __atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    print_message("arena values=%ld, other thread's values=%ld\n", owned, w.made);
+    assert_int_equal(owned, 50 * 200);
+    assert_true(w.made > 0);
+    assert_int_equal(w.in_arena, 0);
+    bm_arena_destroy(a);
+}
+
 /* --- routing index ----------------------------------------------------------------- */
 
 static bm_camps *g_camps;
@@ -272,9 +336,13 @@ static void test_routing_index(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf_escapes),  cmocka_unit_test(test_buf_numbers_and_growth),
-        cmocka_unit_test(test_dedup_window), cmocka_unit_test(test_state_cache),
-        cmocka_unit_test(test_strset),       cmocka_unit_test(test_routing_index),
+        cmocka_unit_test(test_buf_escapes),
+        cmocka_unit_test(test_buf_numbers_and_growth),
+        cmocka_unit_test(test_dedup_window),
+        cmocka_unit_test(test_state_cache),
+        cmocka_unit_test(test_strset),
+        cmocka_unit_test(test_routing_index),
+        cmocka_unit_test(test_arena_with_other_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
