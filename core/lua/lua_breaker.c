@@ -90,7 +90,10 @@ void bm_lua_breaker_account(bm_lua_formula *f, int failed, int64_t t0)
             f->lim.breaker_cooldown_ms > 0 ? f->lim.breaker_cooldown_ms : DEF_BREAKER_COOLDOWN_MS;
     f->suspended_until = now / 1000000 + f->cooldown_ms;
     f->st.breaker_trips++;
-    bm_warn("lua",
+    /* The first suspension is news; the repeats are in the counters (bmctl status). */
+    bm_logf(f->st.breaker_trips == 1 || f->st.breaker_trips % 100 == 0 ? BM_LOG_LVL_WARN
+                                                                       : BM_LOG_LVL_DEBUG,
+            "lua",
             "formula=%s campaign=%s suspended for %lld ms after %d failures in a row (trip %llu)",
             f->name, f->owner[0] ? f->owner : "-", (long long)f->cooldown_ms, f->consecutive,
             (unsigned long long)f->st.breaker_trips);

@@ -95,6 +95,10 @@ void bm_e2e_init(bm_e2e *e, const char *name, int partitions)
     bm_e2e_setenv(e, "BM_ENGINE_RUN_DIR", e->run_dir);
     bm_e2e_setenv(e, "BM_ENGINE_LOG_LEVEL", "info");
     bm_e2e_setenv(e, "BM_PIPELINE_BATCH_MAX_EVENTS", "2000");
+    /* No master restarting a crashed engine: in these tests a crash (or a
+     * sanitizer report) is a failure to see, not something to recover from.
+     * The containment tests turn it back on. */
+    bm_e2e_setenv(e, "BM_ENGINE_SUPERVISE", "0");
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -37,6 +37,7 @@ static int teardown(void **state)
 static void init_world(bm_e2e *e, const char *name, int partitions)
 {
     bm_e2e_init(e, name, partitions);
+    bm_e2e_setenv(e, "BM_ENGINE_SUPERVISE", "1");
     bm_e2e_setenv(e, "BM_ENGINE_PROBATION_S", "1");
     bm_e2e_setenv(e, "BM_WATCHDOG_EVENT_MS", "500");
     bm_e2e_setenv(e, "BM_ENGINE_STOP_TIMEOUT_MS", "3000");
@@ -314,6 +315,7 @@ static void test_burning_formula_next_to_fast_campaign(void **state)
     /* Six partitions: a round must stay far below the embedded broker's
      * per-partition cap, or the broker would drop events before they are read. */
     bm_e2e_init(e, "ct_formula", 6);
+    bm_e2e_setenv(e, "BM_ENGINE_SUPERVISE", "1");
     bm_e2e_setenv(e, "BM_WATCHDOG_EVENT_MS", "10000");
     char fast[64], slow[64];
     bm_e2e_campaign(e,

@@ -190,7 +190,11 @@ static void test_hostile_formulas(void **state)
             assert_int_equal(errors, n_odd);
             bm_e2e_assert_board(e, f->id, &even, "LEVEL_UP", even_sum, NULL);
         } else {
-            assert_int_equal(errors, n_events);
+            /* Failing on every event: the circuit breaker suspends it after
+             * lua.breaker_failures (5) in a row; the rest are skipped, not run. */
+            long long skipped = json_integer_value(json_object_get(c, "skipped"));
+            assert_true(errors >= 5);
+            assert_int_equal(errors + skipped, n_events);
             assert_int_equal(
                 bm_e2e_ll(e, "SELECT count(*) FROM user_progress WHERE campaign_id = '%s'", f->id),
                 0);
