@@ -535,8 +535,9 @@ const char *bm_probation_disabled_reason(const char *serves)
         good_copy(g.q[i].module, g.q[i].hash, good, sizeof good);
         if (good[0])
             continue;
-        snprintf(g.why, sizeof g.why, "module %s quarantined (%s): %s", g.q[i].module, g.q[i].file,
-                 g.q[i].reason);
+        /* The campaign's status field is short: the reason comes first. */
+        snprintf(g.why, sizeof g.why, "module %s quarantined: %.200s (%.200s)", g.q[i].module,
+                 g.q[i].reason, g.q[i].file);
         return g.why;
     }
     return NULL;
