@@ -17,13 +17,15 @@
 const bm_module *template_real_entry(void);
 
 static bm_module g_mod;
-static volatile uintptr_t g_nowhere; /* 0: dereferencing it is a real SIGSEGV */
+/* 0; 16 bytes past it is an unmapped address: storing there is a real SIGSEGV
+ * (not a null pointer, which the sanitizer build would report and exit on first). */
+static volatile uintptr_t g_nowhere;
 
 #ifdef FAULT_INIT_SEGV
 static int fault_init(const bm_host_api *api, bm_host *host, void **instance, char *err,
                       size_t errlen)
 {
-    *(volatile int *)g_nowhere = 1;
+    *(volatile int *)(g_nowhere + 16) = 1;
     return BM_ERROR;
 }
 #endif
