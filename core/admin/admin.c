@@ -24,7 +24,9 @@ struct bm_admin {
     pthread_mutex_t lock;
     pthread_cond_t done;
     char request[64]; /* pending request, "" if none */
-    char *response;   /* set by the processing thread */
+    char direct_prefix[32];
+    bm_admin_handler direct; /* answered on the socket thread */
+    char *response;          /* set by the processing thread */
 };
 
 /* Processing thread: answers the pending request, if any. */
@@ -46,9 +48,25 @@ void bm_admin_serve(bm_admin *a)
     pthread_mutex_unlock(&a->lock);
 }
 
+/* Writes one answer line; NULL answers that the request was not understood. */
+static void reply(int cfd, const char *resp)
+{
+    if (!resp)
+        resp = "{\"error\":\"request too long or out of memory\"}";
+    size_t len = strlen(resp), off = 0;
+    while (off < len) {
+        ssize_t w = write(cfd, resp + off, len - off);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    if (write(cfd, "\n", 1) < 0)
+        bm_debug("admin", "client went away");
+}
+
 static void handle(bm_admin *a, int cfd)
 {
-    char line[64] = {0};
+    char line[4096] = {0};
     struct pollfd pfd = {cfd, POLLIN, 0};
     if (poll(&pfd, 1, 2000) <= 0)
         return;
@@ -56,8 +74,19 @@ static void handle(bm_admin *a, int cfd)
     if (n <= 0)
         return;
     line[strcspn(line, "\r\n")] = '\0';
+    if (a->direct && strncmp(line, a->direct_prefix, strlen(a->direct_prefix)) == 0) {
+        char *resp = a->direct(a->ud, line);
+        reply(cfd, resp);
+        free(resp);
+        return;
+    }
+    size_t len = strlen(line);
+    if (len >= sizeof a->request) {
+        reply(cfd, NULL);
+        return;
+    }
     pthread_mutex_lock(&a->lock);
-    snprintf(a->request, sizeof a->request, "%s", line);
+    memcpy(a->request, line, len + 1);
     /* The processing thread picks it up at the next batch boundary. */
     while (!a->response && atomic_load(&a->run))
         pthread_cond_wait(&a->done, &a->lock);
@@ -66,17 +95,15 @@ static void handle(bm_admin *a, int cfd)
     a->request[0] = '\0';
     pthread_mutex_unlock(&a->lock);
     if (resp) {
-        size_t len = strlen(resp), off = 0;
-        while (off < len) {
-            ssize_t w = write(cfd, resp + off, len - off);
-            if (w <= 0)
-                break;
-            off += (size_t)w;
-        }
-        if (write(cfd, "\n", 1) < 0)
-            bm_debug("admin", "client went away");
+        reply(cfd, resp);
         free(resp);
     }
+}
+
+void bm_admin_set_direct(bm_admin *a, const char *prefix, bm_admin_handler fn)
+{
+    snprintf(a->direct_prefix, sizeof a->direct_prefix, "%s", prefix);
+    a->direct = fn;
 }
 
 static void *admin_main(void *arg)

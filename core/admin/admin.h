@@ -18,6 +18,12 @@ typedef char *(*bm_admin_handler)(void *ud, const char *request);
 /* Listens on <run_dir>/admin.sock; NULL with err. */
 bm_admin *bm_admin_start(const char *run_dir, bm_admin_handler handler, void *ud, char *err,
                          size_t errlen);
+/* Requests starting with `prefix` (e.g. "query ") are answered by fn on the
+ * socket thread itself, at once, not at the boundary: for calls that pin
+ * what they use and must not wait for (or hold up) a batch. Set before
+ * clients connect. */
+void bm_admin_set_direct(bm_admin *a, const char *prefix, bm_admin_handler fn);
+
 /* Answers the queued request, if any, on the calling thread. */
 void bm_admin_serve(bm_admin *a);
 void bm_admin_stop(bm_admin *a);

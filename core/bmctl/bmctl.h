@@ -14,6 +14,7 @@ int bm_cmd_migrate(bm_ctl *ctl, int argc, char **argv);     /* cmd_migrate.c */
 int bm_cmd_module(bm_ctl *ctl, int argc, char **argv);      /* cmd_module.c: module check */
 int bm_cmd_modules(bm_ctl *ctl, int argc, char **argv);     /* cmd_admin.c */
 int bm_cmd_reload(bm_ctl *ctl, int argc, char **argv);      /* cmd_admin.c */
+int bm_cmd_query(bm_ctl *ctl, int argc, char **argv);       /* cmd_admin.c */
 int bm_cmd_campaign(bm_ctl *ctl, int argc, char **argv);    /* cmd_campaign.c */
 int bm_cmd_leaderboard(bm_ctl *ctl, int argc, char **argv); /* cmd_leaderboard.c */
 int bm_cmd_quest(bm_ctl *ctl, int argc, char **argv);       /* cmd_quest.c */

@@ -26,7 +26,7 @@ char *bm_ctl_admin_call(const bm_ctl *ctl, const char *request)
             close(fd);
         return NULL;
     }
-    char line[80];
+    char line[4200];
     snprintf(line, sizeof line, "%s\n", request);
     if (write(fd, line, strlen(line)) < 0) {
         close(fd);
@@ -142,4 +142,27 @@ int bm_cmd_modules(bm_ctl *ctl, int argc, char **argv)
 int bm_cmd_reload(bm_ctl *ctl, int argc, char **argv)
 {
     return run(ctl, argc, argv, "reload");
+}
+
+int bm_cmd_query(bm_ctl *ctl, int argc, char **argv)
+{
+    if (argc < 2 || argc > 3 || strchr(argv[1], ' ') || (argc == 3 && strchr(argv[2], '\n'))) {
+        fprintf(stderr, "usage: bmctl query CAMPAIGN [JSON]\n");
+        return 2;
+    }
+    char req[4096];
+    int n = snprintf(req, sizeof req, "query %s %s", argv[1], argc == 3 ? argv[2] : "{}");
+    if (n < 0 || (size_t)n >= sizeof req) {
+        fprintf(stderr, "bmctl: query too long\n");
+        return 2;
+    }
+    char *resp = admin_call(ctl, req);
+    if (!resp)
+        return 1;
+    json_t *root = json_loads(resp, 0, NULL);
+    int rc = root && !json_object_get(root, "error") ? 0 : 1;
+    printf("%s\n", resp);
+    json_decref(root);
+    free(resp);
+    return rc;
 }

@@ -18,6 +18,8 @@ static const cmd g_cmds[] = {
     {"module", bm_cmd_module, "module check FILE.so...         run the loader's checks offline"},
     {"modules", bm_cmd_modules, "modules [--json]                 list loaded modules (engine)"},
     {"reload", bm_cmd_reload, "reload [--json]                  hot-reload the modules directory"},
+    {"query", bm_cmd_query,
+     "query CAMPAIGN [JSON]            a campaign module's query() (engine)"},
     {"campaign", bm_cmd_campaign, "campaign create FILE.json | list | show ID | disable ID"},
     {"status", bm_cmd_status,
      "status [--json]                  restarts, quarantine, breakers, gaps"},

@@ -108,6 +108,8 @@ bm_state *bm_batch_state_get(bm_batch *b, const char *campaign_id, const char *u
     if (!c)
         return scratch();
     bm_state_entry *e = bm_state_cache_get(&b->e->cache, c->slot, user_id, b->cur_partition, NULL);
+    if (b->cur_partition < 0)
+        b->e->tick_state = 1; /* dropped after the batch: no partition fences it */
     if (!e) {
         b->failed = 1;
         return scratch();
@@ -277,10 +279,28 @@ static char *emit_text(bm_batch *b, const char *topic, const char *json, int *re
     return out;
 }
 
+/* The same text already coalesced for (topic, key): nothing to parse or store.
+ * Boards emit their refresh notice per event; this keeps that path cheap. */
+static int coalesced_same(const bm_batch *b, const char *topic, const char *key, const char *json)
+{
+    if (!b->co_index_cap)
+        return 0;
+    uint64_t h = co_hash(topic, key);
+    for (size_t j = h & (b->co_index_cap - 1); b->co_index[j];
+         j = (j + 1) & (b->co_index_cap - 1)) {
+        const bm_coalesced *c = &b->co[b->co_index[j] - 1];
+        if (c->hash == h && strcmp(c->topic, topic) == 0 && strcmp(c->key, key) == 0)
+            return strcmp(c->json, json) == 0;
+    }
+    return 0;
+}
+
 int bm_batch_emit(bm_batch *b, const char *topic, const char *key, const char *json, int flags)
 {
     if (!topic || !*topic || !json)
         return BM_ERROR;
+    if ((flags & BM_EMIT_COALESCE) && coalesced_same(b, topic, key ? key : "", json))
+        return BM_OK;
     int rewritten;
     char *text = emit_text(b, topic, json, &rewritten);
     if (!text)

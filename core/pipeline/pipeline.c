@@ -486,8 +486,10 @@ int bm_pipeline_step(bm_pipeline *e)
     size_t written = b->ndirty;
     bm_batch_reset(b);
     /* State a tick wrote outside any partition is not kept: no fence covers it. */
-    if (tick)
+    if (e->tick_state) {
         bm_state_cache_drop(&e->cache, no_partition, NULL);
+        e->tick_state = 0;
+    }
     /* The batch in flight must have committed before this one may be: this one is
      * built on that batch's state. */
     int64_t t3 = bm_now_ms();

@@ -51,6 +51,7 @@ typedef struct bm_pipeline {
     int npart_seen;
     bm_run *batch_run; /* the reusable buffers of one batch */
     int64_t last_prune_ms, last_tick_ms;
+    int tick_state; /* a tick touched state outside any partition this batch */
     /* once-only claims ("module\x1fcampaign\x1fkey") */
     bm_strset claimed;  /* known committed (by any process) */
     bm_strset inflight; /* in the job being committed */

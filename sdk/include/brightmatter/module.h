@@ -304,10 +304,14 @@ typedef struct bm_module {
     int (*on_tick)(void *instance, bm_batch *b, int64_t now_ms);
 
     /* Reward modules: delivers one reward. BM_OK delivered, BM_RETRY try
-     * again later, BM_ERROR failed for good (err is stored). */
+     * again later, BM_ERROR failed for good (err is stored). Called from the
+     * reward role's threads, the generation pinned for the call. */
     int (*on_reward)(void *instance, const bm_reward *r, char *result, size_t resultlen);
 
-    /* Optional: answers a JSON query; *response is malloc'd, the host frees it. */
+    /* Optional: answers a JSON query; *response is malloc'd, the host frees it.
+     * Called from other threads (the gateway) while on_event runs: the host
+     * keeps the instance and cctx alive for the call (pinned across reloads
+     * and campaign updates), the module keeps what it reads consistent. */
     int (*query)(void *instance, void *cctx, const char *request_json, char **response);
 
     /* Optional: called on the retiring generation until it returns BM_OK. */

@@ -333,6 +333,85 @@ static void test_routing_index(void **state)
     rmdir(dir);
 }
 
+/* An out-of-band pin keeps a campaign's context through an update and a removal. */
+static bm_host *t_host_new(void *ud, const char *name)
+{
+    (void)ud;
+    return bm_host_new(name, NULL);
+}
+
+static void t_host_free(void *ud, bm_host *h)
+{
+    (void)ud;
+    bm_host_free(h);
+}
+
+static double metric(bm_modinst *mi, const char *name)
+{
+    json_t *m = bm_host_metrics_json(mi->host);
+    double v = json_number_value(json_object_get(m, name));
+    json_decref(m);
+    return v;
+}
+
+static void test_campaign_pins(void **state)
+{
+    (void)state;
+    bm_camps cs;
+    bm_camps_init(&cs);
+    g_camps = &cs;
+    char dir[] = "/tmp/bm-pins-XXXXXX", err[512], path[600], *resp = NULL;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/fx_v2_a.so", BM_FIXTURE_DIR);
+    bm_loader_host lh = {.api = bm_host_api_get(),
+                         .host_new = t_host_new,
+                         .host_free = t_host_free,
+                         .adopt = t_adopt,
+                         .release = t_release};
+    bm_modinst *mi = NULL;
+    assert_int_equal(bm_loader_open(path, dir, 1, &lh, NULL, 0, &mi, err, sizeof err), 0);
+    bm_modinst *v[1] = {mi};
+    bm_modset set = {.generation = 1, .n = 1, .mods = v};
+    bm_camp_row rows[1] = {row(1, "g", "active")};
+    assert_int_equal(bm_camps_sync(&cs, rows, 1, &set), 1);
+
+    bm_modinst *pmi = NULL;
+    void *cctx = NULL;
+    bm_camp *pinned = bm_camps_pin(&cs, rows[0].id, &pmi, &cctx);
+    assert_non_null(pinned);
+    assert_ptr_equal(pmi, mi);
+    assert_null(bm_camps_pin(&cs, "00000000-0000-0000-0000-999999999999", &pmi, &cctx));
+
+    /* An update while pinned: a new record serves, the old context stays alive. */
+    rows[0].version = 2;
+    assert_int_equal(bm_camps_sync(&cs, rows, 1, &set), 1);
+    bm_camp *now = bm_camps_find(&cs, rows[0].id);
+    assert_ptr_not_equal(now, pinned);
+    assert_ptr_equal(bm_camps_at(&cs, now->slot), now);
+    assert_ptr_not_equal(now->cctx, cctx);
+    assert_non_null(cs.zombies);
+    assert_int_equal(metric(mi, "changed_updated"), 0); /* not removed yet */
+    assert_int_equal(mi->m->query(mi->instance, cctx, "{}", &resp), BM_OK);
+    free(resp);
+    bm_camps_reap(&cs); /* still pinned: kept */
+    assert_non_null(cs.zombies);
+    bm_camps_unpin(pinned);
+    bm_camps_reap(&cs);
+    assert_null(cs.zombies);
+    assert_int_equal(metric(mi, "changed_updated"), 1);
+
+    /* Paused: removed, said so. */
+    snprintf(rows[0].status, sizeof rows[0].status, "draft");
+    assert_int_equal(bm_camps_sync(&cs, rows, 1, &set), 1);
+    assert_null(bm_camps_find(&cs, rows[0].id));
+    assert_int_equal(metric(mi, "changed_removed"), 1);
+
+    bm_camps_free(&cs, &set);
+    bm_loader_close(mi, &lh);
+    free(rows[0].config);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_strset),
         cmocka_unit_test(test_routing_index),
         cmocka_unit_test(test_arena_with_other_threads),
+        cmocka_unit_test(test_campaign_pins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
