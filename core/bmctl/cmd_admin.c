@@ -156,7 +156,7 @@ int bm_cmd_query(bm_ctl *ctl, int argc, char **argv)
         fprintf(stderr, "bmctl: query too long\n");
         return 2;
     }
-    char *resp = admin_call(ctl, req);
+    char *resp = bm_ctl_admin_call(ctl, req);
     if (!resp)
         return 1;
     json_t *root = json_loads(resp, 0, NULL);
