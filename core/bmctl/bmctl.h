@@ -30,5 +30,17 @@ int bm_cmd_webhook(bm_ctl *ctl, int argc, char **argv);     /* cmd_rewards.c */
 int bm_cmd_outbox(bm_ctl *ctl, int argc, char **argv);      /* cmd_outbox.c */
 int bm_cmd_event(bm_ctl *ctl, int argc, char **argv);       /* cmd_event.c: event send */
 int bm_cmd_group(bm_ctl *ctl, int argc, char **argv);       /* cmd_group.c */
+int bm_cmd_gap(bm_ctl *ctl, int argc, char **argv);         /* cmd_status.c: gap list|ack */
+int bm_cmd_status(bm_ctl *ctl, int argc, char **argv);      /* cmd_status.c */
+
+/* Sends one request line to the engine's admin socket; the malloc'd JSON answer,
+ * or NULL with the reason printed (cmd_admin.c). */
+char *bm_ctl_admin_call(const bm_ctl *ctl, const char *request);
+/* Prints the containment part of a modules answer: restarts, quarantined files,
+ * suspended formulas, gaps (cmd_status.c). `root` is a json_t *. */
+void bm_ctl_print_containment(void *root);
+/* bmctl module check --smoke (cmd_smoke.c): 0 when the module ran clean, 1 otherwise. */
+int bm_ctl_module_smoke(const bm_ctl *ctl, const char *so, const char *campaign_json,
+                        const char *events_jsonl);
 
 #endif

@@ -11,8 +11,7 @@
 
 #include "bmctl/bmctl.h"
 
-/* Sends one request line; returns the malloc'd JSON answer or NULL (message printed). */
-static char *admin_call(const bm_ctl *ctl, const char *request)
+char *bm_ctl_admin_call(const bm_ctl *ctl, const char *request)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int w = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/admin.sock", ctl->cfg.run_dir);
@@ -98,6 +97,7 @@ static void print_modules(json_t *root)
                json_is_true(json_object_get(m, "overdue")) ? " (past engine.drain_deadline_ms)"
                                                            : "");
     }
+    bm_ctl_print_containment(root);
 }
 
 /* The engine's view of its campaigns: a campaign whose module is not loaded is
@@ -123,7 +123,7 @@ static void print_campaigns(json_t *root)
 static int run(bm_ctl *ctl, int argc, char **argv, const char *request)
 {
     int as_json = argc > 1 && strcmp(argv[1], "--json") == 0;
-    char *resp = admin_call(ctl, request);
+    char *resp = bm_ctl_admin_call(ctl, request);
     if (!resp)
         return 1;
     json_t *root = json_loads(resp, 0, NULL);
@@ -184,7 +184,7 @@ int bm_cmd_query(bm_ctl *ctl, int argc, char **argv)
         fprintf(stderr, "bmctl: query too long\n");
         return 2;
     }
-    char *resp = admin_call(ctl, req);
+    char *resp = bm_ctl_admin_call(ctl, req);
     if (!resp)
         return 1;
     json_t *root = json_loads(resp, 0, NULL);

@@ -7,7 +7,9 @@
 
 #include "event/event.h"
 #include "log/log.h"
+#include "loader/probation.h"
 #include "util/hash.h"
+#include "watchdog/watchdog.h"
 
 struct bm_route_bucket {
     char *key; /* game \x1f type */
@@ -86,9 +88,11 @@ static int adoption_push(bm_modinst *mi, bm_camp *camp, void *cctx, bm_routes *r
 /* campaign_changed (ABI 2) then campaign_remove. */
 static void remove_ctx(bm_modinst *mi, void *cctx, int change)
 {
+    bm_watchdog_enter(BM_WD_CAMPAIGN_REMOVE, mi->name, mi->generation, mi->src_path, NULL);
     if (mi->m->abi_version >= 2 && mi->m->campaign_changed)
         mi->m->campaign_changed(mi->instance, cctx, change);
     mi->m->campaign_remove(mi->instance, cctx);
+    bm_watchdog_leave();
 }
 
 /* Removes the adoption of `camp` from mi, calling campaign_remove. */
@@ -113,7 +117,9 @@ static int adopt_one(bm_modinst *mi, bm_camp *camp, char *err, size_t errlen)
     bm_routes routes = {0};
     void *cctx = NULL;
     err[0] = '\0';
+    bm_watchdog_enter(BM_WD_CAMPAIGN_ADD, mi->name, mi->generation, mi->src_path, camp->row.id);
     int rc = mi->m->campaign_add(mi->instance, &camp->c, &routes, &cctx, err, errlen);
+    bm_watchdog_leave();
     if (rc != BM_OK) {
         if (!err[0])
             snprintf(err, errlen, "campaign_add returned %d", rc);
@@ -280,7 +286,11 @@ static void camp_attach(bm_camp *c, const bm_modset *mods)
 {
     bm_modinst *mi = mods ? bm_modset_find_serves(mods, BM_KIND_CAMPAIGN, c->row.type) : NULL;
     if (!mi) {
-        snprintf(c->refused, sizeof c->refused, "no module serves type '%s'", c->row.type);
+        const char *q = bm_probation_disabled_reason(c->row.type);
+        if (q)
+            snprintf(c->refused, sizeof c->refused, "disabled: %s", q);
+        else
+            snprintf(c->refused, sizeof c->refused, "no module serves type '%s'", c->row.type);
         bm_warn("campaign", "campaign=%s not served: %s", c->row.id, c->refused);
         return;
     }

@@ -162,6 +162,31 @@ static const key_def g_keys[] = {
         "a quiet connection is pinged after this; closed after twice this"),
     INT("ws", "max_subscriptions", ws_max_subscriptions, "64", 1, 4096,
         "channels one connection may subscribe to"),
+    /* containment */
+    INT("engine", "supervise", supervise, "1", 0, 1,
+        "1: a master process runs the engine as a worker and restarts it after a crash"),
+    INT("engine", "stop_timeout_ms", stop_timeout_ms, "20000", 100, 600000,
+        "SIGTERM stops the engine within this; the worker is killed after it"),
+    INT("engine", "restart_backoff_max_ms", restart_backoff_max_ms, "30000", 100, 3600000,
+        "longest wait before restarting a crashed worker (doubles from 250 ms)"),
+    INT("engine", "probation_s", probation_s, "30", 0, 86400,
+        "a newly loaded module generation becomes the last known good copy after this"),
+    INT("watchdog", "init_ms", wd_init_ms, "30000", 10, 3600000, "deadline of a module's init"),
+    INT("watchdog", "campaign_ms", wd_campaign_ms, "10000", 10, 3600000,
+        "deadline of campaign_add/update/remove"),
+    INT("watchdog", "event_ms", wd_event_ms, "5000", 10, 3600000,
+        "deadline of one on_event call (formulas included)"),
+    INT("watchdog", "tick_ms", wd_tick_ms, "10000", 10, 3600000, "deadline of one on_tick call"),
+    INT("watchdog", "other_ms", wd_other_ms, "10000", 10, 3600000,
+        "deadline of drain, destroy and query"),
+    INT("lua", "breaker_failures", lua_breaker_failures, "5", 1, 1000000,
+        "failures or overruns in a row that suspend a formula"),
+    INT("lua", "breaker_cooldown_ms", lua_breaker_cooldown_ms, "1000", 1, 86400000,
+        "first suspension; doubles on each repeat (up to 1 hour)"),
+    INT("lua", "batch_budget_ms", lua_batch_budget_ms, "50", 1, 3600000,
+        "time one formula may use per batch; its later events in the batch are skipped"),
+    STR("pipeline", "on_gap", on_gap, "carry_on",
+        "carry_on | stop: what a partition does when the broker lost events it needs"),
 };
 #define NKEYS (sizeof g_keys / sizeof g_keys[0])
 
@@ -362,7 +387,13 @@ int bm_config_load(bm_config *c, const char *path, char *err, size_t errlen)
             return -1;
         }
     }
-    return apply_env(c, err, errlen);
+    if (apply_env(c, err, errlen) != 0)
+        return -1;
+    if (strcmp(c->on_gap, "carry_on") != 0 && strcmp(c->on_gap, "stop") != 0) {
+        snprintf(err, errlen, "pipeline.on_gap: '%s' must be carry_on or stop", c->on_gap);
+        return -1;
+    }
+    return 0;
 }
 
 void bm_config_dump(const bm_config *c, void *file)

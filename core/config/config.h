@@ -98,6 +98,16 @@ typedef struct bm_config {
     int ws_leaderboard_hz;    /* coalesced leaderboard updates per campaign per second */
     int ws_ping_interval_s;   /* keepalive */
     int ws_max_subscriptions; /* channels per connection */
+    /* containment (docs/DESIGN.md "Containment") */
+    int supervise;              /* engine.supervise: a master process restarts the worker */
+    int stop_timeout_ms;        /* engine.stop_timeout_ms: SIGKILL the worker after this */
+    int restart_backoff_max_ms; /* engine.restart_backoff_max_ms */
+    int probation_s;            /* engine.probation_s: a new generation is proven after this */
+    int wd_init_ms, wd_campaign_ms, wd_event_ms, wd_tick_ms, wd_other_ms; /* [watchdog] */
+    int lua_breaker_failures;    /* lua.breaker_failures in a row suspend a formula */
+    int lua_breaker_cooldown_ms; /* lua.breaker_cooldown_ms, doubled on each repeat */
+    int lua_batch_budget_ms;     /* lua.batch_budget_ms per formula per batch */
+    char on_gap[16];             /* pipeline.on_gap: carry_on | stop */
 } bm_config;
 
 /* Nonzero if the configuration runs role BM_ROLE_x. */

@@ -18,10 +18,13 @@
 #include "engine/engine_int.h"
 #include "host/host.h"
 #include "kafka/kafka.h"
+#include "loader/probation.h"
 #include "log/log.h"
 #include "pg/pg.h"
+#include "supervisor/supervisor.h"
 #include "util/clock.h"
 #include "util/fs.h"
+#include "watchdog/watchdog.h"
 
 /* --- loader hooks ------------------------------------------------------------- */
 
@@ -140,16 +143,55 @@ static int config_consumer_start(bm_engine *e, char *err, size_t errlen)
      * only says "look again". From the beginning, not the end: "end" is
      * resolved at the first fetch, so an announcement made right after startup
      * could fall before it and wait for the 30 s refresh. Old announcements
-     * (a compacted topic) cost one extra refresh at startup. */
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(3);
-    for (size_t i = 0; i < bm_ntopics; i++)
-        if (strcmp(bm_topics[i].name, BM_TOPIC_CONFIG_CAMPAIGNS) == 0)
-            for (int p = 0; p < bm_topics[i].partitions; p++)
-                rd_kafka_topic_partition_list_add(l, BM_TOPIC_CONFIG_CAMPAIGNS, p)->offset =
-                    RD_KAFKA_OFFSET_BEGINNING;
+     * (a compacted topic) cost one extra refresh at startup. Every partition
+     * the broker has: a notification keyed by campaign id may land on any of
+     * them (a count assumed here left campaigns uncounted for 30 s). */
+    int nparts = bm_kafka_partition_count(e->config_consumer, BM_TOPIC_CONFIG_CAMPAIGNS, 10000);
+    if (nparts <= 0) {
+        /* Broker not answering yet: start with the product's count; the periodic
+         * refresh adds what the metadata shows later (config_consumer_fit). */
+        for (size_t i = 0; i < bm_ntopics; i++)
+            if (strcmp(bm_topics[i].name, BM_TOPIC_CONFIG_CAMPAIGNS) == 0)
+                nparts = bm_topics[i].partitions;
+        bm_warn("campaign", "%s: no metadata yet, assuming %d partitions",
+                BM_TOPIC_CONFIG_CAMPAIGNS, nparts);
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
+    for (int p = 0; p < nparts; p++)
+        rd_kafka_topic_partition_list_add(l, BM_TOPIC_CONFIG_CAMPAIGNS, p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    bm_info("campaign", "notifications from %s partitions=%d", BM_TOPIC_CONFIG_CAMPAIGNS, nparts);
     rd_kafka_assign(e->config_consumer, l);
     rd_kafka_topic_partition_list_destroy(l);
     return 0;
+}
+
+/* Partitions added to config.campaigns since the start (or missed then) are
+ * assigned from their beginning: everything in them is newer than this process. */
+static void config_consumer_fit(bm_engine *e)
+{
+    rd_kafka_topic_partition_list_t *cur = NULL;
+    if (!e->config_consumer || rd_kafka_assignment(e->config_consumer, &cur) != 0 || !cur)
+        return;
+    int have = cur->cnt;
+    rd_kafka_topic_partition_list_destroy(cur);
+    int n = bm_kafka_partition_count(e->config_consumer, BM_TOPIC_CONFIG_CAMPAIGNS, 2000);
+    if (n <= have)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n - have);
+    for (int p = have; p < n; p++)
+        rd_kafka_topic_partition_list_add(l, BM_TOPIC_CONFIG_CAMPAIGNS, p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_error_t *ke = rd_kafka_incremental_assign(e->config_consumer, l);
+    if (ke) {
+        bm_warn("campaign", "%s: cannot add partitions: %s", BM_TOPIC_CONFIG_CAMPAIGNS,
+                rd_kafka_error_string(ke));
+        rd_kafka_error_destroy(ke);
+    } else {
+        bm_info("campaign", "notifications from %s partitions=%d (was %d)",
+                BM_TOPIC_CONFIG_CAMPAIGNS, n, have);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
 }
 
 static void config_consumer_poll(bm_engine *e)
@@ -270,7 +312,10 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
     bm_camps_init(&e->camps);
     e->lua = (bm_lua_limits){.instructions = cfg->lua_instruction_limit,
                              .memory_kb = cfg->lua_memory_limit_kb,
-                             .pattern_max_len = cfg->lua_pattern_max_len};
+                             .pattern_max_len = cfg->lua_pattern_max_len,
+                             .breaker_failures = cfg->lua_breaker_failures,
+                             .breaker_cooldown_ms = cfg->lua_breaker_cooldown_ms,
+                             .batch_budget_ms = cfg->lua_batch_budget_ms};
     e->lh = (bm_loader_host){.api = bm_host_api_get(),
                              .host_new = hook_host_new,
                              .host_free = hook_host_free,
@@ -287,6 +332,18 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
         goto fail;
     }
     if (bm_engine_secure_paths(cfg, copy_dir, err, errlen) != 0)
+        goto fail;
+    /* Containment before any module is touched: what the last worker crashed in is
+     * quarantined, and every call into a module from here on runs under the watchdog. */
+    const int deadlines[BM_WD_NKINDS] = {
+        cfg->wd_init_ms,     cfg->wd_campaign_ms, cfg->wd_campaign_ms,
+        cfg->wd_campaign_ms, cfg->wd_event_ms,    cfg->wd_tick_ms,
+        cfg->wd_other_ms,    cfg->wd_other_ms,    cfg->wd_other_ms};
+    char state_dir[1100];
+    snprintf(state_dir, sizeof state_dir, "%s/containment", cfg->run_dir);
+    if (bm_probation_open(state_dir, copy_dir, bm_supervisor_restart_reason()[0] != '\0',
+                          cfg->probation_s, err, errlen) != 0 ||
+        bm_watchdog_start(bm_probation_crash_path(), deadlines, err, errlen) != 0)
         goto fail;
     e->loader =
         bm_loader_new(cfg->modules_dir, copy_dir, &e->lh, cfg->drain_deadline_ms, err, errlen);
@@ -341,6 +398,8 @@ static void boundary(bm_engine *e)
                 e->roles[r].ops->reload(e->roles[r].state);
     }
     config_consumer_poll(e);
+    if (now - e->last_campaign_refresh_ms > 30000)
+        config_consumer_fit(e);
     /* A batch that marked campaigns ended also changes what is served. */
     uint64_t ends = atomic_load(&e->stats.ends_committed);
     int ended = ends != e->ends_seen;
@@ -354,6 +413,7 @@ static void boundary(bm_engine *e)
     bm_loader_collect(e->loader);
     if (e->admin)
         bm_admin_serve(e->admin);
+    bm_probation_tick(bm_loader_current(e->loader));
 }
 
 void bm_engine_run_once(bm_engine *e)
@@ -390,6 +450,8 @@ void bm_engine_stop(bm_engine *e)
     bm_camps_free(&e->camps, e->loader ? bm_loader_current(e->loader) : NULL);
     bm_loader_free(e->loader);
     e->loader = NULL;
+    bm_watchdog_stop();
+    bm_probation_close();
     if (e->pg)
         PQfinish(e->pg);
     e->pg = NULL;

@@ -5,6 +5,10 @@
 #include "engine/engine_int.h"
 #include "host/host.h"
 #include "rewards/rewards.h"
+#include "loader/probation.h"
+#include "lua/lua_sandbox.h"
+#include "pipeline/gap.h"
+#include "supervisor/supervisor.h"
 
 static json_t *modules_array(bm_engine *e)
 {
@@ -45,6 +49,9 @@ static json_t *campaigns_array(bm_engine *e)
         /* No module: suspended, its game's events counted for a later replay. */
         json_object_set_new(o, "status", json_string(c->mi ? "active" : "suspended"));
         json_object_set_new(o, "suspendedEvents", json_integer((json_int_t)c->suspended_events));
+        json_t *f = bm_lua_owner_json(c->row.id); /* its formula's breaker, if it has one */
+        if (f)
+            json_object_set_new(o, "formula", f);
         json_array_append_new(camps, o);
     }
     return camps;
@@ -88,6 +95,12 @@ char *bm_engine_modules_json(bm_engine *e)
     json_object_set_new(root, "campaigns", campaigns_array(e));
     json_object_set_new(root, "stats", stats_object(&e->stats));
     json_object_set_new(root, "rewards", bm_rewards_stats_json(e->roles[BM_ROLE_REWARDS].state));
+    json_t *ct = bm_probation_json(); /* restarts, quarantine, probation (DESIGN: Containment) */
+    json_object_set_new(ct, "restarts", json_integer(bm_supervisor_restarts()));
+    json_object_set_new(ct, "lastRestartReason", json_string(bm_supervisor_restart_reason()));
+    json_object_set_new(ct, "formulas", bm_lua_formulas_json());
+    json_object_set_new(ct, "gaps", bm_gap_json());
+    json_object_set_new(root, "containment", ct);
     pthread_mutex_lock(&e->report_lock);
     json_object_set_new(root, "lastReload", json_string(e->report));
     pthread_mutex_unlock(&e->report_lock);

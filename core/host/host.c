@@ -9,6 +9,7 @@
 
 #include "campaign/campaign.h"
 #include "log/log.h"
+#include "watchdog/watchdog.h"
 #include "pipeline/batch.h"
 #include "rewards/rewards.h"
 
@@ -45,7 +46,11 @@ static void api_log(bm_host *h, int level, const char *fmt, ...)
 static bm_formula *api_formula_compile(bm_host *h, const char *name, const char *source, char *err,
                                        size_t errlen)
 {
-    return (bm_formula *)bm_lua_compile(name, source, &h->lua, err, errlen);
+    bm_lua_formula *f = bm_lua_compile(name, source, &h->lua, err, errlen);
+    /* Compiled in campaign_add: the campaign being added owns it (status reports). */
+    if (f && bm_wd_cur.active && bm_wd_cur.kind == BM_WD_CAMPAIGN_ADD)
+        bm_lua_set_owner(f, bm_wd_cur.campaign);
+    return (bm_formula *)f;
 }
 
 static int api_formula_eval(bm_formula *f, const bm_event *ev, double *out)

@@ -43,6 +43,12 @@ struct bm_broker {
 bm_broker *bm_broker_start(int events_partitions, const char *bootstrap_file, char *err,
                            size_t errlen)
 {
+    return bm_broker_start_with(events_partitions, 0, bootstrap_file, err, errlen);
+}
+
+bm_broker *bm_broker_start_with(int events_partitions, int config_partitions,
+                                const char *bootstrap_file, char *err, size_t errlen)
+{
     bm_broker *b = calloc(1, sizeof *b);
     if (!b) {
         snprintf(err, errlen, "out of memory");
@@ -69,6 +75,8 @@ bm_broker *bm_broker_start(int events_partitions, const char *bootstrap_file, ch
         int parts = bm_topics[i].partitions;
         if (strcmp(bm_topics[i].name, BM_TOPIC_EVENTS) == 0 && events_partitions > 0)
             parts = events_partitions;
+        if (strcmp(bm_topics[i].name, BM_TOPIC_CONFIG_CAMPAIGNS) == 0 && config_partitions > 0)
+            parts = config_partitions;
         rd_kafka_resp_err_t rc = rd_kafka_mock_topic_create(b->mc, bm_topics[i].name, parts, 1);
         if (rc) {
             snprintf(err, errlen, "broker: topic %s: %s", bm_topics[i].name, rd_kafka_err2str(rc));
@@ -223,4 +231,20 @@ int bm_kafka_produce_sync_hdr(rd_kafka_t *p, const char *topic, const char *key,
         return -1;
     }
     return 0;
+}
+
+int bm_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    if (!t)
+        return -1;
+    const struct rd_kafka_metadata *md = NULL;
+    int n = -1;
+    if (rd_kafka_metadata(rk, 0, t, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR && md &&
+        md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        n = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    return n;
 }

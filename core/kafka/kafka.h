@@ -46,7 +46,13 @@ typedef struct bm_broker bm_broker;
  */
 bm_broker *bm_broker_start(int events_partitions, const char *bootstrap_file, char *err,
                            size_t errlen);
+/* The same with config.campaigns given `config_partitions` (0: the product's count),
+ * for tests of engines that must not assume a partition count. */
+bm_broker *bm_broker_start_with(int events_partitions, int config_partitions,
+                                const char *bootstrap_file, char *err, size_t errlen);
 const char *bm_broker_bootstraps(const bm_broker *b);
+/* Partitions of `topic` from the broker's metadata, or -1. */
+int bm_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms);
 /* The underlying mock cluster, for fault injection in tests. */
 struct rd_kafka_mock_cluster_s *bm_broker_mock(bm_broker *b);
 void bm_broker_stop(bm_broker *b);

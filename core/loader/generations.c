@@ -20,6 +20,7 @@
 #include "loader/loader_int.h"
 #include "log/log.h"
 #include "util/clock.h"
+#include "watchdog/watchdog.h"
 
 struct bm_loader {
     pthread_mutex_t lock;
@@ -88,7 +89,12 @@ static void try_close(bm_loader *l, bm_modinst *mi)
 {
     mi->closing = 1;
     pthread_mutex_unlock(&l->lock);
-    int drained = !mi->m->drain || mi->m->drain(mi->instance) == BM_OK;
+    int drained = 1;
+    if (mi->m->drain) {
+        bm_watchdog_enter(BM_WD_DRAIN, mi->name, mi->generation, mi->src_path, NULL);
+        drained = mi->m->drain(mi->instance) == BM_OK;
+        bm_watchdog_leave();
+    }
     pthread_mutex_lock(&l->lock);
     if (!drained || mi->refs > 0) {
         mi->closing = 0;

@@ -21,8 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loader/probation.h"
 #include "log/log.h"
 #include "util/clock.h"
+#include "watchdog/watchdog.h"
 
 /* bm_loader_close (tools and tests) waits this long for a drain; the engine's
  * generations never cut a drain off (generations.c). */
@@ -345,7 +347,7 @@ int bm_loader_open_ex(const char *path, const char *copy_dir, int gen, const bm_
     bm_modinst *mi = NULL;
     struct stat st;
     char merr[512] = "";
-    int have_copy = 0, inited = 0;
+    int have_copy = 0, inited = 0, probation = 0;
 
     *out = NULL;
     mi = calloc(1, sizeof *mi);
@@ -388,7 +390,12 @@ int bm_loader_open_ex(const char *path, const char *copy_dir, int gen, const bm_
     snprintf(mi->name, sizeof mi->name, "%s", mi->m->name);
 
     mi->host = lh && lh->host_new ? lh->host_new(lh->ud, mi->name) : NULL;
+    /* Durably on probation before the first call into the new code. */
+    bm_probation_begin(mi);
+    probation = 1;
+    bm_watchdog_enter(BM_WD_INIT, mi->name, gen, path, NULL);
     int irc = mi->m->init(lh ? lh->api : NULL, mi->host, &mi->instance, merr, sizeof merr);
+    bm_watchdog_leave();
     merr[sizeof merr - 1] = '\0'; /* the module's text, terminated whatever it wrote */
     if (irc != BM_OK) {
         if (merr[0])
@@ -414,8 +421,13 @@ int bm_loader_open_ex(const char *path, const char *copy_dir, int gen, const bm_
 fail:
     log_refusal(path, err);
     if (mi) {
-        if (inited)
+        if (probation)
+            bm_probation_abandon(mi);
+        if (inited) {
+            bm_watchdog_enter(BM_WD_DESTROY, mi->name, gen, path, NULL);
             mi->m->destroy(mi->instance);
+            bm_watchdog_leave();
+        }
         if (mi->host && lh && lh->host_free)
             lh->host_free(lh->ud, mi->host);
         if (mi->dl)
@@ -442,7 +454,12 @@ void bm_loader_close(bm_modinst *mi, const bm_loader_host *lh)
     if (mi->m->drain) {
         int64_t deadline = bm_mono_ms() + BM_DRAIN_TIMEOUT_MS;
         int rc;
-        while ((rc = mi->m->drain(mi->instance)) != BM_OK && bm_mono_ms() < deadline) {
+        for (;;) {
+            bm_watchdog_enter(BM_WD_DRAIN, mi->name, mi->generation, mi->src_path, NULL);
+            rc = mi->m->drain(mi->instance);
+            bm_watchdog_leave();
+            if (rc == BM_OK || bm_mono_ms() >= deadline)
+                break;
             struct timespec nap = {0, BM_DRAIN_SLEEP_MS * 1000000L};
             nanosleep(&nap, NULL);
         }
@@ -458,7 +475,9 @@ void bm_loader_destroy(bm_modinst *mi, const bm_loader_host *lh)
 {
     if (lh && lh->release)
         lh->release(lh->ud, mi);
+    bm_watchdog_enter(BM_WD_DESTROY, mi->name, mi->generation, mi->src_path, NULL);
     mi->m->destroy(mi->instance);
+    bm_watchdog_leave();
     if (mi->host && lh && lh->host_free)
         lh->host_free(lh->ud, mi->host);
     bm_logf(BM_LOG_LVL_INFO, "loader", "closed name=%s generation=%d", mi->name, mi->generation);

@@ -9,6 +9,7 @@
  */
 #include "loader/loader.h"
 #include "loader/loader_int.h"
+#include "loader/probation.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -188,9 +189,26 @@ int bm_loader_scan(const char *dir, const char *copy_dir, const bm_modset *cur,
                 taken_files[ntaken++] = cur->mods[c]->src_path;
             }
         }
-        if (bm_loader_trusted(files[f].path, 0, err, sizeof err) == 0 &&
-            bm_loader_open_ex(files[f].path, copy_dir, gen, lh, taken, taken_files, ntaken, &mi,
-                              err, sizeof err) == 0) {
+        /* A quarantined file is never loaded again: its module's last good copy
+         * serves in its place, under the file's name (core/loader/probation.h). */
+        char use[1024] = "";
+        int pc = bm_loader_trusted(files[f].path, 0, err, sizeof err) == 0
+                     ? bm_probation_check(files[f].path, use, sizeof use, err, sizeof err)
+                     : -1;
+        if (pc == 0 && bm_loader_open_ex(files[f].path, copy_dir, gen, lh, taken, taken_files,
+                                         ntaken, &mi, err, sizeof err) != 0)
+            mi = NULL;
+        if (pc == 1 && bm_loader_open_ex(use, copy_dir, gen, lh, taken, taken_files, ntaken, &mi,
+                                         err, sizeof err) == 0) {
+            snprintf(mi->src_path, sizeof mi->src_path, "%s", files[f].path);
+            mi->dev = files[f].st.st_dev;
+            mi->ino = files[f].st.st_ino;
+            mi->size = files[f].st.st_size;
+            mi->mtime = files[f].st.st_mtim;
+            report(res, "rollback %s: quarantined, serving the last good copy %s\n", files[f].name,
+                   use);
+        }
+        if (mi) {
             next[nnext++] = mi;
             res->loaded++;
             if (old) {

@@ -47,7 +47,25 @@ struct bm_lua_formula {
     int mt_ref; /* registry slot of the proxy metatable */
 
     bm_lua_stats st;
+
+    /* circuit breaker and batch budget (lua_breaker.c) */
+    char owner[64];                     /* campaign id, "" if unknown */
+    int consecutive;                    /* failures in a row */
+    int64_t suspended_until;            /* monotonic ms; 0 = running */
+    int64_t cooldown_ms;                /* the next suspension's length */
+    uint64_t epoch;                     /* batch the time below belongs to */
+    int64_t batch_ns;                   /* time used in that batch */
+    struct bm_lua_formula *next, *prev; /* registry of live formulas */
 };
+
+/* Before a run: 0 to run it (t0 set), or BM_SKIP with err when the breaker or
+ * the batch budget says no. */
+int bm_lua_breaker_admit(bm_lua_formula *f, int64_t *t0, char *err, size_t errlen);
+/* After a run: its outcome and time. */
+void bm_lua_breaker_account(bm_lua_formula *f, int failed, int64_t t0);
+/* Registry of live formulas (compile/free). */
+void bm_lua_registry_add(bm_lua_formula *f);
+void bm_lua_registry_remove(bm_lua_formula *f);
 
 /* The formula owning this state (stored in the state's extra space). */
 static inline bm_lua_formula *bm_lua_self(lua_State *L)

@@ -381,6 +381,7 @@ bm_lua_formula *bm_lua_compile(const char *name, const char *source, const bm_lu
         f->cpu_limit = MIN_CPU_NS;
     if (sb_build(f, err, errlen) != 0)
         goto fail;
+    bm_lua_registry_add(f);
     return f;
 
 fail:
@@ -388,7 +389,20 @@ fail:
     return NULL;
 }
 
+static int eval_run(bm_lua_formula *f, const bm_event *ev, double *out, char *err, size_t errlen);
+
 int bm_lua_eval(bm_lua_formula *f, const bm_event *ev, double *out, char *err, size_t errlen)
+{
+    int64_t t0;
+    int rc = bm_lua_breaker_admit(f, &t0, err, errlen);
+    if (rc != 0)
+        return rc;
+    rc = eval_run(f, ev, out, err, errlen);
+    bm_lua_breaker_account(f, rc == BM_ERROR, t0);
+    return rc;
+}
+
+static int eval_run(bm_lua_formula *f, const bm_event *ev, double *out, char *err, size_t errlen)
 {
     f->st.calls++;
     if (f->L == NULL) {
@@ -463,6 +477,7 @@ void bm_lua_free(bm_lua_formula *f)
 {
     if (f == NULL)
         return;
+    bm_lua_registry_remove(f);
     if (f->L != NULL)
         lua_close(f->L);
     free(f->name);

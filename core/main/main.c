@@ -17,6 +17,7 @@
 #include "kafka/kafka.h"
 #include "service/service.h"
 #include "log/log.h"
+#include "supervisor/supervisor.h"
 #include "util/fs.h"
 
 static volatile sig_atomic_t g_run = 1;
@@ -78,6 +79,7 @@ static int run_broker(const bm_config *cfg)
 
 static int run_engine(const bm_config *cfg)
 {
+    install_signals();
     char err[1024];
     bm_engine *e = bm_engine_start(cfg, &g_run, err, sizeof err);
     if (!e) {
@@ -98,6 +100,24 @@ static int run_engine(const bm_config *cfg)
     bm_engine_stop(e);
     bm_info("engine", "stopped");
     return 0;
+}
+
+static int worker_main(void *ud)
+{
+    return run_engine(ud);
+}
+
+/* The master process restarts the worker after a crash (core/supervisor). */
+static int run_supervised(const bm_config *cfg)
+{
+    if (!cfg->supervise)
+        return run_engine(cfg);
+    signal(SIGPIPE, SIG_IGN);
+    bm_supervisor_opts o = {.backoff_min_ms = 250,
+                            .backoff_max_ms = cfg->restart_backoff_max_ms,
+                            .stable_ms = 60000,
+                            .stop_timeout_ms = cfg->stop_timeout_ms};
+    return bm_supervisor_run(&o, worker_main, (void *)cfg);
 }
 
 int main(int argc, char **argv)
@@ -125,9 +145,9 @@ int main(int argc, char **argv)
         return 2;
     }
     bm_kafka_props_set(cfg.kafka_props);
-    install_signals();
     if (strcmp(cmd, "run") == 0)
-        return run_engine(&cfg);
+        return run_supervised(&cfg);
+    install_signals();
     if (strcmp(cmd, "broker") == 0)
         return run_broker(&cfg);
     if (strcmp(cmd, "config") == 0) {

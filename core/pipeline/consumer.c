@@ -221,7 +221,8 @@ int bm_pipeline_consume(bm_pipeline *e, char *err, size_t errlen)
         {"group.id", e->cfg.group_id},
         {"enable.auto.commit", "false"},
         {"enable.auto.offset.store", "false"},
-        {"auto.offset.reset", "earliest"},
+        /* An offset the broker no longer has is an error, not a silent skip (gap.c). */
+        {"auto.offset.reset", "error"},
         {"enable.partition.eof", "false"},
         {"fetch.wait.max.ms", "20"},
         {"queued.min.messages", "200000"},

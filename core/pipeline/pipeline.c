@@ -16,10 +16,13 @@
 #include "event/event.h"
 #include "kafka/kafka.h"
 #include "log/log.h"
+#include "lua/lua_sandbox.h"
 #include "pipeline/batch_internal.h"
 #include "pipeline/committer.h"
 #include "pipeline/store.h"
+#include "pipeline/gap.h"
 #include "util/clock.h"
+#include "watchdog/watchdog.h"
 
 typedef struct bm_item {
     rd_kafka_message_t *msg;
@@ -79,7 +82,9 @@ static long poll_batch(bm_pipeline *e, bm_run *r)
         for (ssize_t i = 0; i < got; i++) {
             rd_kafka_message_t *m = r->msgs[i];
             if (m->err) {
-                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
+                    bm_gap_note(m->partition); /* never silent: pipeline/gap.h */
+                else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                     bm_warn("pipeline", "consumer: %s", rd_kafka_message_errstr(m));
                 rd_kafka_message_destroy(m);
                 continue;
@@ -384,6 +389,7 @@ static void note_suspended(bm_pipeline *e, bm_run *r, bm_camp **susp, size_t nsu
     bm_batch *b = &r->batch;
     susp_range *v = NULL;
     size_t nv = 0, cap = 0;
+    bm_lua_batch_begin(); /* every formula's batch time budget starts again */
     for (size_t i = 0; i < r->n; i++) {
         bm_item *it = &r->items[i];
         if (!it->valid || it->dup)
@@ -453,8 +459,11 @@ static void dispatch(bm_pipeline *e, bm_run *r)
             if (!c->mi || !in_window(c, &it->ev))
                 continue;
             b->cur_camp = c;
+            bm_watchdog_enter(BM_WD_EVENT, c->mi->name, c->mi->generation, c->mi->src_path,
+                              c->row.id);
             b->cur_mi = c->mi;
             int rc = c->mi->m->on_event(c->mi->instance, c->cctx, b, &it->ev);
+            bm_watchdog_leave();
             c->events++;
             c->mi->events++;
             if (rc == BM_SKIP) {
@@ -638,6 +647,7 @@ int bm_pipeline_step(bm_pipeline *e)
         bm_batch_init(&r->batch, e);
         r->init = 1;
     }
+    bm_gap_step(e);
     long got = poll_batch(e, r);
     if (got < 0) {
         /* Out of memory is an error, not an idle poll: say so and let the next

@@ -11,6 +11,7 @@
 
 #include "log/log.h"
 #include "pipeline/batch_internal.h"
+#include "watchdog/watchdog.h"
 
 static const char *end_reason(int ending)
 {
@@ -33,7 +34,10 @@ static void end_campaign(bm_pipeline *e, bm_batch *b, bm_camp *c, int64_t now)
     if (mi && mi->m->abi_version >= 2 && mi->m->on_campaign_end) {
         b->cur_mi = mi;
         b->cur_camp = c;
-        if (mi->m->on_campaign_end(mi->instance, c->cctx, b, c->ending, now) < 0) {
+        bm_watchdog_enter(BM_WD_TICK, mi->name, mi->generation, mi->src_path, c->row.id);
+        int rc_end = mi->m->on_campaign_end(mi->instance, c->cctx, b, c->ending, now);
+        bm_watchdog_leave();
+        if (rc_end < 0) {
             c->errors++;
             mi->errors++;
         }
@@ -52,7 +56,10 @@ void bm_pipeline_tick(bm_pipeline *e, bm_batch *b, int64_t now)
             continue;
         b->cur_mi = mi;
         b->cur_camp = NULL;
-        if (mi->m->on_tick(mi->instance, b, now) < 0)
+        bm_watchdog_enter(BM_WD_TICK, mi->name, mi->generation, mi->src_path, NULL);
+        int rc = mi->m->on_tick(mi->instance, b, now);
+        bm_watchdog_leave();
+        if (rc < 0)
             mi->errors++;
     }
     int64_t grace_ms = (int64_t)e->cfg.campaign_end_grace_s * 1000;
@@ -72,7 +79,10 @@ void bm_pipeline_tick(bm_pipeline *e, bm_batch *b, int64_t now)
             continue;
         b->cur_mi = mi;
         b->cur_camp = c;
-        if (mi->m->on_campaign_tick(mi->instance, c->cctx, b, now) < 0) {
+        bm_watchdog_enter(BM_WD_TICK, mi->name, mi->generation, mi->src_path, c->row.id);
+        int rc = mi->m->on_campaign_tick(mi->instance, c->cctx, b, now);
+        bm_watchdog_leave();
+        if (rc < 0) {
             c->errors++;
             mi->errors++;
         }

@@ -101,6 +101,10 @@ void bm_e2e_init(bm_e2e *e, const char *name, int partitions)
     bm_e2e_setenv(e, "BM_PIPELINE_BATCH_MAX_EVENTS", "2000");
     /* The gateway role binds a kernel-chosen port (run_dir/http.port): tests run side by side. */
     bm_e2e_setenv(e, "BM_HTTP_LISTEN", "127.0.0.1:0");
+    /* No master restarting a crashed engine: in these tests a crash (or a
+     * sanitizer report) is a failure to see, not something to recover from.
+     * The containment tests turn it back on. */
+    bm_e2e_setenv(e, "BM_ENGINE_SUPERVISE", "0");
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

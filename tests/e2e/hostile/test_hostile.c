@@ -142,6 +142,11 @@ static void test_hostile_formulas(void **state)
 {
     bm_e2e *e = *state;
     bm_e2e_init(e, "hostile_lua", 6);
+    /* The sandbox is under test here, every formula on every event: no circuit
+     * breaker and no batch budget (tests/unit/lua_breaker and the containment
+     * tests cover those). */
+    bm_e2e_setenv(e, "BM_LUA_BREAKER_FAILURES", "1000000");
+    bm_e2e_setenv(e, "BM_LUA_BATCH_BUDGET_MS", "3600000");
     expect_refused(e, "while true do end", "budget");
     expect_refused(e, "return +", "syntax");
     assert_int_equal(bm_e2e_ll(e, "SELECT count(*) FROM campaigns"), 0);
