@@ -59,7 +59,7 @@ typedef struct bm_pipeline {
     bm_levels levels; /* players' levels (core/level) */
     bm_part parts[BM_MAX_PARTITIONS];
     int npart_seen;
-    int assigned_once; /* the group has handed this consumer an assignment (maybe empty) */
+    int assigned_once;     /* the group has handed this consumer an assignment (maybe empty) */
     int32_t events_nparts; /* partitions of events_topic (0 until known) */
     bm_run *batch_run;     /* the reusable buffers of one batch */
     int64_t last_prune_ms, last_tick_ms, last_lag_commit_ms, last_presence_ms, last_retain_ms;

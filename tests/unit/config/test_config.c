@@ -133,9 +133,8 @@ static void test_roles_are_a_set(void **state)
     expect_error("[engine]\nroles = relay,relay\n", "role 'relay' given twice");
     expect_error("[engine]\nroles = ,\n", "engine.roles: at least one role");
     bm_config_defaults(&c);
-    assert_int_equal(c.role_set,
-                     (1u << BM_ROLE_PROCESSOR) | (1u << BM_ROLE_RELAY) | (1u << BM_ROLE_GATEWAY) |
-                         (1u << BM_ROLE_REWARDS));
+    assert_int_equal(c.role_set, (1u << BM_ROLE_PROCESSOR) | (1u << BM_ROLE_RELAY) |
+                                     (1u << BM_ROLE_GATEWAY) | (1u << BM_ROLE_REWARDS));
 }
 
 static void test_bad_env_value(void **state)
