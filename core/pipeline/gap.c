@@ -38,18 +38,33 @@ void bm_gap_note(int32_t partition)
 static void seek_resume(bm_pipeline *e, int32_t p, int64_t offset)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
-    if (rd_kafka_assignment(e->consumer, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l) {
-        bm_error("pipeline", "partition=%d cannot read the assignment to move past a gap", p);
-        return;
+    rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (strcmp(rd_kafka_rebalance_protocol(e->consumer), "COOPERATIVE") == 0) {
+        /* Under the cooperative protocol the assignment changes one partition at a
+         * time: this one leaves and comes back at the offset past the gap. */
+        l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, e->cfg.events_topic, p)->offset = offset;
+        rd_kafka_error_t *ke = rd_kafka_incremental_unassign(e->consumer, l);
+        if (!ke)
+            ke = rd_kafka_incremental_assign(e->consumer, l);
+        if (ke) {
+            rc = rd_kafka_error_code(ke);
+            rd_kafka_error_destroy(ke);
+        }
+    } else {
+        if (rd_kafka_assignment(e->consumer, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l) {
+            bm_error("pipeline", "partition=%d cannot read the assignment to move past a gap", p);
+            return;
+        }
+        for (int i = 0; i < l->cnt; i++) {
+            int32_t q = l->elems[i].partition;
+            if (q == p)
+                l->elems[i].offset = offset;
+            else if (q >= 0 && q < BM_MAX_PARTITIONS && e->parts[q].owned)
+                l->elems[i].offset = e->parts[q].expected;
+        }
+        rc = rd_kafka_assign(e->consumer, l);
     }
-    for (int i = 0; i < l->cnt; i++) {
-        int32_t q = l->elems[i].partition;
-        if (q == p)
-            l->elems[i].offset = offset;
-        else if (q >= 0 && q < BM_MAX_PARTITIONS && e->parts[q].owned)
-            l->elems[i].offset = e->parts[q].expected;
-    }
-    rd_kafka_resp_err_t rc = rd_kafka_assign(e->consumer, l);
     if (rc)
         bm_error("pipeline", "partition=%d reassign at %lld after a gap: %s", p, (long long)offset,
                  rd_kafka_err2str(rc));

@@ -22,7 +22,7 @@
 #include "cmdauth/cmdauth.h"
 #include "kafka/kafka.h"
 
-#define BM_E2E_MAX_ENV 16
+#define BM_E2E_MAX_ENV 32
 
 /* The command key written to every test's run dir (cmdauth.h). */
 #define BM_E2E_COMMAND_KEY "e2e-command-key-0123456789abcdef"

@@ -142,6 +142,13 @@ static void test_progress(void **state)
     gw_req(w, &r, "GET", path, h, NULL, 0);
     gw_assert_error(&r, 404, "not_found");
     gw_resp_free(&r);
+    /* A purchase is the studio's word that a player paid: a game key (shipped inside
+     * the game client) cannot make one. */
+    const char *hp[] = {auth, "Content-Type: application/json", NULL};
+    snprintf(path, sizeof path, "/v1/battlepasses/%s/users/hero/purchase", pass);
+    gw_req(w, &r, "POST", path, hp, "{}", 2);
+    gw_assert_error(&r, 403, "forbidden");
+    gw_resp_free(&r);
     gw_world_stop(w);
 }
 
