@@ -2,8 +2,8 @@
  * Test hook: the template module (sdk/module-template/module.c, its entry
  * compiled as template_real_entry) with one callback broken, chosen at build
  * time. The name stays "example" so a broken build replaces a good one; it
- * serves "tournament", a campaign type the product knows and no in-tree module
- * serves, so campaigns of it can be created.
+ * serves "tournament", so the test's modules directory (which holds no
+ * tournament.so) can create campaigns of a type the product knows.
  */
 #include <brightmatter/module.h>
 
@@ -17,11 +17,12 @@
 const bm_module *template_real_entry(void);
 
 static bm_module g_mod;
+
+#ifdef FAULT_INIT_SEGV
 /* 0; 16 bytes past it is an unmapped address: storing there is a real SIGSEGV
  * (not a null pointer, which the sanitizer build would report and exit on first). */
 static volatile uintptr_t g_nowhere;
 
-#ifdef FAULT_INIT_SEGV
 static int fault_init(const bm_host_api *api, bm_host *host, void **instance, char *err,
                       size_t errlen)
 {
