@@ -471,3 +471,43 @@ int bm_ethpay_run(const bm_host_api *api, bm_host *host, const bm_reward *r, con
                       "broadcast accepted but the node does not know the transaction yet", txh);
     return rc;
 }
+
+/* --- the module boilerplate both chain modules share --- */
+
+int bm_ethpay_init(const bm_host_api *api, bm_host *host, void **instance, char *err, size_t errlen)
+{
+    if (api->size < offsetof(bm_host_api, reward_wallet) + sizeof api->reward_wallet) {
+        snprintf(err, errlen, "host API too old: reward_nonce missing (need version 3)");
+        return BM_ERROR;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "cannot initialise libcurl");
+        return BM_ERROR;
+    }
+    bm_ethpay_inst *in = calloc(1, sizeof *in);
+    if (!in) {
+        curl_global_cleanup();
+        snprintf(err, errlen, "out of memory");
+        return BM_ERROR;
+    }
+    in->api = api;
+    in->host = host;
+    *instance = in;
+    return BM_OK;
+}
+
+int bm_ethpay_fail(char *result, size_t resultlen, int rc, const char *msg)
+{
+    json_t *o = json_pack("{s:s}", "error", msg);
+    char *s = json_dumps(o, JSON_COMPACT);
+    snprintf(result, resultlen, "%s", s ? s : "{}");
+    free(s);
+    json_decref(o);
+    return rc;
+}
+
+void bm_ethpay_destroy(void *instance)
+{
+    free(instance);
+    curl_global_cleanup();
+}

@@ -25,6 +25,22 @@ typedef struct bm_ethpay_req {
     const char *balance_needed; /* 64 hex digits: sender token balance to check, or NULL */
 } bm_ethpay_req;
 
+/* The instance of a chain reward module: the host API and its host. */
+typedef struct bm_ethpay_inst {
+    const bm_host_api *api;
+    bm_host *host;
+} bm_ethpay_inst;
+
+/* init of reward_token and reward_nft: checks the host API (version 3) and sets
+ * up libcurl once per instance on the loading thread (its global setup is not
+ * thread-safe, and deliveries run on several threads). */
+int bm_ethpay_init(const bm_host_api *api, bm_host *host, void **instance, char *err,
+                   size_t errlen);
+/* destroy of reward_token and reward_nft. */
+void bm_ethpay_destroy(void *instance);
+/* Writes {"error": msg} to result and returns rc. */
+int bm_ethpay_fail(char *result, size_t resultlen, int rc, const char *msg);
+
 /* Settings from the reward config, else BM_CHAIN_* in the environment. */
 typedef struct bm_ethpay_cfg {
     char rpc_url[512];

@@ -7,7 +7,6 @@
  * BM_CHAIN_CHAIN_ID, BM_CHAIN_CONFIRMATIONS. The recipient is the user id when
  * it is an address, else the wallet of the player's community membership.
  */
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,48 +16,9 @@
 
 #include "ethpay.h"
 
-typedef struct inst {
-    const bm_host_api *api;
-    bm_host *host;
-} inst;
-
-static int nf_init(const bm_host_api *api, bm_host *host, void **instance, char *err, size_t errlen)
-{
-    if (api->size < offsetof(bm_host_api, reward_wallet) + sizeof api->reward_wallet) {
-        snprintf(err, errlen, "host API too old: reward_nonce missing (need version 3)");
-        return BM_ERROR;
-    }
-    /* Once per instance, here on the loading thread: libcurl's global setup
-     * is not thread-safe, and deliveries run on several threads. */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(err, errlen, "cannot initialise libcurl");
-        return BM_ERROR;
-    }
-    inst *in = calloc(1, sizeof *in);
-    if (!in) {
-        curl_global_cleanup();
-        snprintf(err, errlen, "out of memory");
-        return BM_ERROR;
-    }
-    in->api = api;
-    in->host = host;
-    *instance = in;
-    return BM_OK;
-}
-
-static int err_result(char *result, size_t resultlen, int rc, const char *msg)
-{
-    json_t *o = json_pack("{s:s}", "error", msg);
-    char *s = json_dumps(o, JSON_COMPACT);
-    snprintf(result, resultlen, "%s", s ? s : "{}");
-    free(s);
-    json_decref(o);
-    return rc;
-}
-
 static int nf_on_reward(void *instance, const bm_reward *r, char *result, size_t resultlen)
 {
-    inst *in = instance;
+    bm_ethpay_inst *in = instance;
     char err[512], to[64], token_id[65], sel[11], sig[160];
     json_t *cfg = json_loads(r->config_json ? r->config_json : "{}", 0, NULL);
     int rc;
@@ -69,19 +29,19 @@ static int nf_on_reward(void *instance, const bm_reward *r, char *result, size_t
     json_t *fallback = json_integer(r->fulfillment_id);
     snprintf(sig, sizeof sig, "%s(address,uint256)", method ? method : "safeMint");
     if (!json_is_object(cfg)) {
-        rc = err_result(result, resultlen, BM_ERROR, "reward config is not a JSON object");
+        rc = bm_ethpay_fail(result, resultlen, BM_ERROR, "reward config is not a JSON object");
     } else if (!bm_eth_is_address(contract)) {
-        rc = err_result(result, resultlen, BM_ERROR, "contract: a 0x address is required");
+        rc = bm_ethpay_fail(result, resultlen, BM_ERROR, "contract: a 0x address is required");
     } else if (bm_eth_amount_word(tid ? tid : fallback, 0, token_id, err, sizeof err) != 0) {
-        rc = err_result(result, resultlen, BM_ERROR, "tokenId: a positive integer is required");
+        rc = bm_ethpay_fail(result, resultlen, BM_ERROR, "tokenId: a positive integer is required");
     } else if (bm_ethpay_recipient(in->api, r, to, sizeof to) != 0) {
-        rc = err_result(result, resultlen, BM_ERROR,
-                        "no recipient address: the user id is not an address and the player's "
-                        "community membership has no wallet");
+        rc = bm_ethpay_fail(result, resultlen, BM_ERROR,
+                            "no recipient address: the user id is not an address and the player's "
+                            "community membership has no wallet");
     } else if (bm_ethpay_config(&c, cfg, err, sizeof err) != 0) {
-        rc = err_result(result, resultlen, BM_ERROR, err);
+        rc = bm_ethpay_fail(result, resultlen, BM_ERROR, err);
     } else if (bm_eth_selector(&c, sig, sel, err, sizeof err) != 0) {
-        rc = err_result(result, resultlen, BM_RETRY, err);
+        rc = bm_ethpay_fail(result, resultlen, BM_RETRY, err);
     } else {
         char data[200];
         snprintf(data, sizeof data, "%s%024d%s%s", sel, 0, to + 2, token_id);
@@ -94,12 +54,6 @@ static int nf_on_reward(void *instance, const bm_reward *r, char *result, size_t
     return rc;
 }
 
-static void nf_destroy(void *instance)
-{
-    free(instance);
-    curl_global_cleanup();
-}
-
 static const bm_module g_module = {
     BM_MODULE_HEADER,
     .name = "reward_nft",
@@ -107,9 +61,9 @@ static const bm_module g_module = {
     .kind = BM_KIND_REWARD,
     .serves = "nft",
     .description = "ERC-721 mint, signed by the chain node, never minted twice",
-    .init = nf_init,
+    .init = bm_ethpay_init,
     .on_reward = nf_on_reward,
-    .destroy = nf_destroy,
+    .destroy = bm_ethpay_destroy,
 };
 
 BM_MODULE_EXPORT const bm_module *bm_module_entry(void)
