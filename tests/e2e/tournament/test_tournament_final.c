@@ -309,8 +309,11 @@ static void test_finalise_kill9(void **state)
                 victim = k;
         bm_e2e_sleep_ms(20);
     }
-    if (victim < 0)
+    if (victim < 0) {
+        bm_e2e_log_tail(&g[0], 40);
+        bm_e2e_log_tail(&g[1], 40);
         fail_msg("no engine finalised the tournament");
+    }
     for (int64_t t0 = bm_e2e_now_ms();
          bm_e2e_ll(e, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") == 0;) {
         if (bm_e2e_now_ms() - t0 > 10000)
