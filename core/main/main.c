@@ -19,6 +19,7 @@
 #include "log/log.h"
 #include "supervisor/supervisor.h"
 #include "util/fs.h"
+#include "util/runlock.h"
 
 static volatile sig_atomic_t g_run = 1;
 static volatile sig_atomic_t g_hup = 0;
@@ -110,6 +111,18 @@ static int worker_main(void *ud)
 /* The master process restarts the worker after a crash (core/supervisor). */
 static int run_supervised(const bm_config *cfg)
 {
+    /* Before anything in run_dir is touched: a second engine on the same run_dir
+     * would clear this one's module copies and take its admin socket. The master
+     * holds the lock; the workers it forks share it. */
+    char err[1024];
+    if (bm_mkdirs(cfg->run_dir) != 0) {
+        bm_error("engine", "cannot start: engine.run_dir %s: %s", cfg->run_dir, strerror(errno));
+        return 1;
+    }
+    if (bm_runlock_take(cfg->run_dir, err, sizeof err) < 0) {
+        bm_error("engine", "cannot start: %s", err);
+        return 1;
+    }
     if (!cfg->supervise)
         return run_engine(cfg);
     signal(SIGPIPE, SIG_IGN);

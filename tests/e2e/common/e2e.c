@@ -97,6 +97,10 @@ void bm_e2e_init(bm_e2e *e, const char *name, int partitions)
     bm_e2e_setenv(e, "BM_POSTGRES_DSN", e->dsn);
     bm_e2e_setenv(e, "BM_ENGINE_MODULES_DIR", e->mods_dir);
     bm_e2e_setenv(e, "BM_ENGINE_RUN_DIR", e->run_dir);
+    /* Every engine of the test signs and checks commands with the same key, whatever
+     * its run dir. */
+    snprintf(dst, sizeof dst, "%s/command.key", e->run_dir);
+    bm_e2e_setenv(e, "BM_SECURITY_COMMAND_KEY_FILE", dst);
     bm_e2e_setenv(e, "BM_ENGINE_LOG_LEVEL", "info");
     bm_e2e_setenv(e, "BM_PIPELINE_BATCH_MAX_EVENTS", "2000");
     /* The gateway role binds a kernel-chosen port (run_dir/http.port): tests run side by side. */

@@ -44,6 +44,13 @@ typedef struct bm_e2e {
     char env[BM_E2E_MAX_ENV][256];
     int nenv;
     int nengines;
+    /* Run dirs of the engines started here: one engine per run dir (the engine
+     * refuses a second), so a second live engine gets <run dir>-<n>. */
+    struct {
+        pid_t pid;
+        char dir[340];
+    } runs[16];
+    int nruns;
 } bm_e2e;
 
 /* An engine child process. */

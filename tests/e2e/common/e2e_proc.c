@@ -252,14 +252,61 @@ int bm_e2e_run(const bm_e2e *e, char *const argv[], char **out, int timeout_ms)
 
 /* --- the engine --------------------------------------------------------------------- */
 
+/* A child of this process that has not exited (a zombie counts as exited; nothing is reaped). */
+static int child_running(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (pid <= 0 || waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return 0;
+    return si.si_pid != pid;
+}
+
+/* The test's run dir (BM_ENGINE_RUN_DIR as set now), or <it>-<n> when a live
+ * engine of this test already has it. */
+static const char *engine_run_dir(bm_e2e *e, char *out, size_t cap)
+{
+    const char *base = e->run_dir;
+    for (int i = 0; i < e->nenv; i++)
+        if (strncmp(e->env[i], "BM_ENGINE_RUN_DIR=", 18) == 0)
+            base = e->env[i] + 18;
+    for (int n = 0;; n++) {
+        if (n == 0)
+            snprintf(out, cap, "%s", base);
+        else
+            snprintf(out, cap, "%s-%d", base, n);
+        int taken = 0;
+        for (int i = 0; i < e->nruns && !taken; i++)
+            taken = strcmp(e->runs[i].dir, out) == 0 && child_running(e->runs[i].pid);
+        if (!taken)
+            return out;
+    }
+}
+
 void bm_e2e_engine_start(bm_e2e *e, bm_e2e_engine *g)
 {
-    char bin[1100];
+    char bin[1100], dir[340], base[340] = "";
     memset(g, 0, sizeof *g);
     snprintf(g->log, sizeof g->log, "%s/engine-%d.log", e->dir, ++e->nengines);
     bm_e2e_build_path(e, "brightmatter", bin, sizeof bin);
     char *argv[] = {bin, "run", NULL};
+    engine_run_dir(e, dir, sizeof dir);
+    for (int i = 0; i < e->nenv; i++)
+        if (strncmp(e->env[i], "BM_ENGINE_RUN_DIR=", 18) == 0)
+            snprintf(base, sizeof base, "%s", e->env[i] + 18);
+    bm_e2e_setenv(e, "BM_ENGINE_RUN_DIR", dir);
     g->pid = bm_e2e_spawn(e, argv, g->log);
+    bm_e2e_setenv(e, "BM_ENGINE_RUN_DIR", base[0] ? base : e->run_dir);
+    int slot = e->nruns;
+    for (int i = 0; i < e->nruns; i++)
+        if (!child_running(e->runs[i].pid))
+            slot = i;
+    if (slot == (int)(sizeof e->runs / sizeof e->runs[0]))
+        bm_e2e_fail("more than %d engines at once", slot);
+    e->runs[slot].pid = g->pid;
+    snprintf(e->runs[slot].dir, sizeof e->runs[slot].dir, "%s", dir);
+    if (slot == e->nruns)
+        e->nruns++;
 }
 
 int bm_e2e_engine_alive(bm_e2e_engine *g)

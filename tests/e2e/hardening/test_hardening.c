@@ -386,6 +386,23 @@ static void test_trusted_places_strict_configs(void **state)
     assert_int_equal(st.st_mode & 07777, 0660);
     assert_int_equal(stat(e->run_dir, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0750);
+
+    /* A second engine on the same run dir refuses to start, naming the first; the
+     * first keeps its admin socket and module copies. */
+    char bin[1100], log2[400], pidtxt[32];
+    snprintf(log2, sizeof log2, "%s/second-engine.log", e->dir);
+    char *argv[] = {(char *)bm_e2e_build_path(e, "brightmatter", bin, sizeof bin), "run", NULL};
+    pid_t second = bm_e2e_spawn(e, argv, log2);
+    assert_int_equal(bm_e2e_wait_exit(second, 30000, "second engine on one run dir"), 1);
+    char *said = bm_e2e_slurp(log2, NULL);
+    snprintf(pidtxt, sizeof pidtxt, "(pid %d)", (int)g.pid);
+    if (!said || !strstr(said, "is in use by another brightmatter process") ||
+        !strstr(said, pidtxt))
+        fail_msg("second engine said: %s", said ? said : "(nothing)");
+    free(said);
+    m = bm_e2e_modules(e);
+    assert_non_null(bm_e2e_modules_campaign(m, id));
+    json_decref(m);
     bm_e2e_engine_stop(&g, 30000);
 }
 
