@@ -37,7 +37,11 @@ int gw_jwt_auth(gw_req *r, gw_principal *p)
     }
     snprintf(p->sub, sizeof p->sub, "%s", cl.sub);
     snprintf(p->role, sizeof p->role, "%s", cl.role);
+    int player = strcmp(p->role, "player") == 0;
+    int prc = player ? gw_player_resolve(r, &cl, p) : 0;
     bm_jwt_claims_clear(&cl);
+    if (player)
+        return prc;
     if (strcmp(p->role, "studio_owner") != 0)
         return 0;
     PGconn *c = gw_pool_get(&g->pool, 2000);
@@ -374,7 +378,19 @@ static void reward_retry(gw_req *r, PGconn *c, const gw_principal *p, const char
 void gw_admin(gw_req *r, char **seg, int nseg)
 {
     int get = is(r->method, "GET"), post = is(r->method, "POST"), del = is(r->method, "DELETE");
-    enum { NONE, GAMES, KEYS, REVOKE, CAMPS, CAMP_WRITE, CAMP_DISABLE, REWARDS, RETRY } what = NONE;
+    enum {
+        NONE,
+        GAMES,
+        KEYS,
+        REVOKE,
+        CAMPS,
+        CAMP_WRITE,
+        CAMP_DISABLE,
+        REWARDS,
+        RETRY,
+        MODULES,
+        RELOAD
+    } what = NONE;
     int put = is(r->method, "PUT");
     int ok_method = 0;
     if (nseg == 1 && is(seg[0], "games"))
@@ -393,6 +409,10 @@ void gw_admin(gw_req *r, char **seg, int nseg)
         what = REWARDS, ok_method = get;
     else if (nseg == 3 && is(seg[0], "rewards") && is(seg[2], "retry"))
         what = RETRY, ok_method = post;
+    else if (nseg == 1 && is(seg[0], "modules"))
+        what = MODULES, ok_method = get;
+    else if (nseg == 2 && is(seg[0], "modules") && is(seg[1], "reload"))
+        what = RELOAD, ok_method = post;
     if (what == NONE) {
         gw_error(r, 404, "not_found", "no such route");
         return;
@@ -404,6 +424,10 @@ void gw_admin(gw_req *r, char **seg, int nseg)
     gw_principal p;
     if (gw_jwt_auth(r, &p) != 0)
         return;
+    if (what == MODULES || what == RELOAD) {
+        gw_admin_modules(r, &p, what == RELOAD);
+        return;
+    }
     if (!p.studio[0]) {
         gw_error(r, 403, "forbidden", "role '%s' has no access to the admin API", p.role);
         return;
