@@ -11,6 +11,7 @@
 
 #include "campdoc/campdoc.h"
 #include "gateway/gw.h"
+#include "gateway/gw_body.h"
 #include "kafka/kafka.h"
 #include "log/log.h"
 
@@ -111,29 +112,21 @@ static json_t *body_json(gw_req *r)
         gw_error(r, 415, "unsupported_media_type", "Content-Type must be application/json");
         return NULL;
     }
-    json_error_t je;
-    json_t *b = json_loadb(r->body.p ? r->body.p : "", r->body.len, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_object(b)) {
-        json_decref(b);
-        gw_error(r, 400, "invalid_body", "body must be a JSON object%s%s", b ? "" : ": ",
-                 b ? "" : je.text);
-        return NULL;
-    }
+    char err[256];
+    json_t *b = gw_body_object(r->body.p, r->body.len, err, sizeof err);
+    if (!b)
+        gw_error(r, 400, "invalid_body", "%s", err);
     return b;
 }
 
 /* A required string field of 1..maxlen bytes; NULL with 400 set. */
 static const char *field(gw_req *r, json_t *b, const char *name, size_t maxlen, int required)
 {
-    json_t *v = json_object_get(b, name);
-    if (!v && !required)
-        return NULL;
-    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > maxlen) {
-        gw_error(r, 400, "invalid_field", "field %s: a string of 1 to %zu bytes is required", name,
-                 maxlen);
-        return NULL;
-    }
-    return json_string_value(v);
+    char err[256];
+    const char *v = gw_body_string(b, name, maxlen, required, err, sizeof err);
+    if (!v && err[0])
+        gw_error(r, 400, "invalid_field", "%s", err);
+    return v;
 }
 
 static int is(const char *a, const char *b)
