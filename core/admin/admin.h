@@ -28,4 +28,10 @@ void bm_admin_set_direct(bm_admin *a, const char *prefix, bm_admin_handler fn);
 void bm_admin_serve(bm_admin *a);
 void bm_admin_stop(bm_admin *a);
 
+/* The client side (bmctl, the gateway's /v1/admin/modules): sends one request line to
+ * <run_dir>/admin.sock and returns the malloc'd answer line, or NULL with err (no engine,
+ * or no answer within timeout_ms). */
+char *bm_admin_call(const char *run_dir, const char *request, int timeout_ms, char *err,
+                    size_t errlen);
+
 #endif

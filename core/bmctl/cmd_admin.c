@@ -1,69 +1,19 @@
 /* bmctl modules / reload: talk to a running engine over its admin socket. */
-#include <errno.h>
 #include <jansson.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
+#include "admin/admin.h"
 #include "bmctl/bmctl.h"
 
 char *bm_ctl_admin_call(const bm_ctl *ctl, const char *request)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int w = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/admin.sock", ctl->cfg.run_dir);
-    if (w < 0 || (size_t)w >= sizeof sa.sun_path) {
-        fprintf(stderr, "bmctl: engine.run_dir too long\n");
-        return NULL;
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        fprintf(stderr, "bmctl: no engine answering at %s: %s\n", sa.sun_path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    char line[4200];
-    snprintf(line, sizeof line, "%s\n", request);
-    if (write(fd, line, strlen(line)) < 0) {
-        close(fd);
-        return NULL;
-    }
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap);
-    int ok = buf != NULL;
-    while (ok) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        if (poll(&pfd, 1, 30000) <= 0) {
-            fprintf(stderr, "bmctl: engine did not answer within 30 s\n");
-            ok = 0;
-            break;
-        }
-        if (len + 4096 > cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                ok = 0;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t n = read(fd, buf + len, cap - len - 1);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    if (!ok) {
-        free(buf);
-        buf = NULL;
-    }
-    close(fd);
-    if (buf)
-        buf[len] = '\0';
-    return buf;
+    char err[512];
+    char *resp = bm_admin_call(ctl->cfg.run_dir, request, 30000, err, sizeof err);
+    if (!resp)
+        fprintf(stderr, "bmctl: %s\n", err);
+    return resp;
 }
 
 static void print_modules(json_t *root)

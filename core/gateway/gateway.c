@@ -64,6 +64,9 @@ void gw_error(gw_req *r, int status, const char *code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* Unavailable is temporary: tell the client when to come back, unless already said. */
+    if (status == 503 && !r->retry_after[0])
+        snprintf(r->retry_after, sizeof r->retry_after, "%d", GW_RETRY_AFTER_S);
     json_t *j = json_pack("{s:s, s:s, s:s}", "error", code, "message", msg, "requestId", r->id);
     gw_json(r, status, j);
     if (status >= 500) {
@@ -158,7 +161,7 @@ static void dispatch(gw_req *r)
         r->route = GW_R_EVENTS;
         if (!is(r->method, "POST"))
             method_not_allowed(r, "POST");
-        else
+        else if (!gw_player_refused(r))
             gw_events_post(r);
         return;
     }
@@ -172,7 +175,7 @@ static void dispatch(gw_req *r)
         r->route = GW_R_BP_COMMAND;
         if (!is(r->method, "POST"))
             method_not_allowed(r, "POST");
-        else
+        else if (!gw_player_refused(r))
             gw_bp_command(r, seg[2], seg[4], seg[5]);
         return;
     }

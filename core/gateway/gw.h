@@ -34,7 +34,8 @@ enum {
     GW_R_ADMIN,
     GW_NROUTES
 };
-#define GW_NBUCKETS 14 /* latency histogram: 0.25 ms .. 2 s, then +Inf */
+#define GW_NBUCKETS 14     /* latency histogram: 0.25 ms .. 2 s, then +Inf */
+#define GW_RETRY_AFTER_S 2 /* Retry-After of a 503 (database, broker or engine away) */
 
 /* A read/write PostgreSQL pool: a connection is lent to one request at a time. */
 typedef struct gw_pool {
@@ -166,10 +167,26 @@ typedef struct gw_principal {
     char sub[129];
     char role[64];
     char studio[40];
+    /* role "player" (gw_player.c): its user id, its game (identifier and games.id) */
+    char user[257];
+    char game[260];
+    char game_uuid[40];
 } gw_principal;
 /* Verifies the Bearer ID token; 0, or -1 with the 401/403/503 answer set. */
 int gw_jwt_auth(gw_req *r, gw_principal *p);
 void gw_admin(gw_req *r, char **seg, int nseg);
+
+/* --- ops routes of the admin API (gw_modules.c) ----------------------------------------- */
+/* GET /v1/admin/modules (reload 0) and POST /v1/admin/modules/reload (reload 1), role ops. */
+void gw_admin_modules(gw_req *r, const gw_principal *p, int reload);
+
+/* --- the player role (gw_player.c) ------------------------------------------------------- */
+/* Fills p->user and p->game* from a verified player token's claims; 0, or -1 with the
+ * 403/503 answer set. */
+int gw_player_resolve(gw_req *r, const bm_jwt_claims *cl, gw_principal *p);
+/* 1 with 403 set when the request carries a valid player ID token (a route players may not
+ * use); 0 otherwise, nothing set. */
+int gw_player_refused(gw_req *r);
 
 /* --- metrics and health (gw_metrics.c) ------------------------------------------------ */
 void gw_metrics_record(bm_gateway *g, int route, int status, int64_t us);

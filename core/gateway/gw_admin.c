@@ -11,6 +11,7 @@
 
 #include "campdoc/campdoc.h"
 #include "gateway/gw.h"
+#include "gateway/gw_body.h"
 #include "kafka/kafka.h"
 #include "log/log.h"
 
@@ -37,7 +38,11 @@ int gw_jwt_auth(gw_req *r, gw_principal *p)
     }
     snprintf(p->sub, sizeof p->sub, "%s", cl.sub);
     snprintf(p->role, sizeof p->role, "%s", cl.role);
+    int player = strcmp(p->role, "player") == 0;
+    int prc = player ? gw_player_resolve(r, &cl, p) : 0;
     bm_jwt_claims_clear(&cl);
+    if (player)
+        return prc;
     if (strcmp(p->role, "studio_owner") != 0)
         return 0;
     PGconn *c = gw_pool_get(&g->pool, 2000);
@@ -107,29 +112,21 @@ static json_t *body_json(gw_req *r)
         gw_error(r, 415, "unsupported_media_type", "Content-Type must be application/json");
         return NULL;
     }
-    json_error_t je;
-    json_t *b = json_loadb(r->body.p ? r->body.p : "", r->body.len, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_object(b)) {
-        json_decref(b);
-        gw_error(r, 400, "invalid_body", "body must be a JSON object%s%s", b ? "" : ": ",
-                 b ? "" : je.text);
-        return NULL;
-    }
+    char err[256];
+    json_t *b = gw_body_object(r->body.p, r->body.len, err, sizeof err);
+    if (!b)
+        gw_error(r, 400, "invalid_body", "%s", err);
     return b;
 }
 
 /* A required string field of 1..maxlen bytes; NULL with 400 set. */
 static const char *field(gw_req *r, json_t *b, const char *name, size_t maxlen, int required)
 {
-    json_t *v = json_object_get(b, name);
-    if (!v && !required)
-        return NULL;
-    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > maxlen) {
-        gw_error(r, 400, "invalid_field", "field %s: a string of 1 to %zu bytes is required", name,
-                 maxlen);
-        return NULL;
-    }
-    return json_string_value(v);
+    char err[256];
+    const char *v = gw_body_string(b, name, maxlen, required, err, sizeof err);
+    if (!v && err[0])
+        gw_error(r, 400, "invalid_field", "%s", err);
+    return v;
 }
 
 static int is(const char *a, const char *b)
@@ -374,7 +371,19 @@ static void reward_retry(gw_req *r, PGconn *c, const gw_principal *p, const char
 void gw_admin(gw_req *r, char **seg, int nseg)
 {
     int get = is(r->method, "GET"), post = is(r->method, "POST"), del = is(r->method, "DELETE");
-    enum { NONE, GAMES, KEYS, REVOKE, CAMPS, CAMP_WRITE, CAMP_DISABLE, REWARDS, RETRY } what = NONE;
+    enum {
+        NONE,
+        GAMES,
+        KEYS,
+        REVOKE,
+        CAMPS,
+        CAMP_WRITE,
+        CAMP_DISABLE,
+        REWARDS,
+        RETRY,
+        MODULES,
+        RELOAD
+    } what = NONE;
     int put = is(r->method, "PUT");
     int ok_method = 0;
     if (nseg == 1 && is(seg[0], "games"))
@@ -393,6 +402,10 @@ void gw_admin(gw_req *r, char **seg, int nseg)
         what = REWARDS, ok_method = get;
     else if (nseg == 3 && is(seg[0], "rewards") && is(seg[2], "retry"))
         what = RETRY, ok_method = post;
+    else if (nseg == 1 && is(seg[0], "modules"))
+        what = MODULES, ok_method = get;
+    else if (nseg == 2 && is(seg[0], "modules") && is(seg[1], "reload"))
+        what = RELOAD, ok_method = post;
     if (what == NONE) {
         gw_error(r, 404, "not_found", "no such route");
         return;
@@ -404,6 +417,10 @@ void gw_admin(gw_req *r, char **seg, int nseg)
     gw_principal p;
     if (gw_jwt_auth(r, &p) != 0)
         return;
+    if (what == MODULES || what == RELOAD) {
+        gw_admin_modules(r, &p, what == RELOAD);
+        return;
+    }
     if (!p.studio[0]) {
         gw_error(r, 403, "forbidden", "role '%s' has no access to the admin API", p.role);
         return;

@@ -16,6 +16,7 @@
 #include "event/command.h"
 #include "event/event.h"
 #include "gateway/gw.h"
+#include "gateway/gw_body.h"
 #include "kafka/kafka.h"
 #include "log/log.h"
 
@@ -236,14 +237,6 @@ static int gunzip(gw_req *r)
     return 0;
 }
 
-/* One event of the body, as produced. */
-typedef struct item {
-    char *text;
-    char eid[300];
-    char user[300];
-    int ok;
-} item;
-
 static json_t *bad_event(size_t index, const char *reason)
 {
     const char *colon = strchr(reason, ':');
@@ -260,39 +253,17 @@ void gw_events_post(gw_req *r)
     gw_key key;
     if (gw_key_auth(r, &key) != 0 || json_content(r) != 0 || gunzip(r) != 0)
         return;
-    json_error_t je;
-    json_t *root = json_loadb(r->body.p ? r->body.p : "", r->body.len, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        gw_error(r, 400, "invalid_body", "body must be one event or {\"events\": [...]}: %s",
-                 root ? "not an object" : je.text);
-        return;
-    }
-    json_t *list = json_object_get(root, "events");
-    if (list && !json_is_array(list)) {
-        json_decref(root);
-        gw_error(r, 400, "invalid_body", "field events: must be an array");
-        return;
-    }
+    int status;
+    char why[256];
+    json_t *list = gw_body_events(r->body.p, r->body.len, (size_t)g->cfg.http_max_events, &status,
+                                  why, sizeof why);
     if (!list) {
-        list = json_array();
-        json_array_append(list, root);
-    } else {
-        json_incref(list);
+        gw_error(r, status, status == 413 ? "too_many_events" : "invalid_body", "%s", why);
+        return;
     }
     size_t n = json_array_size(list);
-    item *items = NULL;
     json_t *bad = json_array();
-    if (n == 0) {
-        gw_error(r, 400, "invalid_body", "field events: empty");
-        goto out;
-    }
-    if (n > (size_t)g->cfg.http_max_events) {
-        gw_error(r, 413, "too_many_events", "%zu events in one body, at most %d", n,
-                 g->cfg.http_max_events);
-        goto out;
-    }
-    items = calloc(n, sizeof *items);
+    gw_body_item *items = calloc(n, sizeof *items);
     if (!items) {
         gw_error(r, 500, "internal", "out of memory");
         goto out;
@@ -307,39 +278,16 @@ void gw_events_post(gw_req *r)
     char other[300] = "";
     for (size_t i = 0; i < n; i++) {
         json_t *ev = json_array_get(list, i);
-        if (!json_is_object(ev)) {
-            json_array_append_new(bad, bad_event(i, "not_an_object"));
-            continue;
-        }
-        json_t *gid = json_object_get(ev, "gameId");
-        if (json_is_string(gid) && strcmp(json_string_value(gid), key.game) != 0) {
+        char reason[128];
+        int rc = gw_body_event(ev, key.game, &lim, &items[i], reason, sizeof reason);
+        if (items[i].foreign) {
             foreign++;
-            snprintf(other, sizeof other, "%s", json_string_value(gid));
+            snprintf(other, sizeof other, "%s", json_string_value(json_object_get(ev, "gameId")));
         }
-        json_t *eid = json_object_get(ev, "eventId");
-        if (!eid || json_is_null(eid)) {
-            char u[37];
-            if (bm_auth_uuid(u) == 0)
-                json_object_set_new(ev, "eventId", json_string(u));
-        }
-        items[i].text = json_dumps(ev, JSON_COMPACT);
-        char reason[128] = "";
-        bm_event dec;
-        /* The processor's checks on the object already parsed; the size bound on the text
-         * that is produced. */
-        size_t tlen = items[i].text ? strlen(items[i].text) : 0;
-        if (items[i].text && tlen > lim.max_bytes)
-            snprintf(reason, sizeof reason, "too_large:%zu", tlen);
-        if (!items[i].text || reason[0] ||
-            bm_event_from_json(&dec, json_incref(ev), &lim, reason, sizeof reason) != 0) {
-            json_array_append_new(bad, bad_event(i, reason[0] ? reason : "invalid"));
-            continue;
-        }
-        snprintf(items[i].eid, sizeof items[i].eid, "%s", dec.event_id);
-        snprintf(items[i].user, sizeof items[i].user, "%s", dec.user_id);
-        bm_event_clear(&dec);
-        items[i].ok = 1;
-        nok++;
+        if (rc != 0)
+            json_array_append_new(bad, bad_event(i, reason));
+        else
+            nok++;
     }
     if (foreign) {
         gw_error(r, 403, "forbidden", "this key is for game %s; %zu event(s) are for %s", key.game,
@@ -397,7 +345,6 @@ out:
     free(items);
     json_decref(bad);
     json_decref(list);
-    json_decref(root);
 }
 
 /* A purchase is the studio's word that a player paid: only a studio owner's ID token

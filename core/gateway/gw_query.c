@@ -22,6 +22,9 @@
 typedef struct reader {
     char game_uuid[40];
     char studio[40];
+    int player; /* a player token (gw_player.c): its own user data of its game only */
+    char user[257];
+    char game[260];
 } reader;
 
 static int reader_auth(gw_req *r, reader *rd)
@@ -38,6 +41,13 @@ static int reader_auth(gw_req *r, reader *rd)
     gw_principal p;
     if (gw_jwt_auth(r, &p) != 0)
         return -1;
+    if (strcmp(p.role, "player") == 0) {
+        rd->player = 1;
+        snprintf(rd->game_uuid, sizeof rd->game_uuid, "%s", p.game_uuid);
+        snprintf(rd->user, sizeof rd->user, "%s", p.user);
+        snprintf(rd->game, sizeof rd->game, "%s", p.game);
+        return 0;
+    }
     if (!p.studio[0]) {
         gw_error(r, 403, "forbidden", "role %s cannot read studio data", p.role);
         return -1;
@@ -510,6 +520,14 @@ void gw_query(gw_req *r, char **seg, int nseg)
     reader rd;
     if (reader_auth(r, &rd) != 0)
         return;
+    /* A player reads the routes of one {userId}, its own, and of its own game. */
+    const char *user = route == GW_R_BOARD || route == GW_R_CAMPAIGNS ? NULL : seg[3];
+    if (rd.player && (!user || strcmp(user, rd.user) != 0 ||
+                      (route == GW_R_GAME_QUESTS && strcmp(seg[1], rd.game) != 0))) {
+        gw_error(r, 403, "forbidden",
+                 "a player token reads its own quest, battle pass and rank only");
+        return;
+    }
     if (route == GW_R_BOARD)
         board(r, &rd, seg[1]);
     else if (route == GW_R_BOARD_USER)

@@ -1,10 +1,10 @@
 /*
  * Who may read which channel. A game API key reads campaign channels of its
  * game and the user channels of its players; a player token (a Firebase ID
- * token with role "player", sub = the player's user id and a "gameId" claim
- * naming the game) reads its own user channel and the campaign channels of
- * its game. User channels are kept per game, so a key of one game never sees
- * a same-named player of another.
+ * token with role "player", the player's user id in a "userId" claim, else
+ * sub, and a "gameId" claim naming the game) reads its own user channel and
+ * the campaign channels of its game. User channels are kept per game, so a
+ * key of one game never sees a same-named player of another.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,11 +64,14 @@ static int token_auth(bm_ws *ws, const char *token, ws_principal *p, char *err, 
         return -1;
     }
     const char *game = json_string_value(json_object_get(cl.payload, "gameId"));
-    int ok = strcmp(cl.role, "player") == 0 && game && strlen(cl.sub) < sizeof p->user;
+    /* The player's user id: the userId claim when the studio maps ids, else sub (gw_player.c). */
+    const char *uid = json_string_value(json_object_get(cl.payload, "userId"));
+    const char *user = uid && *uid ? uid : cl.sub;
+    int ok = strcmp(cl.role, "player") == 0 && game && strlen(user) < sizeof p->user;
     char gamebuf[260];
     snprintf(gamebuf, sizeof gamebuf, "%s", game ? game : "");
     memset(p, 0, sizeof *p);
-    snprintf(p->user, sizeof p->user, "%s", cl.sub);
+    snprintf(p->user, sizeof p->user, "%s", user);
     bm_jwt_claims_clear(&cl);
     if (!ok) {
         snprintf(err, errlen, "a player token needs role \"player\" and a gameId claim");

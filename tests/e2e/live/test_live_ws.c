@@ -79,6 +79,14 @@ static void test_ws(void **state)
     strncat(claims, ",\"gameId\":\"gw-game\"}", sizeof claims - strlen(claims) - 1);
     char *tok = gw_jwt_rs256(k1, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", claims);
     setenv("BM_TOKEN_P1", tok, 1);
+    free(tok);
+    /* A Firebase uid that is not the game's user id: its userId claim names the player. */
+    gw_claims(claims, sizeof claims, PROJECT, PROJECT, "firebase-uid-9", "player", -5, 3600);
+    claims[strlen(claims) - 1] = '\0';
+    strncat(claims, ",\"gameId\":\"gw-game\",\"userId\":\"p1\"}",
+            sizeof claims - strlen(claims) - 1);
+    tok = gw_jwt_rs256(k1, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", claims);
+    setenv("BM_TOKEN_MAPPED", tok, 1);
     setenv("BM_BOARD_OTHER", other, 1);
     setenv("BM_MAX_PER_IP", "12", 1);
     free(tok);

@@ -14,6 +14,7 @@ const key = process.env.BM_KEY;
 const board = process.env.BM_BOARD;
 const otherBoard = process.env.BM_BOARD_OTHER;
 const tokenP1 = process.env.BM_TOKEN_P1;
+const tokenMapped = process.env.BM_TOKEN_MAPPED; // sub firebase-uid-9, userId claim p1
 const maxPerIp = Number(process.env.BM_MAX_PER_IP);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -145,6 +146,18 @@ await step('player token in the first message; own channel only', async () => {
   send(player, { type: 'ping', id: 6 });
   m = await next(player, (m) => m.id === 6);
   assert.equal(m.type, 'pong');
+});
+
+await step('a userId claim names the player, not its sub', async () => {
+  const mapped = await open(['brightmatter.v1', 'bm.auth.' + tokenMapped]);
+  send(mapped, { type: 'subscribe', channel: 'user:firebase-uid-9', id: 1 });
+  let m = await next(mapped, (m) => m.id === 1);
+  assert.equal(m.error, 'forbidden');
+  send(mapped, { type: 'subscribe', channel: 'user:p1', id: 2 });
+  m = await next(mapped, (m) => m.id === 2);
+  assert.equal(m.type, 'subscribed');
+  mapped.ws.close();
+  await closed(mapped);
 });
 
 await step('a committed event reaches both subscribers with seq 1', async () => {
