@@ -32,6 +32,10 @@ enum {
     GW_R_BP_COMMAND,
     GW_R_CAMPAIGNS,
     GW_R_ADMIN,
+    GW_R_COMMUNITY_JOIN,
+    GW_R_REFERRAL,
+    GW_R_TOURNAMENT,
+    GW_R_TOURNAMENT_USER,
     GW_NROUTES
 };
 #define GW_NBUCKETS 14 /* latency histogram: 0.25 ms .. 2 s, then +Inf */
@@ -110,6 +114,7 @@ typedef struct gw_req {
     bm_buf out;
     char etag[48];
     char retry_after[16];
+    char location[2048]; /* a redirect's target (gw_community.c) */
     const char *content_type;
 } gw_req;
 
@@ -157,6 +162,13 @@ void gw_events_post(gw_req *r);
 void gw_bp_command(gw_req *r, const char *campaign, const char *user, const char *what);
 
 /* --- queries (gw_query.c) -------------------------------------------------------------- */
+/* Who reads the query API: a game (API key) or a studio (studio_owner ID token). */
+typedef struct gw_reader {
+    char game_uuid[40];
+    char studio[40];
+} gw_reader;
+/* 0, or -1 with the 401/403/503 answer set. */
+int gw_reader_auth(gw_req *r, gw_reader *rd);
 /* Routes GET /v1/... (not admin) by path segments. */
 void gw_query(gw_req *r, char **seg, int nseg);
 
@@ -170,6 +182,18 @@ typedef struct gw_principal {
 /* Verifies the Bearer ID token; 0, or -1 with the 401/403/503 answer set. */
 int gw_jwt_auth(gw_req *r, gw_principal *p);
 void gw_admin(gw_req *r, char **seg, int nseg);
+
+/* --- communities (gw_community.c) ------------------------------------------------------ */
+/* POST /v1/communities/{slug}/join */
+void gw_community_join(gw_req *r, const char *slug);
+/* GET /c/{slug}: the referral link */
+void gw_referral(gw_req *r, const char *slug);
+/* /v1/admin/communities/...: seg[0] is "communities" */
+void gw_admin_communities(gw_req *r, char **seg, int nseg);
+
+/* --- tournaments (gw_tournament.c) ----------------------------------------------------- */
+/* GET /v1/tournaments/{id} and /v1/tournaments/{id}/users/{userId}: seg after "tournaments" */
+void gw_tournament(gw_req *r, char **seg, int nseg);
 
 /* --- metrics and health (gw_metrics.c) ------------------------------------------------ */
 void gw_metrics_record(bm_gateway *g, int route, int status, int64_t us);
