@@ -137,6 +137,8 @@ static void test_community_tournament(void **state)
                          "0",
                          "GW_MODULE",
                          "tournament.so",
+                         "GW_MODULE",
+                         "battlepass.so",
                          "GW_CAMPAIGN",
                          tjson,
                          NULL};
@@ -347,6 +349,62 @@ static void test_community_tournament(void **state)
                                "SELECT count(*) FROM reward_fulfillments WHERE campaign_id = '%s'",
                                tid),
                      3);
+
+    /* A battle pass for guild-a's members: a non-member earns no XP and cannot claim. */
+    char community_a[64], pass[64];
+    res = PQexec(a->w.e.db, "SELECT id::text FROM communities WHERE referral_slug = 'guild-a'");
+    snprintf(community_a, sizeof community_a, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    snprintf(cj, sizeof cj,
+             "{\"type\":\"battlepass\",\"name\":\"Guild season\",\"gameId\":\"gw-game\","
+             "\"entryRequirement\":{\"type\":\"community\",\"config\":{\"communities\":"
+             "[\"%s\"]}},\"xpSources\":[{\"eventType\":\"MATCH_END\",\"field\":\"score\","
+             "\"xpValue\":1}],\"tierCurve\":{\"base\":10,\"growth\":1.0},\"maxTier\":5,"
+             "\"rewardTemplate\":{\"freeReward\":{\"type\":\"in_game\",\"config\":{\"item\":"
+             "\"chest\"}},\"freeEvery\":1}}",
+             community_a);
+    assert_int_equal(call(a, &r, "POST", "/v1/admin/campaigns", ta, cj), 201);
+    snprintf(pass, sizeof pass, "%s", json_string_value(json_object_get(r.json, "id")));
+    gw_resp_free(&r);
+    /* Until the engines load the pass a member's score earns nothing: send until it does. */
+    char eid[64];
+    for (int i = 0; i < 60 && bm_e2e_ll(&a->w.e,
+                                        "SELECT count(*) FROM user_progress WHERE campaign_id = "
+                                        "'%s' AND user_id = 'p1'",
+                                        pass) == 0;
+         i++) {
+        snprintf(eid, sizeof eid, "bp-warm-%d", i);
+        post_score(a, "p1", eid, 1);
+        gw_wait_drained(&a->w);
+        if (i)
+            bm_e2e_sleep_ms(1000);
+    }
+    post_score(a, "p3", "bp-p3", 25); /* p3 never joined */
+    post_score(a, "p2", "bp-p2", 25); /* p2 joined with its token */
+    snprintf(path, sizeof path, "/v1/battlepasses/%s/users/p3/claim", pass);
+    assert_int_equal(call(a, &r, "POST", path, a->w.key, "{\"tier\":1}"), 202);
+    gw_resp_free(&r);
+    gw_wait_drained(&a->w);
+    snprintf(path, sizeof path, "/v1/battlepasses/%s/users/p3", pass);
+    assert_int_equal(call(a, &r, "GET", path, a->w.key, NULL), 200);
+    assert_true(json_number_value(json_object_get(r.json, "xp")) == 0);
+    gw_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/battlepasses/%s/users/p2", pass);
+    assert_int_equal(call(a, &r, "GET", path, a->w.key, NULL), 200);
+    assert_true(json_number_value(json_object_get(r.json, "xp")) == 25);
+    gw_resp_free(&r);
+    /* The player is told why: XP refused and the claim refused, both "not_a_member". */
+    assert_true(bm_e2e_ll(&a->w.e,
+                          "SELECT count(*) FROM outbox WHERE topic = 'battlepass.progress' AND "
+                          "payload LIKE '%%xp_refused%%p3%%not_a_member%%'") >= 1);
+    assert_true(bm_e2e_ll(&a->w.e,
+                          "SELECT count(*) FROM outbox WHERE topic = 'ui.battlepass_updates' AND "
+                          "payload LIKE '%%claim_refused%%p3%%not_a_member%%'") >= 1);
+    assert_int_equal(bm_e2e_ll(&a->w.e,
+                               "SELECT count(*) FROM reward_fulfillments WHERE campaign_id = '%s' "
+                               "AND user_id = 'p3'",
+                               pass),
+                     0);
     free(ta);
     free(tb);
     free(tc);
