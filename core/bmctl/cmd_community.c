@@ -29,11 +29,13 @@ static void cm_usage(FILE *out)
                  "       bmctl community slug-check SLUG\n"
                  "       bmctl community approve|ban|unban|remove ID|SLUG USER\n"
                  "       bmctl community join ID|SLUG USER METADATA_JSON [REF [INVITE]]\n"
+                 "       bmctl community admin ID|SLUG FIREBASE_UID\n"
                  "  FILE.json is a CommunityConfig (name, description, referralSlug, redirectUrl,\n"
                  "  isOpen, memberMetadata, starterReward, moderationSettings); refusals name the\n"
                  "  field. slug-check exits 0 when the slug is free, 1 when taken or invalid.\n"
                  "  join queues a COMMUNITY_JOIN command (game.events, keyed by user); the engine\n"
-                 "  applies it in order with the user's events.\n");
+                 "  applies it in order with the user's events. admin names an account (role\n"
+                 "  community_admin) that manages this community through the admin API.\n");
 }
 
 static int exec_ok(PGconn *c, const char *sql)
@@ -256,6 +258,30 @@ static int moderate(PGconn *c, const char *what, const char *ref, const char *us
     return 0;
 }
 
+/* Names a community_admin account of a community (the admin API scopes it to these). */
+static int admin_add(PGconn *c, const char *ref, const char *uid)
+{
+    char id[64];
+    int f = bm_cmdb_find(c, ref, id, sizeof id, NULL);
+    if (f != 0) {
+        fprintf(stderr, "community: %s\n", f > 0 ? "no such community" : PQerrorMessage(c));
+        return 1;
+    }
+    const char *v[2] = {id, uid};
+    PGresult *r = PQexecParams(c,
+                               "INSERT INTO community_admins (community_id, firebase_uid) VALUES "
+                               "($1::uuid, $2) ON CONFLICT DO NOTHING",
+                               2, NULL, v, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        fprintf(stderr, "community: %s", PQerrorMessage(c));
+        return 1;
+    }
+    printf("%s administers %s\n", uid, id);
+    return 0;
+}
+
 /* Produces a COMMUNITY_JOIN command to game.events keyed by user. */
 static int join(bm_ctl *ctl, const char *community, const char *user, const char *meta_text,
                 const char *ref, const char *invite)
@@ -305,6 +331,7 @@ int bm_cmd_community(bm_ctl *ctl, int argc, char **argv)
              (strcmp(sub, "list") == 0 && a.npos == 1) ||
              (strcmp(sub, "show") == 0 && a.npos == 2) ||
              (strcmp(sub, "slug-check") == 0 && a.npos == 2) || (mod && a.npos == 3) ||
+             (strcmp(sub, "admin") == 0 && a.npos == 3) ||
              (strcmp(sub, "join") == 0 && a.npos >= 4 && a.npos <= 6);
     if (!ok) {
         cm_usage(stderr);
@@ -329,6 +356,8 @@ int bm_cmd_community(bm_ctl *ctl, int argc, char **argv)
         rc = show(c, a.pos[1], a.json);
     else if (strcmp(sub, "slug-check") == 0)
         rc = slug_check(c, a.pos[1]);
+    else if (strcmp(sub, "admin") == 0)
+        rc = admin_add(c, a.pos[1], a.pos[2]);
     else
         rc = moderate(c, sub, a.pos[1], a.pos[2]);
     PQfinish(c);

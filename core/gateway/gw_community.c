@@ -267,8 +267,10 @@ void gw_referral(gw_req *r, const char *slug)
         const char *h = gw_header(r, MHD_HTTP_HEADER_REFERER);
         snprintf(referer, sizeof referer, "%s", h ? h : "");
         ip_hash(r, hash);
-        /* The player is sent on even when the click cannot be stored. */
-        if (bm_cmdb_click(c, id, ref, h ? referer : NULL, hash[0] ? hash : NULL) != 0)
+        /* The player is sent on even when the click cannot be stored; a HEAD (a link
+         * preview) is answered the same but is not a click. */
+        if (strcmp(r->method, "GET") == 0 &&
+            bm_cmdb_click(c, id, ref, h ? referer : NULL, hash[0] ? hash : NULL) != 0)
             bm_warn("gateway", "request_id=%s referral click of %s not recorded: %s", r->id, slug,
                     PQerrorMessage(c));
         memcpy(r->location, url.p, url.len);
