@@ -15,6 +15,7 @@
 #include "bmctl/bmctl.h"
 #include "bmctl/ctl_util.h"
 #include "community/community.h"
+#include "community/community_db.h"
 #include "event/command_tn.h"
 #include "kafka/kafka.h"
 #include "pg/pg.h"
@@ -28,69 +29,13 @@ static void cm_usage(FILE *out)
                  "       bmctl community slug-check SLUG\n"
                  "       bmctl community approve|ban|unban|remove ID|SLUG USER\n"
                  "       bmctl community join ID|SLUG USER METADATA_JSON [REF [INVITE]]\n"
+                 "       bmctl community admin ID|SLUG FIREBASE_UID\n"
                  "  FILE.json is a CommunityConfig (name, description, referralSlug, redirectUrl,\n"
                  "  isOpen, memberMetadata, starterReward, moderationSettings); refusals name the\n"
                  "  field. slug-check exits 0 when the slug is free, 1 when taken or invalid.\n"
                  "  join queues a COMMUNITY_JOIN command (game.events, keyed by user); the engine\n"
-                 "  applies it in order with the user's events.\n");
-}
-
-/* Appends one "key<TAB>json" line to an outbox payload (the relay's format). */
-static void outbox_line(json_t *lines, const char *key, json_t *msg)
-{
-    char *s = json_dumps(msg, JSON_COMPACT);
-    json_decref(msg);
-    if (!s)
-        return;
-    size_t n = strlen(key) * 2 + strlen(s) + 4;
-    char *l = malloc(n), *w = l;
-    for (const char *p = key; l && *p; p++) {
-        if (*p == '\t' || *p == '\n' || *p == '\r' || *p == '\\') {
-            *w++ = '\\';
-            *w++ = *p == '\t' ? 't' : *p == '\n' ? 'n' : *p == '\r' ? 'r' : '\\';
-        } else {
-            *w++ = *p;
-        }
-    }
-    if (l) {
-        snprintf(w, n - (size_t)(w - l), "\t%s", s);
-        json_array_append_new(lines, json_string(l));
-    }
-    free(l);
-    free(s);
-}
-
-/* Inserts one outbox row per topic of {topic: [lines]}; 0 or -1 with err. */
-static int outbox_write(PGconn *c, json_t *topics, char *err, size_t errlen)
-{
-    const char *topic;
-    json_t *lines;
-    json_object_foreach(topics, topic, lines)
-    {
-        size_t n = json_array_size(lines), len = 0;
-        for (size_t i = 0; i < n; i++)
-            len += strlen(json_string_value(json_array_get(lines, i))) + 1;
-        char *payload = calloc(len + 1, 1), cnt[16];
-        if (!payload)
-            return -1;
-        for (size_t i = 0; i < n; i++) {
-            strcat(payload, json_string_value(json_array_get(lines, i)));
-            strcat(payload, "\n");
-        }
-        snprintf(cnt, sizeof cnt, "%zu", n);
-        const char *v[3] = {topic, cnt, payload};
-        PGresult *r = PQexecParams(
-            c, "INSERT INTO outbox (topic, message_count, payload) VALUES ($1, $2::int, $3)", 3,
-            NULL, v, NULL, NULL, 0);
-        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok)
-            snprintf(err, errlen, "outbox: %s", PQerrorMessage(c));
-        PQclear(r);
-        free(payload);
-        if (!ok)
-            return -1;
-    }
-    return 0;
+                 "  applies it in order with the user's events. admin names an account (role\n"
+                 "  community_admin) that manages this community through the admin API.\n");
 }
 
 static int exec_ok(PGconn *c, const char *sql)
@@ -99,27 +44,6 @@ static int exec_ok(PGconn *c, const char *sql)
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     return ok ? 0 : -1;
-}
-
-/* Finds a community by id or slug: 0 with id filled, 1 if none, -1 on error. */
-static int find(PGconn *c, const char *ref, char *id, size_t idlen, json_t **config)
-{
-    const char *v[1] = {ref};
-    PGresult *r = PQexecParams(c,
-                               "SELECT id::text, config::text FROM communities WHERE status = "
-                               "'active' AND (referral_slug = $1 OR id::text = $1)",
-                               1, NULL, v, NULL, NULL, 0);
-    int rc = -1;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-        rc = PQntuples(r) == 1 ? 0 : 1;
-        if (rc == 0) {
-            snprintf(id, idlen, "%s", PQgetvalue(r, 0, 0));
-            if (config)
-                *config = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
-        }
-    }
-    PQclear(r);
-    return rc;
 }
 
 static json_t *read_doc(const char *path, char *err, size_t errlen)
@@ -199,10 +123,10 @@ static int save(PGconn *c, const char *id, const char *path)
     json_object_set_new(topics, "config.communities", json_array());
     json_object_set_new(topics, "community.events", json_array());
     json_object_set_new(topics, "ui.community_updates", json_array());
-    outbox_line(json_object_get(topics, "config.communities"), newid, cfgmsg);
-    outbox_line(json_object_get(topics, "community.events"), newid, json_incref(evmsg));
-    outbox_line(json_object_get(topics, "ui.community_updates"), newid, evmsg);
-    if (outbox_write(c, topics, err, sizeof err) != 0 || exec_ok(c, "COMMIT") != 0)
+    bm_cmdb_outbox_line(json_object_get(topics, "config.communities"), newid, cfgmsg);
+    bm_cmdb_outbox_line(json_object_get(topics, "community.events"), newid, json_incref(evmsg));
+    bm_cmdb_outbox_line(json_object_get(topics, "ui.community_updates"), newid, evmsg);
+    if (bm_cmdb_outbox_write(c, topics, err, sizeof err) != 0 || exec_ok(c, "COMMIT") != 0)
         goto done;
     began = 0;
     printf("%s community %s (%s)\n", id ? "updated" : "created", newid, slug);
@@ -226,27 +150,13 @@ static int slug_check(PGconn *c, const char *slug)
         return 1;
     }
     char id[64];
-    int f = find(c, slug, id, sizeof id, NULL);
+    int f = bm_cmdb_find(c, slug, id, sizeof id, NULL);
     if (f < 0) {
         fprintf(stderr, "community: %s", PQerrorMessage(c));
         return 2;
     }
     printf("%s\n", f == 0 ? "taken" : "available");
     return f == 0 ? 1 : 0;
-}
-
-static json_t *counts(PGconn *c, const char *id)
-{
-    const char *v[1] = {id};
-    PGresult *r = PQexecParams(c,
-                               "SELECT status, count(*) FROM community_members WHERE community_id"
-                               " = $1::uuid GROUP BY status",
-                               1, NULL, v, NULL, NULL, 0);
-    json_t *o = json_pack("{s:i, s:i, s:i}", "active", 0, "pending", 0, "banned", 0);
-    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
-        json_object_set_new(o, PQgetvalue(r, i, 0), json_integer(atoll(PQgetvalue(r, i, 1))));
-    PQclear(r);
-    return o;
 }
 
 static int list(PGconn *c, int as_json)
@@ -264,7 +174,7 @@ static int list(PGconn *c, int as_json)
                               json_pack("{s:s, s:s, s:s, s:b, s:o}", "id", PQgetvalue(r, i, 0),
                                         "slug", PQgetvalue(r, i, 1), "name", PQgetvalue(r, i, 2),
                                         "isOpen", PQgetvalue(r, i, 3)[0] == 't', "members",
-                                        counts(c, PQgetvalue(r, i, 0))));
+                                        bm_cmdb_counts(c, PQgetvalue(r, i, 0))));
     PQclear(r);
     if (as_json) {
         ctl_print_json(arr);
@@ -294,24 +204,14 @@ static int show(PGconn *c, const char *ref, int as_json)
 {
     char id[64];
     json_t *cfg = NULL;
-    int f = find(c, ref, id, sizeof id, &cfg);
+    int f = bm_cmdb_find(c, ref, id, sizeof id, &cfg);
     if (f != 0) {
         fprintf(stderr, "community: %s\n", f > 0 ? "no such community" : PQerrorMessage(c));
         return 1;
     }
-    const char *v[1] = {id};
-    PGresult *r = PQexecParams(c,
-                               "SELECT referral_source, count(*) FROM community_members WHERE "
-                               "community_id = $1::uuid AND referral_source IS NOT NULL GROUP BY "
-                               "referral_source ORDER BY count(*) DESC, referral_source LIMIT 20",
-                               1, NULL, v, NULL, NULL, 0);
-    json_t *refs = json_array();
-    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
-        json_array_append_new(refs, json_pack("{s:s, s:I}", "referrer", PQgetvalue(r, i, 0),
-                                              "joins", (json_int_t)atoll(PQgetvalue(r, i, 1))));
-    PQclear(r);
+    json_t *refs = bm_cmdb_referrals(c, id);
     json_t *o = json_pack("{s:s, s:o, s:o, s:o}", "id", id, "config", cfg ? cfg : json_object(),
-                          "members", counts(c, id), "referrals", refs);
+                          "members", bm_cmdb_counts(c, id), "referrals", refs);
     if (as_json) {
         ctl_print_json(o);
         return 0;
@@ -331,8 +231,10 @@ static int show(PGconn *c, const char *ref, int as_json)
     json_t *x;
     json_array_foreach(refs, i, x)
     {
-        printf("  referrer  %-24s %lld joins\n", json_string_value(json_object_get(x, "referrer")),
-               (long long)json_integer_value(json_object_get(x, "joins")));
+        printf("  referrer  %-24s %lld joins, %lld clicks\n",
+               json_string_value(json_object_get(x, "referrer")),
+               (long long)json_integer_value(json_object_get(x, "joins")),
+               (long long)json_integer_value(json_object_get(x, "clicks")));
     }
     json_decref(o);
     return 0;
@@ -342,81 +244,42 @@ static int show(PGconn *c, const char *ref, int as_json)
 static int moderate(PGconn *c, const char *what, const char *ref, const char *user)
 {
     char id[64], err[512] = "";
-    int f = find(c, ref, id, sizeof id, NULL);
+    int f = bm_cmdb_find(c, ref, id, sizeof id, NULL);
     if (f != 0) {
         fprintf(stderr, "community: %s\n", f > 0 ? "no such community" : PQerrorMessage(c));
         return 1;
     }
-    static const struct {
-        const char *what, *sql, *status;
-    } ops[] = {
-        {"approve",
-         "UPDATE community_members SET status = 'active', updated_at = now() WHERE community_id = "
-         "$1::uuid AND user_id = $2 AND status = 'pending' RETURNING user_id",
-         "active"},
-        {"ban",
-         "UPDATE community_members SET status = 'banned', updated_at = now() WHERE community_id = "
-         "$1::uuid AND user_id = $2 AND status <> 'banned' RETURNING user_id",
-         "banned"},
-        {"unban",
-         "UPDATE community_members SET status = 'active', updated_at = now() WHERE community_id = "
-         "$1::uuid AND user_id = $2 AND status = 'banned' RETURNING user_id",
-         "active"},
-        {"remove",
-         "DELETE FROM community_members WHERE community_id = $1::uuid AND user_id = $2 RETURNING "
-         "user_id",
-         "removed"},
-    };
-    size_t k = 0;
-    while (strcmp(ops[k].what, what) != 0)
-        k++;
-    int began = exec_ok(c, "BEGIN") == 0, rc = 1;
-    const char *v[2] = {id, user};
-    PGresult *r = PQexecParams(c, ops[k].sql, 2, NULL, v, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(err, sizeof err, "%s", PQerrorMessage(c));
-    } else if (PQntuples(r) == 0) {
-        snprintf(err, sizeof err, "%s: %s is not a member in a state this applies to", what, user);
+    const char *status = "";
+    if (bm_cmdb_moderate(c, what, id, user, &status, err, sizeof err) != 0) {
+        fprintf(stderr, "community: %s\n", err);
+        return 1;
     }
+    printf("%s: %s in %s is now %s\n", what, user, id, status);
+    return 0;
+}
+
+/* Names a community_admin account of a community (the admin API scopes it to these). */
+static int admin_add(PGconn *c, const char *ref, const char *uid)
+{
+    char id[64];
+    int f = bm_cmdb_find(c, ref, id, sizeof id, NULL);
+    if (f != 0) {
+        fprintf(stderr, "community: %s\n", f > 0 ? "no such community" : PQerrorMessage(c));
+        return 1;
+    }
+    const char *v[2] = {id, uid};
+    PGresult *r = PQexecParams(c,
+                               "INSERT INTO community_admins (community_id, firebase_uid) VALUES "
+                               "($1::uuid, $2) ON CONFLICT DO NOTHING",
+                               2, NULL, v, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
-    if (!err[0] && strcmp(what, "approve") == 0) {
-        /* An approved member gets the starter reward now, once (same key as an open join). */
-        r = PQexecParams(c,
-                         "INSERT INTO reward_fulfillments (idempotency_key, community_id, user_id, "
-                         "reward_type, reward_config) SELECT 'community:' || id::text || ':' || $2 "
-                         "|| ':starter', id, $2, starter_reward ->> 'type', COALESCE("
-                         "starter_reward -> 'config', '{}'::jsonb) FROM communities WHERE id = "
-                         "$1::uuid AND starter_reward IS NOT NULL ON CONFLICT (idempotency_key) DO "
-                         "NOTHING",
-                         2, NULL, v, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            snprintf(err, sizeof err, "starter reward: %s", PQerrorMessage(c));
-        PQclear(r);
+    if (!ok) {
+        fprintf(stderr, "community: %s", PQerrorMessage(c));
+        return 1;
     }
-    if (err[0])
-        goto done;
-    json_t *topics = json_pack("{s:[], s:[], s:[]}", "config.communities", "community.events",
-                               "ui.community_updates");
-    outbox_line(json_object_get(topics, "config.communities"), id,
-                json_pack("{s:s, s:s, s:s, s:s}", "type", "member", "communityId", id, "userId",
-                          user, "status", ops[k].status));
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:s}", "type", what, "communityId", id, "userId", user,
-                           "status", ops[k].status);
-    outbox_line(json_object_get(topics, "community.events"), id, json_incref(ev));
-    outbox_line(json_object_get(topics, "ui.community_updates"), id, ev);
-    int ok = outbox_write(c, topics, err, sizeof err) == 0 && exec_ok(c, "COMMIT") == 0;
-    json_decref(topics);
-    if (!ok)
-        goto done;
-    began = 0;
-    printf("%s: %s in %s is now %s\n", what, user, id, ops[k].status);
-    rc = 0;
-done:
-    if (began)
-        exec_ok(c, "ROLLBACK");
-    if (rc != 0)
-        fprintf(stderr, "community: %s\n", err[0] ? err : PQerrorMessage(c));
-    return rc;
+    printf("%s administers %s\n", uid, id);
+    return 0;
 }
 
 /* Produces a COMMUNITY_JOIN command to game.events keyed by user. */
@@ -468,6 +331,7 @@ int bm_cmd_community(bm_ctl *ctl, int argc, char **argv)
              (strcmp(sub, "list") == 0 && a.npos == 1) ||
              (strcmp(sub, "show") == 0 && a.npos == 2) ||
              (strcmp(sub, "slug-check") == 0 && a.npos == 2) || (mod && a.npos == 3) ||
+             (strcmp(sub, "admin") == 0 && a.npos == 3) ||
              (strcmp(sub, "join") == 0 && a.npos >= 4 && a.npos <= 6);
     if (!ok) {
         cm_usage(stderr);
@@ -492,6 +356,8 @@ int bm_cmd_community(bm_ctl *ctl, int argc, char **argv)
         rc = show(c, a.pos[1], a.json);
     else if (strcmp(sub, "slug-check") == 0)
         rc = slug_check(c, a.pos[1]);
+    else if (strcmp(sub, "admin") == 0)
+        rc = admin_add(c, a.pos[1], a.pos[2]);
     else
         rc = moderate(c, sub, a.pos[1], a.pos[2]);
     PQfinish(c);

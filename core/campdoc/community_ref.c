@@ -41,7 +41,13 @@ int bm_campdoc_communities_exist(PGconn *pg, json_t *root, char *err, size_t err
                    check_list(
                        pg,
                        json_object_get(json_object_get(root, "entryRequirements"), "communities"),
-                       "entryRequirements.communities", err, errlen)
+                       "entryRequirements.communities", err, errlen) ||
+                   check_list(
+                       pg,
+                       json_object_get(
+                           json_object_get(json_object_get(root, "entryRequirement"), "config"),
+                           "communities"),
+                       "entryRequirement.config.communities", err, errlen)
                ? -1
                : 0;
 }

@@ -153,6 +153,14 @@ static void dispatch(gw_req *r)
             gw_metrics_text(r);
         return;
     }
+    if (n == 2 && is(seg[0], "c")) {
+        r->route = GW_R_REFERRAL;
+        if (!get)
+            method_not_allowed(r, "GET");
+        else
+            gw_referral(r, seg[1]);
+        return;
+    }
     if (n < 2 || !is(seg[0], "v1")) {
         gw_error(r, 404, "not_found", "no such route");
         return;
@@ -167,7 +175,22 @@ static void dispatch(gw_req *r)
     }
     if (is(seg[1], "admin")) {
         r->route = GW_R_ADMIN;
-        gw_admin(r, seg + 2, n - 2);
+        if (n > 2 && is(seg[2], "communities"))
+            gw_admin_communities(r, seg + 2, n - 2);
+        else
+            gw_admin(r, seg + 2, n - 2);
+        return;
+    }
+    if (n == 4 && is(seg[1], "communities") && is(seg[3], "join")) {
+        r->route = GW_R_COMMUNITY_JOIN;
+        if (!is(r->method, "POST"))
+            method_not_allowed(r, "POST");
+        else
+            gw_community_join(r, seg[2]);
+        return;
+    }
+    if (is(seg[1], "tournaments")) {
+        gw_tournament(r, seg + 2, n - 2);
         return;
     }
     if (n == 6 && is(seg[1], "battlepasses") && is(seg[3], "users") &&
@@ -217,9 +240,13 @@ static enum MHD_Result respond(gw_req *r)
     }
     if (r->retry_after[0])
         MHD_add_response_header(resp, "Retry-After", r->retry_after);
+    if (r->location[0])
+        MHD_add_response_header(resp, "Location", r->location);
     gw_cors_headers(r, resp);
     if (status == 405)
-        MHD_add_response_header(resp, "Allow", r->route == GW_R_EVENTS ? "POST" : "GET");
+        MHD_add_response_header(resp, "Allow",
+                                r->route == GW_R_EVENTS || r->route == GW_R_COMMUNITY_JOIN ? "POST"
+                                                                                           : "GET");
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     r->status = status;

@@ -32,6 +32,10 @@ enum {
     GW_R_BP_COMMAND,
     GW_R_CAMPAIGNS,
     GW_R_ADMIN,
+    GW_R_COMMUNITY_JOIN,
+    GW_R_REFERRAL,
+    GW_R_TOURNAMENT,
+    GW_R_TOURNAMENT_USER,
     GW_NROUTES
 };
 #define GW_NBUCKETS 14     /* latency histogram: 0.25 ms .. 2 s, then +Inf */
@@ -111,6 +115,7 @@ typedef struct gw_req {
     bm_buf out;
     char etag[48];
     char retry_after[16];
+    char location[2048]; /* a redirect's target (gw_community.c) */
     const char *content_type;
 } gw_req;
 
@@ -158,6 +163,17 @@ void gw_events_post(gw_req *r);
 void gw_bp_command(gw_req *r, const char *campaign, const char *user, const char *what);
 
 /* --- queries (gw_query.c) -------------------------------------------------------------- */
+/* Who reads the query API: a game (API key), a studio (studio_owner ID token) or a player
+ * (player ID token, gw_player.c). */
+typedef struct gw_reader {
+    char game_uuid[40];
+    char studio[40];
+    int player; /* a player token (gw_player.c): its own user data of its game only */
+    char user[257];
+    char game[260];
+} gw_reader;
+/* 0, or -1 with the 401/403/503 answer set. */
+int gw_reader_auth(gw_req *r, gw_reader *rd);
 /* Routes GET /v1/... (not admin) by path segments. */
 void gw_query(gw_req *r, char **seg, int nseg);
 
@@ -187,6 +203,18 @@ int gw_player_resolve(gw_req *r, const bm_jwt_claims *cl, gw_principal *p);
 /* 1 with 403 set when the request carries a valid player ID token (a route players may not
  * use); 0 otherwise, nothing set. */
 int gw_player_refused(gw_req *r);
+
+/* --- communities (gw_community.c) ------------------------------------------------------ */
+/* POST /v1/communities/{slug}/join */
+void gw_community_join(gw_req *r, const char *slug);
+/* GET /c/{slug}: the referral link */
+void gw_referral(gw_req *r, const char *slug);
+/* /v1/admin/communities/...: seg[0] is "communities" */
+void gw_admin_communities(gw_req *r, char **seg, int nseg);
+
+/* --- tournaments (gw_tournament.c) ----------------------------------------------------- */
+/* GET /v1/tournaments/{id} and /v1/tournaments/{id}/users/{userId}: seg after "tournaments" */
+void gw_tournament(gw_req *r, char **seg, int nseg);
 
 /* --- metrics and health (gw_metrics.c) ------------------------------------------------ */
 void gw_metrics_record(bm_gateway *g, int route, int status, int64_t us);

@@ -18,16 +18,9 @@
 #define RANK_ORDER "current_value DESC, reached_at ASC, user_id ASC"
 #define COLS "user_id, current_value"
 
-/* Who is asking: a game (API key) or a studio (ID token). */
-typedef struct reader {
-    char game_uuid[40];
-    char studio[40];
-    int player; /* a player token (gw_player.c): its own user data of its game only */
-    char user[257];
-    char game[260];
-} reader;
+typedef gw_reader reader;
 
-static int reader_auth(gw_req *r, reader *rd)
+int gw_reader_auth(gw_req *r, gw_reader *rd)
 {
     memset(rd, 0, sizeof *rd);
     const char *auth = gw_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -518,7 +511,7 @@ void gw_query(gw_req *r, char **seg, int nseg)
         return;
     }
     reader rd;
-    if (reader_auth(r, &rd) != 0)
+    if (gw_reader_auth(r, &rd) != 0)
         return;
     /* A player reads the routes of one {userId}, its own, and of its own game. */
     const char *user = route == GW_R_BOARD || route == GW_R_CAMPAIGNS ? NULL : seg[3];

@@ -52,4 +52,12 @@ json_t *bm_pv_quest(const bm_pv_campaign *cc, const char *user, const bm_pv_prog
 json_t *bm_pv_battlepass(const bm_pv_campaign *cc, const char *user, const bm_pv_progress *p,
                          int64_t now_ms);
 
+/* A tournament view as of now_ms: {id, name, status (scheduled, running, ended, paid,
+ * cancelled), startMs, endMs, graceSeconds, seated, refused, maxParticipants?, totalMinor,
+ * decimals, standings:[{position, rank, userId, score, prize, community?}] (the module's own
+ * ranking, so what finalisation pays), results:[{position, rank, userId, score, prize}] (stored
+ * once finalised)}. New reference, or NULL with err. */
+json_t *bm_pv_tournament(PGconn *c, const bm_pv_campaign *cc, int64_t now_ms, char *err,
+                         size_t errlen);
+
 #endif

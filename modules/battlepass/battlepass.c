@@ -326,6 +326,18 @@ static int on_xp(const bp_instance *bi, const bp_cfg *cfg, bm_batch *b, const bm
     if (!bm_modcfg_member_any(api, b, cfg->communities, user))
         return BM_SKIP;
     int64_t t = api->event_time_ms(ev);
+    if (!bm_modcfg_member_any(api, b, cfg->entry_communities, user)) {
+        /* The pass is for a community's members: the player is told why nothing counted. */
+        char key[512], when[40];
+        snprintf(key, sizeof key, "%s:%s:refused", cfg->id, user);
+        format_time(t, when, sizeof when);
+        emit_json(bi, b, TOPIC_PROGRESS, key,
+                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "xp_refused", "campaignId",
+                            cfg->id, "userId", user, "reason", "not_a_member", "timestamp", when),
+                  BM_EMIT_COALESCE);
+        api->metric_add(bi->host, "battlepass_xp_refused_not_member", 1);
+        return BM_SKIP;
+    }
     bm_state *st = api->state_get(b, cfg->id, user);
     if (!st)
         return BM_RETRY;
@@ -464,7 +476,9 @@ static int on_claim(const bp_instance *bi, const bp_cfg *cfg, bm_batch *b, const
     const bp_tier *bt = &cfg->tiers[tier - 1];
     const char *reward = premium ? bt->premium_reward : bt->free_reward;
     const char *reason = NULL;
-    if ((premium || cfg->entry_purchase) && !d.purchased)
+    if (!bm_modcfg_member_any(api, b, cfg->entry_communities, user))
+        reason = "not_a_member";
+    else if ((premium || cfg->entry_purchase) && !d.purchased)
         reason = "not_purchased";
     else if (tier > bp_cfg_tier_for(cfg, st->value))
         reason = "tier_not_reached";

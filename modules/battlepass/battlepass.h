@@ -46,6 +46,8 @@ typedef struct bp_cfg {
     int has_level;
     double required_level;
     char **communities; /* gating.communities (any of), NULL-terminated; NULL = none */
+    /* entryRequirement type community: members of any of these earn XP and claim; NULL = none */
+    char **entry_communities;
 } bp_cfg;
 
 /*

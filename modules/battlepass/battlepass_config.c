@@ -109,9 +109,23 @@ static int parse_entry(json_t *root, bp_cfg *cfg, char *err, size_t errlen)
         cfg->entry_purchase = 1;
         return 0;
     }
-    if (strcmp(ts, "community") == 0)
-        return bm_modcfg_fail(err, errlen, "entryRequirement.type",
-                              "community gating is not available yet");
+    if (strcmp(ts, "community") == 0) {
+        /* Members of any of config.communities earn XP and claim; others are refused. */
+        static const char *const ckeys[] = {"communities", NULL};
+        json_t *c = json_object_get(e, "config");
+        if (!json_is_object(c))
+            return bm_modcfg_fail(err, errlen, "entryRequirement.config",
+                                  "must be an object with communities");
+        if (bm_modcfg_check_keys(c, "entryRequirement.config", ckeys, err, errlen) ||
+            bm_modcfg_communities(json_object_get(c, "communities"),
+                                  "entryRequirement.config.communities", &cfg->entry_communities,
+                                  err, errlen))
+            return -1;
+        if (!cfg->entry_communities)
+            return bm_modcfg_fail(err, errlen, "entryRequirement.config.communities",
+                                  "must name at least one community");
+        return 0;
+    }
     if (strcmp(ts, "nft") == 0)
         return bm_modcfg_fail(err, errlen, "entryRequirement.type",
                               "nft ownership checks are not available yet");
@@ -217,6 +231,7 @@ void bp_cfg_free(const bm_host_api *api, bp_cfg *cfg)
     }
     free(cfg->sources);
     bm_modcfg_strv_free(cfg->communities);
+    bm_modcfg_strv_free(cfg->entry_communities);
     for (int t = 0; cfg->tiers && t < cfg->ntiers; t++) {
         free(cfg->tiers[t].free_reward);
         free(cfg->tiers[t].premium_reward);

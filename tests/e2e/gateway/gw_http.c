@@ -143,6 +143,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
     header_value(line, n, "ETag", r->etag, sizeof r->etag);
     header_value(line, n, "Retry-After", r->retry_after, sizeof r->retry_after);
     header_value(line, n, "Content-Type", r->content_type, sizeof r->content_type);
+    header_value(line, n, "Location", r->location, sizeof r->location);
     return n;
 }
 

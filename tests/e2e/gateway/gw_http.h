@@ -37,6 +37,7 @@ typedef struct gw_resp {
     char etag[64];
     char retry_after[16];
     char content_type[96];
+    char location[1024];
 } gw_resp;
 
 /* method, path (with query), extra headers (NULL-terminated, may be NULL), body (may be NULL). */

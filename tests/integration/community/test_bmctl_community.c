@@ -211,6 +211,17 @@ static void test_moderation(void **unused)
     json_decref(o);
     assert_int_equal(run_bmctl("community list", out, sizeof out, err, sizeof err), 0);
     assert_non_null(strstr(out, "iron-guild"));
+    /* A community admin account, named twice: one row; an unknown community is refused. */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(
+            run_bmctl("community admin iron-guild uid-mod", out, sizeof out, err, sizeof err), 0);
+    assert_int_equal(q("SELECT count(*) FROM community_admins a JOIN communities c ON c.id = "
+                       "a.community_id WHERE c.referral_slug = 'iron-guild' AND a.firebase_uid = "
+                       "'uid-mod'"),
+                     1);
+    assert_int_equal(run_bmctl("community admin nowhere uid-mod", out, sizeof out, err, sizeof err),
+                     1);
+    assert_non_null(strstr(err, "no such community"));
 }
 
 int main(void)
