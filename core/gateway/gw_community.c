@@ -98,11 +98,31 @@ static int joiner(gw_req *r, json_t *b, char *user, size_t ulen, char *studio, s
                  p.role);
         return -1;
     }
-    if (body_user && !is(body_user, p.sub)) {
-        gw_error(r, 403, "forbidden", "a player joins as itself only (token subject %s)", p.sub);
+    /* gw_jwt_auth resolved the player's user id and game (gw_player.c). */
+    if (body_user && !is(body_user, p.user)) {
+        gw_error(r, 403, "forbidden", "a player joins as itself only (user %s)", p.user);
         return -1;
     }
-    snprintf(user, ulen, "%s", p.sub);
+    snprintf(user, ulen, "%s", p.user);
+    /* Its game's studio scopes the slug, as a game key's does. */
+    PGconn *c = gw_pool_get(&r->g->pool, 2000);
+    if (!c) {
+        gw_error(r, 503, "unavailable", "database unavailable, retry later");
+        return -1;
+    }
+    const char *par[1] = {p.game_uuid};
+    PGresult *res =
+        PQexecParams(c, "SELECT COALESCE(studio_id::text, '') FROM games WHERE id = $1::uuid", 1,
+                     NULL, par, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    if (ok)
+        snprintf(studio, slen, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    gw_pool_put(&r->g->pool, c);
+    if (!ok) {
+        gw_error(r, 503, "unavailable", "database query failed, retry later");
+        return -1;
+    }
     return 0;
 }
 

@@ -36,7 +36,15 @@ static char *token(cw *a, const char *sub, const char *role)
 {
     char c[1024];
     gw_claims(c, sizeof c, PROJECT, PROJECT, sub, role, -5, 3600);
-    return gw_jwt_rs256(a->k, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", c);
+    /* A player token names its game (gw_player.c). */
+    json_t *j = json_loads(c, 0, NULL);
+    if (strcmp(role, "player") == 0)
+        json_object_set_new(j, "gameId", json_string("gw-game"));
+    char *payload = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    char *t = gw_jwt_rs256(a->k, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", payload);
+    free(payload);
+    return t;
 }
 
 static long call(cw *a, gw_resp *r, const char *method, const char *path, const char *bearer,
