@@ -25,6 +25,7 @@
 
 bm_wd_call bm_wd_cur;
 _Thread_local int bm_wd_watched;
+_Thread_local const bm_wd_site *bm_wd_thread_site;
 
 static char g_path[1024];
 static char g_tmp[1100];
@@ -36,7 +37,7 @@ static void *g_altstack;
 
 static const char *const g_kind_names[BM_WD_NKINDS] = {
     "init",    "campaign_add", "campaign_update", "campaign_remove", "on_event",
-    "on_tick", "drain",        "destroy",         "query",
+    "on_tick", "drain",        "destroy",         "query",           "on_reward",
 };
 
 const char *bm_watchdog_kind_name(int kind)
@@ -78,58 +79,80 @@ static void s_raw(sbuf *s, const char *t)
         s->b[s->n++] = *t;
 }
 
-/* Writes the crash record of the current call with `reason`; safe in a signal handler. */
-static void write_record(const char *reason)
+/* The call a record names: the watched thread's, or another thread's site. */
+typedef struct who {
+    int kind, generation;
+    const char *module, *file, *campaign;
+} who;
+
+static who who_cur(void)
+{
+    who w = {bm_wd_cur.kind, bm_wd_cur.generation, bm_wd_cur.module, bm_wd_cur.file,
+             bm_wd_cur.campaign};
+    return w;
+}
+
+static who who_site(const bm_wd_site *s)
+{
+    who w = {s->kind, s->generation, s->module, s->file, s->campaign};
+    return w;
+}
+
+/* Writes the crash record of call `w` with `reason`; safe in a signal handler. */
+static void write_record(who w, const char *reason)
 {
     sbuf s = {.n = 0};
     s_raw(&s, "module=");
-    s_put(&s, bm_wd_cur.module);
+    s_put(&s, w.module);
     s_raw(&s, "\nfile=");
-    s_put(&s, bm_wd_cur.file);
+    s_put(&s, w.file);
     s_raw(&s, "\ngeneration=");
-    s_int(&s, bm_wd_cur.generation);
+    s_int(&s, w.generation);
     s_raw(&s, "\ncallback=");
-    s_put(&s, bm_watchdog_kind_name(bm_wd_cur.kind));
+    s_put(&s, bm_watchdog_kind_name(w.kind));
     s_raw(&s, "\ncampaign=");
-    s_put(&s, bm_wd_cur.campaign);
+    s_put(&s, w.campaign);
     s_raw(&s, "\nreason=");
     s_put(&s, reason);
     s_raw(&s, "\n");
     int fd = open(g_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return;
-    ssize_t w = write(fd, s.b, s.n);
-    (void)w;
+    ssize_t wr = write(fd, s.b, s.n);
+    (void)wr;
     fsync(fd);
     close(fd);
     rename(g_tmp, g_path);
 }
 
 /* One logfmt line on stderr, without stdio (signal context). */
-static void log_raw(const char *what)
+static void log_raw(who w, const char *what)
 {
     sbuf s = {.n = 0};
     s_raw(&s, "level=error module=watchdog msg=\"");
     s_put(&s, what);
     s_raw(&s, " module=");
-    s_put(&s, bm_wd_cur.module);
+    s_put(&s, w.module);
     s_raw(&s, " campaign=");
-    s_put(&s, bm_wd_cur.campaign[0] ? bm_wd_cur.campaign : "-");
+    s_put(&s, w.campaign && w.campaign[0] ? w.campaign : "-");
     s_raw(&s, " callback=");
-    s_put(&s, bm_watchdog_kind_name(bm_wd_cur.kind));
+    s_put(&s, bm_watchdog_kind_name(w.kind));
     s_raw(&s, " generation=");
-    s_int(&s, bm_wd_cur.generation);
+    s_int(&s, w.generation);
     s_raw(&s, " file=");
-    s_put(&s, bm_wd_cur.file);
+    s_put(&s, w.file);
     s_raw(&s, "; the worker restarts and quarantines this generation\"\n");
-    ssize_t w = write(2, s.b, s.n);
-    (void)w;
+    ssize_t wr = write(2, s.b, s.n);
+    (void)wr;
 }
 
 static void on_fatal(int sig)
 {
     int saved = errno;
-    if (atomic_load(&bm_wd_cur.active) && syscall(SYS_gettid) == g_tid && g_path[0]) {
+    int here = atomic_load(&bm_wd_cur.active) && syscall(SYS_gettid) == g_tid;
+    const bm_wd_site *site = bm_wd_thread_site;
+    if ((here || site) && g_path[0]) {
+        who w = here ? who_cur() : who_site(site);
         sbuf r = {.n = 0};
         s_raw(&r, "crashed with signal ");
         s_int(&r, sig);
@@ -139,8 +162,8 @@ static void on_fatal(int sig)
                   : sig == SIGFPE  ? " (SIGFPE)"
                                    : " (SIGILL)");
         r.b[r.n] = '\0';
-        write_record(r.b);
-        log_raw(r.b);
+        write_record(w, r.b);
+        log_raw(w, r.b);
     }
     errno = saved;
     /* SA_RESETHAND put the default action back: raising again ends the process with
@@ -197,7 +220,7 @@ static void *watch(void *arg)
         char why[160];
         snprintf(why, sizeof why, "watchdog: %s ran past its deadline of %d ms",
                  bm_watchdog_kind_name(kind), limit);
-        write_record(why);
+        write_record(who_cur(), why);
         bm_error("watchdog",
                  "module=%s campaign=%s callback=%s generation=%d file=%s ran past its "
                  "deadline of %d ms; the worker restarts and quarantines this generation",
@@ -229,6 +252,12 @@ int bm_watchdog_start(const char *record_path, const int deadlines_ms[BM_WD_NKIN
         return -1;
     }
     return 0;
+}
+
+void bm_watchdog_record_site(const bm_wd_site *site, const char *reason)
+{
+    if (g_path[0])
+        write_record(who_site(site), reason);
 }
 
 void bm_watchdog_stop(void)
