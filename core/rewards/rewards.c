@@ -237,6 +237,8 @@ static bm_rw_item *deliver(bm_rewards *r, bm_wd_caller *wc, const bm_module *m, 
     const bm_modinst *mi = bm_modref_inst(*ref);
     bm_wd_site site;
     bm_wd_site_set(&site, BM_WD_REWARD, m->name, mi->generation, mi->src_path, it->pub.campaign_id);
+    snprintf(site.subject, sizeof site.subject, "fulfillment=%lld",
+             (long long)it->pub.fulfillment_id);
     int rc =
         bm_wd_caller_run(wc, &site, r->cfg.wd_reward_ms, reward_call_run, reward_call_release, c);
     if (rc == 1) {
@@ -459,11 +461,44 @@ static void *recorder_main(void *arg)
     return NULL;
 }
 
+/*
+ * The last worker crashed inside on_reward (the crash handler wrote which
+ * reward): that reward goes back to pending at once, its error naming the
+ * module, instead of waiting out its lease. The crashed generation is
+ * quarantined by then, so the retry runs on the last good copy, or waits
+ * until a fixed module is installed.
+ */
+static void recover_crashed(PGconn *pg)
+{
+    bm_crash_subject cs;
+    long long id = 0;
+    if (bm_watchdog_take_subject(&cs) != 0 || sscanf(cs.subject, "fulfillment=%lld", &id) != 1)
+        return;
+    char ids[32], why[1500];
+    snprintf(ids, sizeof ids, "%lld", id);
+    snprintf(why, sizeof why,
+             "module %s (%s) crashed in on_reward: %s; the worker restarted and quarantined "
+             "that file",
+             cs.module, cs.file, cs.reason);
+    const char *p[2] = {ids, why};
+    PGresult *res = PQexecParams(pg,
+                                 "UPDATE reward_fulfillments SET status = 'pending', "
+                                 "next_attempt_at = now(), error_message = $2, updated_at = now() "
+                                 "WHERE id = $1 AND status = 'processing'",
+                                 2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        bm_error("rewards", "fulfillment=%s: cannot record the crash: %s", ids, PQerrorMessage(pg));
+    else
+        bm_error("rewards", "fulfillment=%s back to pending: %s", ids, why);
+    PQclear(res);
+}
+
 static void *dispatcher_main(void *arg)
 {
     bm_rewards *r = arg;
     PGconn *pg = NULL;
     int64_t last_count = 0, last_connect = 0, stop_at = 0, last_types = 0;
+    int crash_checked = 0;
     const int max_inflight = r->nworkers * 4;
     for (;;) {
         pthread_mutex_lock(&r->mu);
@@ -498,6 +533,10 @@ static void *dispatcher_main(void *arg)
         }
         if (!pg)
             pg = connect_retry(r, &last_connect);
+        if (pg && !crash_checked) {
+            recover_crashed(pg);
+            crash_checked = 1;
+        }
         int claimed = 0;
         if (pg && now_ms() - last_types >= 1000) {
             refresh_types(r, pg);

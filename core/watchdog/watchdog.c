@@ -29,6 +29,7 @@ _Thread_local const bm_wd_site *bm_wd_thread_site;
 
 static char g_path[1024];
 static char g_tmp[1100];
+static char g_subj[1100]; /* <record>.subject */
 static int g_deadline[BM_WD_NKINDS];
 static long g_tid; /* the thread whose calls are marked */
 static pthread_t g_thread;
@@ -125,6 +126,28 @@ static void write_record(who w, const char *reason)
     rename(g_tmp, g_path);
 }
 
+/* Writes the subject of a crashed call on another thread; safe in a signal handler. */
+static void write_subject(const bm_wd_site *site, const char *reason)
+{
+    sbuf s = {.n = 0};
+    s_raw(&s, "subject=");
+    s_put(&s, site->subject);
+    s_raw(&s, "\nmodule=");
+    s_put(&s, site->module);
+    s_raw(&s, "\nfile=");
+    s_put(&s, site->file);
+    s_raw(&s, "\nreason=");
+    s_put(&s, reason);
+    s_raw(&s, "\n");
+    int fd = open(g_subj, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    ssize_t wr = write(fd, s.b, s.n);
+    (void)wr;
+    fsync(fd);
+    close(fd);
+}
+
 /* One logfmt line on stderr, without stdio (signal context). */
 static void log_raw(who w, const char *what)
 {
@@ -163,6 +186,8 @@ static void on_fatal(int sig)
                                    : " (SIGILL)");
         r.b[r.n] = '\0';
         write_record(w, r.b);
+        if (!here && site->subject[0])
+            write_subject(site, r.b);
         log_raw(w, r.b);
     }
     errno = saved;
@@ -239,6 +264,7 @@ int bm_watchdog_start(const char *record_path, const int deadlines_ms[BM_WD_NKIN
         return -1;
     }
     snprintf(g_tmp, sizeof g_tmp, "%s.tmp", record_path);
+    snprintf(g_subj, sizeof g_subj, "%s.subject", record_path);
     memcpy(g_deadline, deadlines_ms, sizeof g_deadline);
     g_tid = syscall(SYS_gettid);
     bm_wd_watched = 1;
@@ -307,4 +333,26 @@ int bm_watchdog_take_record(const char *record_path, bm_crash_record *out)
     field(text, "generation", gen, sizeof gen);
     out->generation = atoi(gen);
     return out->module[0] ? 0 : -1;
+}
+
+int bm_watchdog_take_subject(bm_crash_subject *out)
+{
+    char text[2048];
+    memset(out, 0, sizeof *out);
+    if (!g_subj[0])
+        return -1;
+    int fd = open(g_subj, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    unlink(g_subj);
+    if (n <= 0)
+        return -1;
+    text[n] = '\0';
+    field(text, "subject", out->subject, sizeof out->subject);
+    field(text, "module", out->module, sizeof out->module);
+    field(text, "file", out->file, sizeof out->file);
+    field(text, "reason", out->reason, sizeof out->reason);
+    return out->subject[0] ? 0 : -1;
 }

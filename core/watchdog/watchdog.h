@@ -57,6 +57,7 @@ typedef struct bm_wd_site {
     char module[64];
     char file[1024];
     char campaign[128];
+    char subject[64]; /* what the call was about ("fulfillment=12"), "" when nothing */
 } bm_wd_site;
 extern _Thread_local const bm_wd_site *bm_wd_thread_site;
 
@@ -110,5 +111,17 @@ typedef struct bm_crash_record {
     int generation;
 } bm_crash_record;
 int bm_watchdog_take_record(const char *record_path, bm_crash_record *out);
+
+/* The subject of the call on another thread that crashed the last process
+ * (bm_wd_site.subject), with the crash's module, file and reason; written
+ * next to the crash record, read back (and removed) by whoever handles that
+ * subject (the rewards role). 0 when there was one, -1 when not. */
+typedef struct bm_crash_subject {
+    char subject[64];
+    char module[64];
+    char file[1024];
+    char reason[160];
+} bm_crash_subject;
+int bm_watchdog_take_subject(bm_crash_subject *out);
 
 #endif

@@ -59,6 +59,7 @@ void bm_wd_site_set(bm_wd_site *s, int kind, const char *module, int generation,
     snprintf(s->module, sizeof s->module, "%s", module ? module : "");
     snprintf(s->file, sizeof s->file, "%s", file ? file : "");
     snprintf(s->campaign, sizeof s->campaign, "%s", campaign ? campaign : "");
+    s->subject[0] = '\0';
 }
 
 static void helper_free(helper *h)

@@ -1,10 +1,12 @@
 /*
  * Test hook: the reward template (sdk/reward-template/reward.c, its entry
  * compiled as reward_real_entry) whose on_reward never returns for a reward
- * whose config mentions "hang"; every other reward goes to the real ledger.
+ * whose config mentions "hang", and crashes (SIGSEGV) on one that mentions
+ * "crash"; every other reward goes to the real ledger.
  */
 #include <brightmatter/module.h>
 
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -13,8 +15,13 @@ const bm_module *reward_real_entry(void);
 static bm_module g_mod;
 static int (*g_real)(void *instance, const bm_reward *r, char *result, size_t resultlen);
 
+/* 0; 16 bytes past it is an unmapped address: a real SIGSEGV (see fault_hook.c). */
+static volatile uintptr_t g_nowhere;
+
 static int fault_on_reward(void *instance, const bm_reward *r, char *result, size_t resultlen)
 {
+    if (r->config_json && strstr(r->config_json, "crash"))
+        *(volatile int *)(g_nowhere + 16) = 1;
     if (r->config_json && strstr(r->config_json, "hang"))
         for (;;) /* never returns: the author blocked the reward worker */
             sleep(1);

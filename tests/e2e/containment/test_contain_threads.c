@@ -111,13 +111,14 @@ static void wait_served(bm_e2e *e, const char *id)
     bm_e2e_fail("campaign %s never served", id);
 }
 
-/* --- a hanging on_reward ----------------------------------------------------------- */
+/* --- a hanging or crashing on_reward ----------------------------------------------- */
 
-static void test_reward_hang_is_retried(void **state)
+/* The reward world with the faulty ledger module as reward_ledger.so; its ledger
+ * file's path into ledger. */
+static void reward_world(bm_e2e *e, const char *name, char *ledger, size_t cap)
 {
-    bm_e2e *e = *state;
-    char secret[128], src[600], dst[600], ledger[600];
-    rw_setup(e, "ct_rwhang", "ct-rw-game", secret, sizeof secret);
+    char secret[128], src[600], dst[600];
+    rw_setup(e, name, "ct-rw-game", secret, sizeof secret);
     snprintf(src, sizeof src, "%s/reward_hang.so", BM_CONTAINMENT_MODS);
     snprintf(dst, sizeof dst, "%s/reward_ledger.so", e->mods_dir);
     size_t len = 0;
@@ -126,10 +127,28 @@ static void test_reward_hang_is_retried(void **state)
         bm_e2e_fail("cannot read %s", src);
     bm_e2e_write_file(dst, data, len);
     free(data);
-    snprintf(ledger, sizeof ledger, "%s/ledger.tsv", e->dir);
+    snprintf(ledger, cap, "%s/ledger.tsv", e->dir);
     bm_e2e_setenv(e, "BM_LEDGER_FILE", ledger);
     bm_e2e_setenv(e, "BM_ENGINE_ROLES", "relay,rewards,gateway");
     bm_e2e_setenv(e, "BM_ENGINE_SUPERVISE", "1");
+}
+
+/* Lines in the ledger file: rewards the module delivered. */
+static int ledger_lines(const char *ledger)
+{
+    char *lines = bm_e2e_slurp(ledger, NULL);
+    int n = 0;
+    for (const char *p = lines; p && (p = strchr(p, '\n')) != NULL; p++)
+        n++;
+    free(lines);
+    return n;
+}
+
+static void test_reward_hang_is_retried(void **state)
+{
+    bm_e2e *e = *state;
+    char ledger[600];
+    reward_world(e, "ct_rwhang", ledger, sizeof ledger);
     bm_e2e_setenv(e, "BM_WATCHDOG_REWARD_MS", "1000");
     /* A retry after 100 ms, then the schedule is past give_up_after: failed. */
     bm_e2e_setenv(e, "BM_REWARDS_GIVE_UP_AFTER", "250ms");
@@ -153,12 +172,7 @@ static void test_reward_hang_is_retried(void **state)
     assert_int_equal(bm_e2e_ll(e, "SELECT count(*) FROM reward_fulfillments WHERE "
                                   "idempotency_key LIKE 'ok-%%' AND status = 'completed'"),
                      20);
-    char *lines = bm_e2e_slurp(ledger, NULL);
-    int n = 0;
-    for (const char *p = lines; p && (p = strchr(p, '\n')) != NULL; p++)
-        n++;
-    free(lines);
-    assert_int_equal(n, 20); /* every other reward delivered, once */
+    assert_int_equal(ledger_lines(ledger), 20); /* every other reward delivered, once */
 
     assert_true(bm_e2e_log_contains(&g, "module=reward_ledger campaign=" RW_CAMPAIGN
                                         " callback=on_reward generation=1 file="));
@@ -173,6 +187,55 @@ static void test_reward_hang_is_retried(void **state)
         json_integer_value(json_object_get(json_object_get(ct, "callTimeouts"), "on_reward")), 2);
     json_decref(m);
     assert_int_equal(bm_e2e_log_count(&g, "died:"), 0);
+    bm_e2e_engine_stop(&g, 20000);
+}
+
+/* A crash in on_reward: one restart; that reward is pending again at once with the
+ * reason, the module's file is quarantined (no crash loop), the others were delivered. */
+static void test_reward_crash_is_retried(void **state)
+{
+    bm_e2e *e = *state;
+    char ledger[600];
+    reward_world(e, "ct_rwcrash", ledger, sizeof ledger);
+    bm_e2e_setenv(e, "BM_ENGINE_PROBATION_S", "1");
+    rw_grant(e, "ok-", 20, "ledger", "{\"gold\": 5}");
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+    bm_e2e_wait_log(&g, "started roles=", 30000);
+    rw_wait_status(e, &g, "completed", 20, 60000);
+    /* Every module proven (idle ones after ten times probation_s), so the crash
+     * quarantines the one file it happened in and nothing else. */
+    for (int i = 0; i < 600 && bm_e2e_log_count(&g, " proven; kept as the last good") < 4; i++)
+        bm_e2e_sleep_ms(100);
+    assert_int_equal(bm_e2e_log_count(&g, " proven; kept as the last good"), 4);
+
+    rw_grant(e, "crash-", 1, "ledger", "{\"crash\": true}");
+    bm_e2e_wait_log(&g, "died: signal 11", 60000);
+    for (int i = 0; i < 600 && bm_e2e_log_count(&g, "started roles=") < 2; i++)
+        bm_e2e_sleep_ms(100);
+    assert_int_equal(bm_e2e_log_count(&g, "started roles="), 2);
+    char *st = NULL;
+    for (int i = 0; i < 600; i++) {
+        free(st);
+        st = rw_text(e, "SELECT status || ' ' || COALESCE(error_message, '') FROM "
+                        "reward_fulfillments WHERE idempotency_key = 'crash-1'");
+        if (strstr(st, "crashed in on_reward"))
+            break;
+        bm_e2e_sleep_ms(100);
+    }
+    fprintf(stderr, "containment: crashing reward: %s\n", st);
+    assert_non_null(strstr(st, "pending module reward_ledger ("));
+    assert_non_null(strstr(st, "crashed in on_reward: crashed with signal 11 (SIGSEGV)"));
+    free(st);
+    assert_true(bm_e2e_log_contains(&g, "crashed with signal 11 (SIGSEGV) module=reward_ledger "
+                                        "campaign=" RW_CAMPAIGN " callback=on_reward"));
+    assert_true(bm_e2e_log_contains(&g, "level=error module=loader msg=\"quarantined file="));
+    assert_int_equal(ledger_lines(ledger), 20);
+    bm_e2e_sleep_ms(2000); /* no crash loop: the quarantined file is not called again */
+    assert_int_equal(bm_e2e_log_count(&g, "died:"), 1);
+    assert_int_equal(metric(e, "brightmatter_worker_restarts_total"), 1);
+    assert_int_equal(metric(e, "brightmatter_quarantined_generations"), 1);
+    assert_int_equal(metric(e, "brightmatter_watchdog_aborts_total"), 0);
     bm_e2e_engine_stop(&g, 20000);
 }
 
@@ -299,9 +362,9 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest all[] = {
         cmocka_unit_test_setup_teardown(test_reward_hang_is_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reward_crash_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_hang_answers_504, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_embedded_broker_survives_worker_kill, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_embedded_broker_survives_worker_kill, setup, teardown),
     };
     struct CMUnitTest tests[sizeof all / sizeof all[0]];
     size_t n = 0;
