@@ -285,6 +285,11 @@ static void test_query_hang_answers_504(void **state)
     assert_true(bm_e2e_log_contains(&g, "ran past its deadline of 1000 ms"));
     assert_int_equal(metric(e, "brightmatter_watchdog_call_timeouts_total{callback=\"query\"}"), 1);
     assert_int_equal(metric(e, "brightmatter_watchdog_calls_stuck"), 1);
+    char *status = NULL;
+    const char *sargs[] = {"status", NULL};
+    bm_e2e_bmctl(e, &status, sargs);
+    assert_non_null(strstr(status, "CALL TIMEOUTS query 1, on_reward 0 since start; 1 calls"));
+    free(status);
 
     /* Events still flow, the admin socket still answers. */
     long long total = ct_produce(e, 100, 3);
