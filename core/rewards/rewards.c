@@ -477,8 +477,8 @@ static void recover_crashed(PGconn *pg)
     char ids[32], why[1500];
     snprintf(ids, sizeof ids, "%lld", id);
     snprintf(why, sizeof why,
-             "module %s (%s) crashed in on_reward: %s; the worker restarted and quarantined "
-             "that file",
+             "module %s (%s) took the worker down in on_reward: %s; the worker restarted and "
+             "quarantined that file",
              cs.module, cs.file, cs.reason);
     const char *p[2] = {ids, why};
     PGresult *res = PQexecParams(pg,

@@ -282,8 +282,11 @@ int bm_watchdog_start(const char *record_path, const int deadlines_ms[BM_WD_NKIN
 
 void bm_watchdog_record_site(const bm_wd_site *site, const char *reason)
 {
-    if (g_path[0])
-        write_record(who_site(site), reason);
+    if (!g_path[0])
+        return;
+    write_record(who_site(site), reason);
+    if (site->subject[0])
+        write_subject(site, reason);
 }
 
 void bm_watchdog_stop(void)

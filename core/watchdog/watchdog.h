@@ -61,7 +61,8 @@ typedef struct bm_wd_site {
 } bm_wd_site;
 extern _Thread_local const bm_wd_site *bm_wd_thread_site;
 
-/* Writes the crash record of `site` with `reason` (wd_call.h: too many calls stuck). */
+/* Writes the crash record of `site` with `reason`, and its subject if it has one
+ * (wd_call.h: too many calls stuck). */
 void bm_watchdog_record_site(const bm_wd_site *site, const char *reason);
 
 /* Name of a callback kind ("on_event"). */

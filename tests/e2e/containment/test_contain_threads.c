@@ -219,13 +219,13 @@ static void test_reward_crash_is_retried(void **state)
         free(st);
         st = rw_text(e, "SELECT status || ' ' || COALESCE(error_message, '') FROM "
                         "reward_fulfillments WHERE idempotency_key = 'crash-1'");
-        if (strstr(st, "crashed in on_reward"))
+        if (strstr(st, "took the worker down in on_reward"))
             break;
         bm_e2e_sleep_ms(100);
     }
     fprintf(stderr, "containment: crashing reward: %s\n", st);
     assert_non_null(strstr(st, "pending module reward_ledger ("));
-    assert_non_null(strstr(st, "crashed in on_reward: crashed with signal 11 (SIGSEGV)"));
+    assert_non_null(strstr(st, "in on_reward: crashed with signal 11 (SIGSEGV)"));
     free(st);
     assert_true(bm_e2e_log_contains(&g, "crashed with signal 11 (SIGSEGV) module=reward_ledger "
                                         "campaign=" RW_CAMPAIGN " callback=on_reward"));
@@ -236,6 +236,55 @@ static void test_reward_crash_is_retried(void **state)
     assert_int_equal(metric(e, "brightmatter_worker_restarts_total"), 1);
     assert_int_equal(metric(e, "brightmatter_quarantined_generations"), 1);
     assert_int_equal(metric(e, "brightmatter_watchdog_aborts_total"), 0);
+    bm_e2e_engine_stop(&g, 20000);
+}
+
+/* More abandoned calls still running than watchdog.max_stuck: the worker restarts
+ * (a watchdog abort), the module's file is quarantined, and the reward it was on
+ * is pending again with the reason. */
+static void test_reward_hangs_past_max_stuck(void **state)
+{
+    bm_e2e *e = *state;
+    char ledger[600];
+    reward_world(e, "ct_rwstuck", ledger, sizeof ledger);
+    bm_e2e_setenv(e, "BM_ENGINE_PROBATION_S", "1");
+    bm_e2e_setenv(e, "BM_WATCHDOG_REWARD_MS", "500");
+    bm_e2e_setenv(e, "BM_WATCHDOG_MAX_STUCK", "1");
+    rw_grant(e, "ok-", 5, "ledger", "{\"gold\": 5}");
+    bm_e2e_engine g;
+    bm_e2e_engine_start(e, &g);
+    bm_e2e_wait_log(&g, "started roles=", 30000);
+    rw_wait_status(e, &g, "completed", 5, 60000);
+    for (int i = 0; i < 600 && bm_e2e_log_count(&g, " proven; kept as the last good") < 4; i++)
+        bm_e2e_sleep_ms(100);
+    assert_int_equal(bm_e2e_log_count(&g, " proven; kept as the last good"), 4);
+    assert_int_equal(metric(e, "brightmatter_watchdog_aborts_total"), 0);
+
+    /* First try: abandoned (1 stuck); the retry makes 2, past the cap. */
+    rw_grant(e, "hang-", 1, "ledger", "{\"hang\": true}");
+    bm_e2e_wait_log(&g, "died: exit 70", 60000);
+    for (int i = 0; i < 600 && bm_e2e_log_count(&g, "started roles=") < 2; i++)
+        bm_e2e_sleep_ms(100);
+    assert_int_equal(bm_e2e_log_count(&g, "started roles="), 2);
+    assert_true(bm_e2e_log_contains(&g, "calls stuck past their deadline (max_stuck=1); the "
+                                        "worker restarts and quarantines module=reward_ledger"));
+    char *st = NULL;
+    for (int i = 0; i < 600; i++) {
+        free(st);
+        st = rw_text(e, "SELECT status || ' ' || COALESCE(error_message, '') FROM "
+                        "reward_fulfillments WHERE idempotency_key = 'hang-1'");
+        if (strstr(st, "took the worker down"))
+            break;
+        bm_e2e_sleep_ms(100);
+    }
+    fprintf(stderr, "containment: reward past max_stuck: %s\n", st);
+    assert_non_null(strstr(st, "pending module reward_ledger ("));
+    assert_non_null(strstr(st, "2 calls stuck past their deadline (max_stuck=1)"));
+    free(st);
+    assert_int_equal(metric(e, "brightmatter_watchdog_aborts_total"), 1);
+    assert_int_equal(metric(e, "brightmatter_worker_restarts_total"), 1);
+    assert_int_equal(metric(e, "brightmatter_quarantined_generations"), 1);
+    assert_int_equal(bm_e2e_log_count(&g, "died:"), 1);
     bm_e2e_engine_stop(&g, 20000);
 }
 
@@ -368,6 +417,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest all[] = {
         cmocka_unit_test_setup_teardown(test_reward_hang_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reward_crash_is_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reward_hangs_past_max_stuck, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_hang_answers_504, setup, teardown),
         cmocka_unit_test_setup_teardown(test_embedded_broker_survives_worker_kill, setup, teardown),
     };
