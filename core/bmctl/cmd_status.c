@@ -53,6 +53,13 @@ void bm_ctl_print_containment(void *rootp)
                json_string_value(json_object_get(q, "campaign")), st, by, bud,
                (long long)json_integer_value(json_object_get(q, "breakerTrips")));
     }
+    json_t *to = json_object_get(ct, "callTimeouts");
+    long long tq = json_integer_value(json_object_get(to, "query"));
+    long long tr = json_integer_value(json_object_get(to, "on_reward"));
+    if (tq > 0 || tr > 0)
+        printf("CALL TIMEOUTS query %lld, on_reward %lld since start; %lld calls still stuck "
+               "(watchdog abandoned them)\n",
+               tq, tr, (long long)json_integer_value(json_object_get(to, "stuck")));
     json_t *g = json_object_get(ct, "gaps");
     if (g && json_integer_value(json_object_get(g, "gaps")) > 0)
         printf("GAPS %lld since start, %lld events lost (bmctl gap list)\n",

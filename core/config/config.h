@@ -104,6 +104,7 @@ typedef struct bm_config {
     int restart_backoff_max_ms; /* engine.restart_backoff_max_ms */
     int probation_s;            /* engine.probation_s: a new generation is proven after this */
     int wd_init_ms, wd_campaign_ms, wd_event_ms, wd_tick_ms, wd_other_ms; /* [watchdog] */
+    int wd_query_ms, wd_reward_ms, wd_max_stuck; /* [watchdog], calls on other threads */
     int lua_breaker_failures;    /* lua.breaker_failures in a row suspend a formula */
     int lua_breaker_cooldown_ms; /* lua.breaker_cooldown_ms, doubled on each repeat */
     int lua_batch_budget_ms;     /* lua.batch_budget_ms per formula per batch */

@@ -25,6 +25,7 @@
 #include "util/clock.h"
 #include "util/fs.h"
 #include "watchdog/watchdog.h"
+#include "watchdog/wd_call.h"
 
 /* --- loader hooks ------------------------------------------------------------- */
 
@@ -227,47 +228,6 @@ static char *admin_handle(void *ud, const char *req)
     return out;
 }
 
-/* "query <campaign id> <json>": the campaign module's query(), on the admin
- * socket's thread, with the generation and the campaign context pinned for
- * the call (a reload or an update meanwhile never cuts it off). */
-static char *admin_query(void *ud, const char *req)
-{
-    bm_engine *e = ud;
-    char id[64] = "";
-    const char *p = req + strlen("query ");
-    size_t n = strcspn(p, " ");
-    json_t *out = NULL;
-    if (n == 0 || n >= sizeof id) {
-        out = json_pack("{s:s}", "error", "usage: query CAMPAIGN JSON");
-    } else {
-        memcpy(id, p, n);
-        const char *request = p[n] ? p + n + 1 : "{}";
-        void *cctx = NULL;
-        bm_modref *r = bm_loader_acquire_campaign(e->loader, id, &cctx);
-        const bm_module *m = r ? bm_modref_module(r) : NULL;
-        char *resp = NULL;
-        if (!r) {
-            out = json_pack("{s:s}", "error", "no module serves this campaign");
-        } else if (!m->query) {
-            out = json_pack("{s:s}", "error", "the campaign's module answers no queries");
-        } else {
-            int rc = m->query(bm_modref_instance(r), cctx, request, &resp);
-            json_t *answer = resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : NULL;
-            out = json_pack("{s:s, s:s, s:i, s:i}", "campaignId", id, "module", m->name,
-                            "generation", bm_modref_inst(r)->generation, "rc", rc);
-            if (answer)
-                json_object_set_new(out, "response", answer);
-            else if (resp)
-                json_object_set_new(out, "responseText", json_string(resp));
-        }
-        free(resp);
-        bm_loader_release(r);
-    }
-    char *s = out ? json_dumps(out, JSON_COMPACT) : NULL;
-    json_decref(out);
-    return s;
-}
-
 /* --- lifecycle ------------------------------------------------------------------ */
 
 static int start_roles(bm_engine *e, char *err, size_t errlen)
@@ -345,6 +305,7 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
                           cfg->probation_s, err, errlen) != 0 ||
         bm_watchdog_start(bm_probation_crash_path(), deadlines, err, errlen) != 0)
         goto fail;
+    bm_wd_set_max_stuck(cfg->wd_max_stuck);
     e->loader =
         bm_loader_new(cfg->modules_dir, copy_dir, &e->lh, cfg->drain_deadline_ms, err, errlen);
     if (!e->loader)
@@ -372,7 +333,7 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
     if (!(e->admin = bm_admin_start(cfg->run_dir, admin_handle, e, err, errlen)) ||
         bm_engine_secure_socket(cfg, err, errlen) != 0)
         goto fail;
-    bm_admin_set_direct(e->admin, "query ", admin_query);
+    bm_admin_set_direct(e->admin, "query ", bm_engine_admin_query);
     const bm_modset *cur = bm_loader_current(e->loader);
     bm_info("engine", "started roles=%s brokers=%s modules=%zu campaigns=%zu", cfg->roles,
             e->bootstrap, cur ? cur->n : (size_t)0, e->camps.nslots);
@@ -447,8 +408,15 @@ void bm_engine_stop(bm_engine *e)
         rd_kafka_destroy(e->config_consumer);
         e->config_consumer = NULL;
     }
-    bm_camps_free(&e->camps, e->loader ? bm_loader_current(e->loader) : NULL);
-    bm_loader_free(e->loader);
+    if (bm_wd_stuck() > 0) {
+        /* Unloading a module a thread is still stuck in would pull its code from
+         * under that thread: leave the modules loaded until the process ends. */
+        bm_warn("engine", "%d module calls still stuck past their deadline: modules stay loaded",
+                bm_wd_stuck());
+    } else {
+        bm_camps_free(&e->camps, e->loader ? bm_loader_current(e->loader) : NULL);
+        bm_loader_free(e->loader);
+    }
     e->loader = NULL;
     bm_watchdog_stop();
     bm_probation_close();

@@ -56,6 +56,8 @@ void bm_engine_refresh_campaigns(bm_engine *e);
 int bm_engine_secure_paths(const bm_config *cfg, const char *copy_dir, char *err, size_t errlen);
 /* admin.sock 0660, group security.admin_group when set. 0 or -1 with err. */
 int bm_engine_secure_socket(const bm_config *cfg, char *err, size_t errlen);
+/* Answers "query <campaign id> <json>" on the admin socket's thread (query.c). */
+char *bm_engine_admin_query(void *ud, const char *req);
 /* The module list as JSON (processing thread). Caller frees. */
 char *bm_engine_modules_json(bm_engine *e);
 

@@ -9,6 +9,7 @@
 #include "lua/lua_sandbox.h"
 #include "pipeline/gap.h"
 #include "supervisor/supervisor.h"
+#include "watchdog/wd_call.h"
 
 static json_t *modules_array(bm_engine *e)
 {
@@ -98,6 +99,11 @@ char *bm_engine_modules_json(bm_engine *e)
     json_t *ct = bm_probation_json(); /* restarts, quarantine, probation (DESIGN: Containment) */
     json_object_set_new(ct, "restarts", json_integer(bm_supervisor_restarts()));
     json_object_set_new(ct, "lastRestartReason", json_string(bm_supervisor_restart_reason()));
+    json_object_set_new(ct, "watchdogAborts", json_integer(bm_supervisor_watchdog_aborts()));
+    json_object_set_new(
+        ct, "callTimeouts",
+        json_pack("{s:I, s:I, s:i}", "query", (json_int_t)bm_wd_timeouts(BM_WD_QUERY), "on_reward",
+                  (json_int_t)bm_wd_timeouts(BM_WD_REWARD), "stuck", bm_wd_stuck()));
     json_object_set_new(ct, "formulas", bm_lua_formulas_json());
     json_object_set_new(ct, "gaps", bm_gap_json());
     json_object_set_new(root, "containment", ct);

@@ -7,6 +7,11 @@
 #include "gateway/gw_ws.h"
 #include "host/host.h"
 #include "loader/loader.h"
+#include "loader/probation.h"
+#include "lua/lua_sandbox.h"
+#include "pipeline/gap.h"
+#include "supervisor/supervisor.h"
+#include "watchdog/wd_call.h"
 
 static const char *const k_routes[GW_NROUTES] = {"other",
                                                  "/healthz",
@@ -105,6 +110,62 @@ static void counter(bm_buf *o, const char *name, const char *help, uint64_t v)
 {
     bm_buf_printf(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
                   (unsigned long long)v);
+}
+
+static void gauge(bm_buf *o, const char *name, const char *help, long long v)
+{
+    bm_buf_printf(o, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name, v);
+}
+
+/* The containment figures `bmctl status` and `bmctl modules` show (DESIGN: Containment). */
+static void containment(bm_buf *o)
+{
+    counter(o, "brightmatter_worker_restarts_total",
+            "worker restarts by the master after a crash or a watchdog abort",
+            (uint64_t)bm_supervisor_restarts());
+    counter(o, "brightmatter_watchdog_aborts_total",
+            "of those restarts, the ones after a watchdog abort or crash handler exit",
+            (uint64_t)bm_supervisor_watchdog_aborts());
+    gauge(o, "brightmatter_quarantined_generations",
+          "module files quarantined after a crash or a hang",
+          (long long)bm_probation_quarantined());
+    bm_buf_puts(o, "# HELP brightmatter_watchdog_call_timeouts_total calls into modules on other "
+                   "threads abandoned past their deadline\n"
+                   "# TYPE brightmatter_watchdog_call_timeouts_total counter\n");
+    bm_buf_printf(o, "brightmatter_watchdog_call_timeouts_total{callback=\"query\"} %llu\n",
+                  (unsigned long long)bm_wd_timeouts(BM_WD_QUERY));
+    bm_buf_printf(o, "brightmatter_watchdog_call_timeouts_total{callback=\"on_reward\"} %llu\n",
+                  (unsigned long long)bm_wd_timeouts(BM_WD_REWARD));
+    gauge(o, "brightmatter_watchdog_calls_stuck",
+          "abandoned calls still running in a module (watchdog.max_stuck restarts the worker)",
+          bm_wd_stuck());
+    long long trips = 0, skipped = 0, suspended = 0;
+    json_t *fs = bm_lua_formulas_json();
+    size_t i;
+    json_t *f;
+    json_array_foreach(fs, i, f)
+    {
+        trips += json_integer_value(json_object_get(f, "breakerTrips"));
+        skipped += json_integer_value(json_object_get(f, "skippedByBreaker"));
+        const char *st = json_string_value(json_object_get(f, "state"));
+        suspended += st && strcmp(st, "suspended") == 0;
+    }
+    json_decref(fs);
+    counter(o, "brightmatter_formula_breaker_suspensions_total",
+            "times a formula's circuit breaker suspended it", (uint64_t)trips);
+    counter(o, "brightmatter_formula_breaker_skipped_total",
+            "events a suspended formula was not evaluated for", (uint64_t)skipped);
+    gauge(o, "brightmatter_formulas_suspended", "formulas suspended right now", suspended);
+    json_t *gaps = bm_gap_json();
+    counter(o, "brightmatter_gaps_total",
+            "offset ranges the broker deleted before they were applied",
+            (uint64_t)json_integer_value(json_object_get(gaps, "gaps")));
+    counter(o, "brightmatter_gap_events_lost_total", "events in those ranges",
+            (uint64_t)json_integer_value(json_object_get(gaps, "eventsLost")));
+    gauge(o, "brightmatter_gap_partitions_stopped",
+          "partitions stopped at a gap until bmctl gap ack (pipeline.on_gap = stop)",
+          (long long)json_array_size(json_object_get(gaps, "stoppedPartitions")));
+    json_decref(gaps);
 }
 
 /* Consumer lag per partition (broker high watermark - committed next_offset in
@@ -217,6 +278,7 @@ void gw_metrics_text(gw_req *r)
                       (double)atomic_load(&g->m.sum_us[rt]) / 1e6, k_routes[rt],
                       (unsigned long long)total);
     }
+    containment(o);
     lag_and_backlog(g, o);
     pthread_mutex_lock(&g->mods_lock);
     if (g->mods_text.len)

@@ -543,6 +543,11 @@ const char *bm_probation_disabled_reason(const char *serves)
     return NULL;
 }
 
+size_t bm_probation_quarantined(void)
+{
+    return __atomic_load_n(&g.nq, __ATOMIC_RELAXED);
+}
+
 json_t *bm_probation_json(void)
 {
     json_t *o = json_object(), *qa = json_array(), *pa = json_array();

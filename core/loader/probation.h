@@ -60,6 +60,9 @@ const char *bm_probation_disabled_reason(const char *serves);
 /* {"quarantined":[{file,module,hash,reason,at,goodCopy}], "probation":[names]} (caller owns). */
 json_t *bm_probation_json(void);
 
+/* How many files are quarantined; safe from any thread (for /metrics). */
+size_t bm_probation_quarantined(void);
+
 /* FNV-1a 64 of a file's bytes; 0 when it cannot be read. */
 uint64_t bm_probation_file_hash(const char *path);
 

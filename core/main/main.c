@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -108,6 +110,87 @@ static int worker_main(void *ud)
     return run_engine(ud);
 }
 
+/* SIGTERM ends the broker process; SIGINT and SIGHUP (a terminal's, sent to the
+ * whole group) do not: the master stops it after its worker has stopped. */
+static void broker_child_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * kafka.brokers=embedded under a master: the embedded broker lives in a
+ * process of its own, forked by the master before the first worker and kept
+ * across worker restarts, so a worker that crashes (or is killed) comes back
+ * to the events it had not consumed yet. Writes the bootstrap address into
+ * `bootstrap`; the process id, or -1 with err.
+ */
+static pid_t start_broker_process(const bm_config *cfg, char *bootstrap, size_t len, char *err,
+                                  size_t errlen)
+{
+    int fds[2];
+    if (bm_mkdirs(cfg->run_dir) != 0 || pipe(fds) != 0) {
+        snprintf(err, errlen, "embedded broker: %s", strerror(errno));
+        return -1;
+    }
+    pid_t master = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "embedded broker: fork: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlives the master */
+        if (getppid() != master)
+            _exit(1);
+        broker_child_signals();
+        char path[1100], why[512];
+        bm_kafka_bootstrap_path(cfg, path, sizeof path);
+        bm_broker *b = bm_broker_start(cfg->embedded_partitions, path, why, sizeof why);
+        if (!b) {
+            bm_error("kafka", "embedded broker: %s", why);
+            _exit(1);
+        }
+        dprintf(fds[1], "%s\n", bm_broker_bootstraps(b));
+        close(fds[1]);
+        while (g_run)
+            pause();
+        bm_broker_stop(b);
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < len && (r = read(fds[0], bootstrap + n, len - 1 - n)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            break;
+        n += (size_t)r;
+        if (memchr(bootstrap, '\n', n))
+            break;
+    }
+    close(fds[0]);
+    bootstrap[n] = '\0';
+    bootstrap[strcspn(bootstrap, "\n")] = '\0';
+    if (!bootstrap[0]) {
+        snprintf(err, errlen, "embedded broker process did not start (see its log line above)");
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    bm_info("kafka", "embedded broker process pid=%d bootstrap=%s (kept across worker restarts)",
+            (int)pid, bootstrap);
+    return pid;
+}
+
 /* The master process restarts the worker after a crash (core/supervisor). */
 static int run_supervised(const bm_config *cfg)
 {
@@ -130,7 +213,23 @@ static int run_supervised(const bm_config *cfg)
                             .backoff_max_ms = cfg->restart_backoff_max_ms,
                             .stable_ms = 60000,
                             .stop_timeout_ms = cfg->stop_timeout_ms};
-    return bm_supervisor_run(&o, worker_main, (void *)cfg);
+    static bm_config wcfg; /* what every worker runs with */
+    wcfg = *cfg;
+    pid_t broker = -1;
+    if (strcmp(cfg->brokers, "embedded") == 0) {
+        char err[600];
+        broker = start_broker_process(cfg, wcfg.brokers, sizeof wcfg.brokers, err, sizeof err);
+        if (broker < 0) {
+            bm_error("engine", "cannot start: %s", err);
+            return 1;
+        }
+    }
+    int rc = bm_supervisor_run(&o, worker_main, &wcfg);
+    if (broker > 0) {
+        kill(broker, SIGTERM);
+        waitpid(broker, NULL, 0);
+    }
+    return rc;
 }
 
 int main(int argc, char **argv)

@@ -31,6 +31,7 @@
 #include "rewards/rewards.h"
 #include "rewards/rewards_item.h"
 #include "rewards/rewards_sql.h"
+#include "watchdog/wd_call.h"
 
 #define MAX_ENDPOINTS 1024
 #define LAT_BUCKETS 32
@@ -70,6 +71,7 @@ struct bm_rewards {
     PGconn *save_pg;
 
     _Atomic uint64_t claimed, delivered, retried, failed, released, stale, db_errors;
+    _Atomic uint64_t timeouts; /* on_reward calls abandoned past watchdog.reward_ms */
     _Atomic long long waiting_no_module;
     _Atomic uint64_t lat_hist[LAT_BUCKETS]; /* grant -> delivered, log2 ms buckets */
 };
@@ -190,9 +192,81 @@ static bm_rw_item *take_runnable(bm_rewards *r, endpoint **out)
     return NULL;
 }
 
+/* One on_reward call, as the watchdog's helper thread makes it. */
+typedef struct reward_call {
+    const bm_module *m;
+    bm_modref *ref;
+    bm_rw_item *it;
+} reward_call;
+
+static void reward_call_run(void *arg)
+{
+    reward_call *c = arg;
+    c->it->rc = c->m->on_reward(bm_modref_instance(c->ref), &c->it->pub, c->it->result,
+                                sizeof c->it->result);
+}
+
+/* An abandoned call returned at last: what it held goes. */
+static void reward_call_release(void *arg)
+{
+    reward_call *c = arg;
+    bm_loader_release(c->ref);
+    bm_rw_item_free(c->it);
+    free(c);
+}
+
+/*
+ * Calls on_reward under watchdog.reward_ms. When it overruns, the module keeps
+ * the item it was given (and its pin) on the abandoned thread, and the item
+ * returned is a copy carrying a retry with the reason; *ref is then NULL.
+ */
+static bm_rw_item *deliver(bm_rewards *r, bm_wd_caller *wc, const bm_module *m, bm_modref **ref,
+                           bm_rw_item *it)
+{
+    it->result[0] = '\0';
+    reward_call *c = malloc(sizeof *c);
+    bm_rw_item *copy = bm_rw_item_clone(it);
+    if (!c || !copy) {
+        free(c);
+        bm_rw_item_free(copy);
+        it->rc = BM_RETRY;
+        snprintf(it->result, sizeof it->result, "out of memory before calling module %s", m->name);
+        return it;
+    }
+    *c = (reward_call){.m = m, .ref = *ref, .it = it};
+    const bm_modinst *mi = bm_modref_inst(*ref);
+    bm_wd_site site;
+    bm_wd_site_set(&site, BM_WD_REWARD, m->name, mi->generation, mi->src_path, it->pub.campaign_id);
+    snprintf(site.subject, sizeof site.subject, "fulfillment=%lld",
+             (long long)it->pub.fulfillment_id);
+    int rc =
+        bm_wd_caller_run(wc, &site, r->cfg.wd_reward_ms, reward_call_run, reward_call_release, c);
+    if (rc == 1) {
+        /* Abandoned: c, it and the pin now belong to the module's thread. */
+        *ref = NULL;
+        atomic_fetch_add(&r->timeouts, 1);
+        copy->rc = BM_RETRY;
+        snprintf(copy->result, sizeof copy->result,
+                 "module %s (%s) did not return from on_reward within watchdog.reward_ms=%d ms; "
+                 "the call was abandoned",
+                 m->name, mi->src_path, r->cfg.wd_reward_ms);
+        bm_warn("rewards", "fulfillment=%lld type=%s: %s", (long long)copy->pub.fulfillment_id,
+                copy->pub.reward_type, copy->result);
+        return copy;
+    }
+    bm_rw_item_free(copy);
+    free(c);
+    if (rc < 0) {
+        it->rc = BM_RETRY;
+        snprintf(it->result, sizeof it->result, "no thread to call module %s", m->name);
+    }
+    return it;
+}
+
 static void *worker_main(void *arg)
 {
     bm_rewards *r = arg;
+    bm_wd_caller *wc = bm_wd_caller_new();
     pthread_mutex_lock(&r->mu);
     while (!r->workers_exit) {
         endpoint *ep = NULL;
@@ -204,12 +278,11 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&r->mu);
         bm_modref *ref = bm_loader_acquire(r->loader, BM_KIND_REWARD, it->pub.reward_type);
         const bm_module *m = ref ? bm_modref_module(ref) : NULL;
-        if (!m || !m->on_reward) {
+        if (!m || !m->on_reward || !wc) {
             /* The module went away after the claim: hand the row back untouched. */
             it->rc = BM_RW_RELEASED;
         } else {
-            it->result[0] = '\0';
-            it->rc = m->on_reward(bm_modref_instance(ref), &it->pub, it->result, sizeof it->result);
+            it = deliver(r, wc, m, &ref, it);
             if (it->rc != BM_OK && it->rc != BM_RETRY && it->rc != BM_ERROR) {
                 snprintf(it->result, sizeof it->result,
                          "module %s returned %d from on_reward (not BM_OK/BM_RETRY/BM_ERROR)",
@@ -227,6 +300,7 @@ static void *worker_main(void *arg)
         pthread_cond_broadcast(&r->work_cv); /* a capped endpoint may have room now */
     }
     pthread_mutex_unlock(&r->mu);
+    bm_wd_caller_free(wc);
     return NULL;
 }
 
@@ -387,11 +461,44 @@ static void *recorder_main(void *arg)
     return NULL;
 }
 
+/*
+ * The last worker crashed inside on_reward (the crash handler wrote which
+ * reward): that reward goes back to pending at once, its error naming the
+ * module, instead of waiting out its lease. The crashed generation is
+ * quarantined by then, so the retry runs on the last good copy, or waits
+ * until a fixed module is installed.
+ */
+static void recover_crashed(PGconn *pg)
+{
+    bm_crash_subject cs;
+    long long id = 0;
+    if (bm_watchdog_take_subject(&cs) != 0 || sscanf(cs.subject, "fulfillment=%lld", &id) != 1)
+        return;
+    char ids[32], why[1500];
+    snprintf(ids, sizeof ids, "%lld", id);
+    snprintf(why, sizeof why,
+             "module %s (%s) took the worker down in on_reward: %s; the worker restarted and "
+             "quarantined that file",
+             cs.module, cs.file, cs.reason);
+    const char *p[2] = {ids, why};
+    PGresult *res = PQexecParams(pg,
+                                 "UPDATE reward_fulfillments SET status = 'pending', "
+                                 "next_attempt_at = now(), error_message = $2, updated_at = now() "
+                                 "WHERE id = $1 AND status = 'processing'",
+                                 2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        bm_error("rewards", "fulfillment=%s: cannot record the crash: %s", ids, PQerrorMessage(pg));
+    else
+        bm_error("rewards", "fulfillment=%s back to pending: %s", ids, why);
+    PQclear(res);
+}
+
 static void *dispatcher_main(void *arg)
 {
     bm_rewards *r = arg;
     PGconn *pg = NULL;
     int64_t last_count = 0, last_connect = 0, stop_at = 0, last_types = 0;
+    int crash_checked = 0;
     const int max_inflight = r->nworkers * 4;
     for (;;) {
         pthread_mutex_lock(&r->mu);
@@ -426,6 +533,10 @@ static void *dispatcher_main(void *arg)
         }
         if (!pg)
             pg = connect_retry(r, &last_connect);
+        if (pg && !crash_checked) {
+            recover_crashed(pg);
+            crash_checked = 1;
+        }
         int claimed = 0;
         if (pg && now_ms() - last_types >= 1000) {
             refresh_types(r, pg);
@@ -552,6 +663,14 @@ void bm_rewards_stop(bm_rewards *r)
     free_list(r->queue_head);
     free_list(r->done);
     free(r->workers);
+    r->workers = NULL;
+    if (bm_wd_stuck() > 0) {
+        /* A module still stuck in on_reward may call the host API (r) when it returns:
+         * the role stays allocated until the process ends. */
+        bm_warn("rewards", "stopped with %d module calls still stuck; leaving them be",
+                bm_wd_stuck());
+        return;
+    }
     pthread_mutex_destroy(&r->mu);
     if (r->save_pg)
         PQfinish(r->save_pg);
@@ -596,6 +715,7 @@ json_t *bm_rewards_stats_json(bm_rewards *r)
         "staleLease", (json_int_t)atomic_load(&r->stale), "dbErrors",
         (json_int_t)atomic_load(&r->db_errors), "waitingNoModule",
         (json_int_t)atomic_load(&r->waiting_no_module), "inflight", inflight);
+    json_object_set_new(o, "callTimeouts", json_integer((json_int_t)atomic_load(&r->timeouts)));
     json_object_set_new(o, "grantToDeliveredP50Ms", json_real(lat_pct(r, 50)));
     json_object_set_new(o, "grantToDeliveredP99Ms", json_real(lat_pct(r, 99)));
     return o;

@@ -30,6 +30,7 @@ typedef struct bm_rw_item {
     int rc; /* BM_OK, BM_RETRY, BM_ERROR or BM_RW_RELEASED */
     char result[BM_RW_RESULT];
     char *strs; /* one allocation holding every string above */
+    size_t strs_len;
     struct bm_rw_item *next;
 } bm_rw_item;
 

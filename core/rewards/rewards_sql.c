@@ -49,6 +49,40 @@ void bm_rw_item_free(bm_rw_item *it)
     free(it);
 }
 
+/* p moved from the block at `from` to the same place in the block at `to`. */
+static const char *rebase(const char *p, const char *from, char *to)
+{
+    return p ? to + (p - from) : NULL;
+}
+
+bm_rw_item *bm_rw_item_clone(const bm_rw_item *it)
+{
+    bm_rw_item *c = malloc(sizeof *c);
+    if (!c || !(c->strs = malloc(it->strs_len))) {
+        free(c);
+        return NULL;
+    }
+    char *strs = c->strs;
+    memcpy(c, it, sizeof *c);
+    c->strs = strs;
+    memcpy(c->strs, it->strs, it->strs_len);
+    c->pub.idem_key = rebase(it->pub.idem_key, it->strs, c->strs);
+    c->pub.campaign_id = rebase(it->pub.campaign_id, it->strs, c->strs);
+    c->pub.user_id = rebase(it->pub.user_id, it->strs, c->strs);
+    c->pub.reward_type = rebase(it->pub.reward_type, it->strs, c->strs);
+    c->pub.config_json = rebase(it->pub.config_json, it->strs, c->strs);
+    c->pub.game_id = rebase(it->pub.game_id, it->strs, c->strs);
+    c->webhook_url = (char *)rebase(it->webhook_url, it->strs, c->strs);
+    for (int i = 0; i < it->nsecrets; i++)
+        c->secrets[i] = rebase(it->secrets[i], it->strs, c->strs);
+    c->saved = rebase(it->saved, it->strs, c->strs);
+    c->wallet = rebase(it->wallet, it->strs, c->strs);
+    c->rc = 0;
+    c->result[0] = '\0';
+    c->next = NULL;
+    return c;
+}
+
 /* scheme://host:port of a URL, or "type:<reward_type>" when there is no URL. */
 static void endpoint_of(const char *url, const char *type, char *out, size_t cap)
 {
@@ -74,6 +108,7 @@ static bm_rw_item *item_from_row(PGresult *res, int row)
         free(it);
         return NULL;
     }
+    it->strs_len = total;
     char *w = it->strs;
     const char *s[14];
     for (int c = 1; c <= 13; c++) {

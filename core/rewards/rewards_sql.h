@@ -37,5 +37,7 @@ int bm_rw_record(PGconn *pg, bm_rw_item *list, const bm_backoff *b, bm_rw_tally 
 long long bm_rw_count_unserved(PGconn *pg, const char *types);
 
 void bm_rw_item_free(bm_rw_item *it);
+/* A deep copy of a claimed item (its outcome fields cleared); NULL when out of memory. */
+bm_rw_item *bm_rw_item_clone(const bm_rw_item *it);
 
 #endif

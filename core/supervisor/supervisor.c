@@ -68,7 +68,7 @@ static void set_handlers(void (*stop)(int, siginfo_t *, void *), void (*hup)(int
     sigaction(SIGHUP, &sa, NULL);
 }
 
-static pid_t spawn(bm_worker_fn worker, void *ud, int restarts, const char *reason)
+static pid_t spawn(bm_worker_fn worker, void *ud, int restarts, int aborts, const char *reason)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -83,6 +83,8 @@ static pid_t spawn(bm_worker_fn worker, void *ud, int restarts, const char *reas
     char n[16];
     snprintf(n, sizeof n, "%d", restarts);
     setenv(BM_SUPERVISOR_ENV_RESTARTS, n, 1);
+    snprintf(n, sizeof n, "%d", aborts);
+    setenv(BM_SUPERVISOR_ENV_ABORTS, n, 1);
     if (reason && *reason)
         setenv(BM_SUPERVISOR_ENV_REASON, reason, 1);
     else
@@ -138,12 +140,12 @@ static int wait_worker(pid_t pid, const bm_supervisor_opts *o)
 
 int bm_supervisor_run(const bm_supervisor_opts *o, bm_worker_fn worker, void *ud)
 {
-    int restarts = 0, backoff = o->backoff_min_ms;
+    int restarts = 0, aborts = 0, backoff = o->backoff_min_ms;
     char reason[128] = "";
     set_handlers(on_stop, on_hup);
     for (;;) {
         int64_t started = mono_ms();
-        pid_t pid = spawn(worker, ud, restarts, reason);
+        pid_t pid = spawn(worker, ud, restarts, aborts, reason);
         if (pid < 0) {
             bm_error("supervisor", "fork failed: %s", strerror(errno));
             return 1;
@@ -162,6 +164,8 @@ int bm_supervisor_run(const bm_supervisor_opts *o, bm_worker_fn worker, void *ud
         if (mono_ms() - started >= o->stable_ms)
             backoff = o->backoff_min_ms;
         restarts++;
+        if (WIFEXITED(status))
+            aborts++;
         bm_error("supervisor", "worker pid=%d died: %s; restart=%d in %d ms", (int)pid, reason,
                  restarts, backoff);
         for (int64_t until = mono_ms() + backoff; !g_stop && mono_ms() < until;)
@@ -175,6 +179,12 @@ int bm_supervisor_run(const bm_supervisor_opts *o, bm_worker_fn worker, void *ud
 int bm_supervisor_restarts(void)
 {
     const char *s = getenv(BM_SUPERVISOR_ENV_RESTARTS);
+    return s ? atoi(s) : 0;
+}
+
+int bm_supervisor_watchdog_aborts(void)
+{
+    const char *s = getenv(BM_SUPERVISOR_ENV_ABORTS);
     return s ? atoi(s) : 0;
 }
 

@@ -15,6 +15,7 @@
 /* Environment the worker finds: restarts so far and why the last one happened. */
 #define BM_SUPERVISOR_ENV_RESTARTS "BM_SUPERVISOR_RESTARTS"
 #define BM_SUPERVISOR_ENV_REASON "BM_SUPERVISOR_RESTART_REASON"
+#define BM_SUPERVISOR_ENV_ABORTS "BM_SUPERVISOR_WATCHDOG_ABORTS"
 
 typedef struct bm_supervisor_opts {
     int backoff_min_ms;  /* first restart delay */
@@ -37,6 +38,8 @@ int bm_supervisor_run(const bm_supervisor_opts *o, bm_worker_fn worker, void *ud
 
 /* Restarts the master made before this worker (0 in the first one, or unsupervised). */
 int bm_supervisor_restarts(void);
+/* Of those restarts, the ones after a watchdog abort (a worker that exited BM_EXIT_RESTART). */
+int bm_supervisor_watchdog_aborts(void);
 /* Why this worker was started after a crash ("" when it is the first one). */
 const char *bm_supervisor_restart_reason(void);
 

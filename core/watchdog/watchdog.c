@@ -25,9 +25,11 @@
 
 bm_wd_call bm_wd_cur;
 _Thread_local int bm_wd_watched;
+_Thread_local const bm_wd_site *bm_wd_thread_site;
 
 static char g_path[1024];
 static char g_tmp[1100];
+static char g_subj[1100]; /* <record>.subject */
 static int g_deadline[BM_WD_NKINDS];
 static long g_tid; /* the thread whose calls are marked */
 static pthread_t g_thread;
@@ -36,7 +38,7 @@ static void *g_altstack;
 
 static const char *const g_kind_names[BM_WD_NKINDS] = {
     "init",    "campaign_add", "campaign_update", "campaign_remove", "on_event",
-    "on_tick", "drain",        "destroy",         "query",
+    "on_tick", "drain",        "destroy",         "query",           "on_reward",
 };
 
 const char *bm_watchdog_kind_name(int kind)
@@ -78,58 +80,102 @@ static void s_raw(sbuf *s, const char *t)
         s->b[s->n++] = *t;
 }
 
-/* Writes the crash record of the current call with `reason`; safe in a signal handler. */
-static void write_record(const char *reason)
+/* The call a record names: the watched thread's, or another thread's site. */
+typedef struct who {
+    int kind, generation;
+    const char *module, *file, *campaign;
+} who;
+
+static who who_cur(void)
+{
+    who w = {bm_wd_cur.kind, bm_wd_cur.generation, bm_wd_cur.module, bm_wd_cur.file,
+             bm_wd_cur.campaign};
+    return w;
+}
+
+static who who_site(const bm_wd_site *s)
+{
+    who w = {s->kind, s->generation, s->module, s->file, s->campaign};
+    return w;
+}
+
+/* Writes the crash record of call `w` with `reason`; safe in a signal handler. */
+static void write_record(who w, const char *reason)
 {
     sbuf s = {.n = 0};
     s_raw(&s, "module=");
-    s_put(&s, bm_wd_cur.module);
+    s_put(&s, w.module);
     s_raw(&s, "\nfile=");
-    s_put(&s, bm_wd_cur.file);
+    s_put(&s, w.file);
     s_raw(&s, "\ngeneration=");
-    s_int(&s, bm_wd_cur.generation);
+    s_int(&s, w.generation);
     s_raw(&s, "\ncallback=");
-    s_put(&s, bm_watchdog_kind_name(bm_wd_cur.kind));
+    s_put(&s, bm_watchdog_kind_name(w.kind));
     s_raw(&s, "\ncampaign=");
-    s_put(&s, bm_wd_cur.campaign);
+    s_put(&s, w.campaign);
     s_raw(&s, "\nreason=");
     s_put(&s, reason);
     s_raw(&s, "\n");
     int fd = open(g_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return;
-    ssize_t w = write(fd, s.b, s.n);
-    (void)w;
+    ssize_t wr = write(fd, s.b, s.n);
+    (void)wr;
     fsync(fd);
     close(fd);
     rename(g_tmp, g_path);
 }
 
+/* Writes the subject of a crashed call on another thread; safe in a signal handler. */
+static void write_subject(const bm_wd_site *site, const char *reason)
+{
+    sbuf s = {.n = 0};
+    s_raw(&s, "subject=");
+    s_put(&s, site->subject);
+    s_raw(&s, "\nmodule=");
+    s_put(&s, site->module);
+    s_raw(&s, "\nfile=");
+    s_put(&s, site->file);
+    s_raw(&s, "\nreason=");
+    s_put(&s, reason);
+    s_raw(&s, "\n");
+    int fd = open(g_subj, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    ssize_t wr = write(fd, s.b, s.n);
+    (void)wr;
+    fsync(fd);
+    close(fd);
+}
+
 /* One logfmt line on stderr, without stdio (signal context). */
-static void log_raw(const char *what)
+static void log_raw(who w, const char *what)
 {
     sbuf s = {.n = 0};
     s_raw(&s, "level=error module=watchdog msg=\"");
     s_put(&s, what);
     s_raw(&s, " module=");
-    s_put(&s, bm_wd_cur.module);
+    s_put(&s, w.module);
     s_raw(&s, " campaign=");
-    s_put(&s, bm_wd_cur.campaign[0] ? bm_wd_cur.campaign : "-");
+    s_put(&s, w.campaign && w.campaign[0] ? w.campaign : "-");
     s_raw(&s, " callback=");
-    s_put(&s, bm_watchdog_kind_name(bm_wd_cur.kind));
+    s_put(&s, bm_watchdog_kind_name(w.kind));
     s_raw(&s, " generation=");
-    s_int(&s, bm_wd_cur.generation);
+    s_int(&s, w.generation);
     s_raw(&s, " file=");
-    s_put(&s, bm_wd_cur.file);
+    s_put(&s, w.file);
     s_raw(&s, "; the worker restarts and quarantines this generation\"\n");
-    ssize_t w = write(2, s.b, s.n);
-    (void)w;
+    ssize_t wr = write(2, s.b, s.n);
+    (void)wr;
 }
 
 static void on_fatal(int sig)
 {
     int saved = errno;
-    if (atomic_load(&bm_wd_cur.active) && syscall(SYS_gettid) == g_tid && g_path[0]) {
+    int here = atomic_load(&bm_wd_cur.active) && syscall(SYS_gettid) == g_tid;
+    const bm_wd_site *site = bm_wd_thread_site;
+    if ((here || site) && g_path[0]) {
+        who w = here ? who_cur() : who_site(site);
         sbuf r = {.n = 0};
         s_raw(&r, "crashed with signal ");
         s_int(&r, sig);
@@ -139,8 +185,10 @@ static void on_fatal(int sig)
                   : sig == SIGFPE  ? " (SIGFPE)"
                                    : " (SIGILL)");
         r.b[r.n] = '\0';
-        write_record(r.b);
-        log_raw(r.b);
+        write_record(w, r.b);
+        if (!here && site->subject[0])
+            write_subject(site, r.b);
+        log_raw(w, r.b);
     }
     errno = saved;
     /* SA_RESETHAND put the default action back: raising again ends the process with
@@ -197,7 +245,7 @@ static void *watch(void *arg)
         char why[160];
         snprintf(why, sizeof why, "watchdog: %s ran past its deadline of %d ms",
                  bm_watchdog_kind_name(kind), limit);
-        write_record(why);
+        write_record(who_cur(), why);
         bm_error("watchdog",
                  "module=%s campaign=%s callback=%s generation=%d file=%s ran past its "
                  "deadline of %d ms; the worker restarts and quarantines this generation",
@@ -216,6 +264,7 @@ int bm_watchdog_start(const char *record_path, const int deadlines_ms[BM_WD_NKIN
         return -1;
     }
     snprintf(g_tmp, sizeof g_tmp, "%s.tmp", record_path);
+    snprintf(g_subj, sizeof g_subj, "%s.subject", record_path);
     memcpy(g_deadline, deadlines_ms, sizeof g_deadline);
     g_tid = syscall(SYS_gettid);
     bm_wd_watched = 1;
@@ -229,6 +278,15 @@ int bm_watchdog_start(const char *record_path, const int deadlines_ms[BM_WD_NKIN
         return -1;
     }
     return 0;
+}
+
+void bm_watchdog_record_site(const bm_wd_site *site, const char *reason)
+{
+    if (!g_path[0])
+        return;
+    write_record(who_site(site), reason);
+    if (site->subject[0])
+        write_subject(site, reason);
 }
 
 void bm_watchdog_stop(void)
@@ -278,4 +336,26 @@ int bm_watchdog_take_record(const char *record_path, bm_crash_record *out)
     field(text, "generation", gen, sizeof gen);
     out->generation = atoi(gen);
     return out->module[0] ? 0 : -1;
+}
+
+int bm_watchdog_take_subject(bm_crash_subject *out)
+{
+    char text[2048];
+    memset(out, 0, sizeof *out);
+    if (!g_subj[0])
+        return -1;
+    int fd = open(g_subj, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    unlink(g_subj);
+    if (n <= 0)
+        return -1;
+    text[n] = '\0';
+    field(text, "subject", out->subject, sizeof out->subject);
+    field(text, "module", out->module, sizeof out->module);
+    field(text, "file", out->file, sizeof out->file);
+    field(text, "reason", out->reason, sizeof out->reason);
+    return out->subject[0] ? 0 : -1;
 }

@@ -29,6 +29,7 @@ typedef enum bm_wd_kind {
     BM_WD_DRAIN,
     BM_WD_DESTROY,
     BM_WD_QUERY,
+    BM_WD_REWARD, /* on_reward, on a reward worker (wd_call.h) */
     BM_WD_NKINDS
 } bm_wd_kind;
 
@@ -47,6 +48,22 @@ extern bm_wd_call bm_wd_cur;
 /* 1 on the thread the watchdog watches (the one that called bm_watchdog_start):
  * calls made from other threads (admin queries, tools) are not marked. */
 extern _Thread_local int bm_wd_watched;
+
+/* A call made on a thread other than the watched one (wd_call.h), as the crash
+ * handler names it when a fatal signal is raised inside it. */
+typedef struct bm_wd_site {
+    int kind;
+    int generation;
+    char module[64];
+    char file[1024];
+    char campaign[128];
+    char subject[64]; /* what the call was about ("fulfillment=12"), "" when nothing */
+} bm_wd_site;
+extern _Thread_local const bm_wd_site *bm_wd_thread_site;
+
+/* Writes the crash record of `site` with `reason`, and its subject if it has one
+ * (wd_call.h: too many calls stuck). */
+void bm_watchdog_record_site(const bm_wd_site *site, const char *reason);
 
 /* Name of a callback kind ("on_event"). */
 const char *bm_watchdog_kind_name(int kind);
@@ -95,5 +112,17 @@ typedef struct bm_crash_record {
     int generation;
 } bm_crash_record;
 int bm_watchdog_take_record(const char *record_path, bm_crash_record *out);
+
+/* The subject of the call on another thread that crashed the last process
+ * (bm_wd_site.subject), with the crash's module, file and reason; written
+ * next to the crash record, read back (and removed) by whoever handles that
+ * subject (the rewards role). 0 when there was one, -1 when not. */
+typedef struct bm_crash_subject {
+    char subject[64];
+    char module[64];
+    char file[1024];
+    char reason[160];
+} bm_crash_subject;
+int bm_watchdog_take_subject(bm_crash_subject *out);
 
 #endif

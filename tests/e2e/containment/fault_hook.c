@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #ifndef FAULT_VERSION
 #define FAULT_VERSION "1.0.0"
@@ -48,6 +50,18 @@ static int fault_on_event(void *instance, void *cctx, bm_batch *b, const bm_even
 }
 #endif
 
+#ifdef FAULT_QUERY_HANG
+/* A request mentioning "hang" never gets an answer; any other is answered at once. */
+static int fault_query(void *instance, void *cctx, const char *request, char **response)
+{
+    if (strstr(request, "hang"))
+        for (;;) /* never returns: the author blocked the caller's thread */
+            sleep(1);
+    *response = strdup("{\"answer\":42}");
+    return *response ? BM_OK : BM_ERROR;
+}
+#endif
+
 BM_MODULE_EXPORT const bm_module *bm_module_entry(void);
 
 const bm_module *bm_module_entry(void)
@@ -60,6 +74,9 @@ const bm_module *bm_module_entry(void)
 #endif
 #if defined(FAULT_EVENT_ABORT) || defined(FAULT_EVENT_LOOP)
     g_mod.on_event = fault_on_event;
+#endif
+#ifdef FAULT_QUERY_HANG
+    g_mod.query = fault_query;
 #endif
     return &g_mod;
 }
