@@ -217,7 +217,6 @@ static int run_supervised(const bm_config *cfg)
     wcfg = *cfg;
     pid_t broker = -1;
     if (strcmp(cfg->brokers, "embedded") == 0) {
-        char err[600];
         broker = start_broker_process(cfg, wcfg.brokers, sizeof wcfg.brokers, err, sizeof err);
         if (broker < 0) {
             bm_error("engine", "cannot start: %s", err);
