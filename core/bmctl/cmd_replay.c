@@ -78,7 +78,7 @@ int bm_ctl_campaign_replay(PGconn *pg, int argc, char **argv)
     const char *camp = argv[2];
     char from[32] = "", to[32] = "";
     int wait_s = 300;
-    for (int i = 3; i < argc; i++) {
+    for (int i = 3; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             fprintf(stderr, "bmctl: %s needs a value\n", argv[i]);
@@ -92,12 +92,15 @@ int bm_ctl_campaign_replay(PGconn *pg, int argc, char **argv)
                 return 2;
         } else if (strcmp(argv[i], "--wait") == 0) {
             wait_s = atoi(v);
+            if (wait_s < 0) {
+                fprintf(stderr, "bmctl: --wait: seconds >= 0\n");
+                return 2;
+            }
         } else {
             fprintf(stderr, "bmctl: unknown option '%s' (--from TS, --to TS, --wait SECONDS)\n",
                     argv[i]);
             return 2;
         }
-        i++;
     }
     const char *params[3] = {camp, from[0] ? from : NULL, to[0] ? to : NULL};
     PGresult *r =

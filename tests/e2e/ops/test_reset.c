@@ -22,7 +22,7 @@
 
 #define NUSERS 8
 #define PERIOD_MS 20000
-#define GRACE_MS 3000
+#define GRACE_MS 8000
 #define SETTLE_MS 2000 /* LB_SETTLE_MS in modules/leaderboard */
 
 static int64_t wall_ms(void)
@@ -126,7 +126,7 @@ static void test_reset_twice_kill9(void **state)
                     "{\"type\":\"leaderboard\",\"name\":\"sprint\",\"gameId\":\"demo-game\","
                     "\"scoringMetadata\":{\"eventType\":\"MATCH_END\",\"dataField\":\"score\","
                     "\"aggregation\":\"sum\"},\"resetSchedule\":{\"periodSeconds\":20,"
-                    "\"graceSeconds\":3}}",
+                    "\"graceSeconds\":8}}",
                     id, sizeof id);
     bm_e2e_engine g[2];
     bm_e2e_engine_start(e, &g[0]);
