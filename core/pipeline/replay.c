@@ -175,13 +175,9 @@ static void users_of(bm_pipeline *e, const bm_camp *c, int32_t p, int64_t cut, i
 
 /* Keeps the previous standing, then zeroes the player's state (written as zero
  * unless a recounted event changes it). */
-static int reset_player(bm_pipeline *e, bm_batch *b, const bm_camp *c, int32_t p, long long id,
-                        const char *user)
+static int reset_player(bm_batch *b, const bm_camp *c, long long id, bm_state_entry *s)
 {
-    bm_state_entry *s = bm_state_cache_get(&e->cache, c->slot, user, p, NULL);
-    char err[256];
-    if (!s || (!s->loaded && bm_batch_load_states(e, &s, 1, err, sizeof err) != 0))
-        return -1;
+    const char *user = s->user;
     if (s->st.count || s->st.value != 0) {
         char key[320];
         snprintf(key, sizeof key, "%lld:%s", id, user);
@@ -276,6 +272,7 @@ static long long recount(bm_pipeline *e, bm_batch *b, bm_camp *c, const struct b
     PQclear(r);
     b->cur_camp = NULL;
     b->cur_mi = NULL;
+    b->cur_partition = -1;
     return counted;
 }
 
@@ -301,11 +298,29 @@ void bm_replay_run(bm_pipeline *e, bm_batch *b)
         users_of(e, c, p, cut, nparts, &users);
         size_t players = 0;
         int bad = 0;
+        /* Their states, read in one query where the cache does not hold them. */
+        bm_state_entry **v = calloc(users.count + 1, sizeof *v);
+        bm_state_entry **load = calloc(users.count + 1, sizeof *load);
+        size_t nload = 0;
+        bad = !v || !load;
         for (size_t i = 0; i < users.cap && !bad; i++)
             if (users.slots[i]) {
-                bad = reset_player(e, b, c, p, rp->id, users.slots[i]) != 0;
-                players++;
+                bm_state_entry *s = bm_state_cache_get(&e->cache, c->slot, users.slots[i], p, NULL);
+                bad = !s;
+                if (s && !s->loaded)
+                    load[nload++] = s;
+                if (s)
+                    v[players++] = s;
             }
+        char err[256];
+        if (!bad && bm_batch_load_states(e, load, nload, err, sizeof err) != 0) {
+            bm_error("replay", "campaign=%s partition=%d: %s", c->row.id, p, err);
+            bad = 1;
+        }
+        for (size_t i = 0; i < players && !bad; i++)
+            bad = reset_player(b, c, rp->id, v[i]) != 0;
+        free(v);
+        free(load);
         bm_strset_free(&users);
         long long counted = bad ? -1 : recount(e, b, c, rp, p, cut);
         if (counted < 0) {
