@@ -42,7 +42,7 @@ static int64_t month_start(const lb_campaign *lb, int64_t idx)
 {
     int64_t y = floor_div(idx, 12), m = idx - y * 12;
     /* days from civil (proleptic Gregorian), March-based year */
-    int64_t yy = m < 2 ? y - 1 : y, mm = m < 2 ? m + 9 : m - 3;
+    int64_t yy = m < 2 ? y - 1 : y, mm = m < 2 ? m + 10 : m - 2;
     int64_t era = floor_div(yy, 400), yoe = yy - era * 400;
     int64_t doy = (153 * mm + 2) / 5, doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     int64_t days = era * 146097 + doe - 719468;
