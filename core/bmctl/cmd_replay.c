@@ -6,7 +6,8 @@
  * version (campaign_replays); the processes of the group recount each
  * partition they own in one of their batches (core/pipeline/replay.c). Waits
  * until every partition is recounted and prints what each counted and its
- * cut-over offset. replay-drop forgets the previous standings a replay kept.
+ * cut-over offset. replay-drop forgets the previous standings a replay kept
+ * (and stops the replay if it has not finished).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -56,8 +57,18 @@ static json_t *parts_of(PGconn *pg, const char *camp, const char *id, int *compl
 static int drop(PGconn *pg, const char *id)
 {
     const char *params[1] = {id};
-    PGresult *r =
-        PQexecParams(pg,
+    /* A replay not finished (no engine serves the campaign at its version) stops too. */
+    PGresult *r = PQexecParams(pg,
+                               "UPDATE campaign_replays SET done_at = COALESCE(done_at, now()) "
+                               "WHERE id::text = $1 RETURNING id",
+                               1, NULL, params, NULL, NULL, 0);
+    int found = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    PQclear(r);
+    if (!found) {
+        fprintf(stderr, "bmctl: replay %s not found\n", id);
+        return 1;
+    }
+    r = PQexecParams(pg,
                      "DELETE FROM module_results m USING campaign_replays r "
                      "WHERE r.id = $1::bigint AND m.campaign_id = r.campaign_id "
                      "AND m.kind = 'replay_previous' AND split_part(m.key, ':', 1) = r.id::text",

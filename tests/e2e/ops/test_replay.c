@@ -246,6 +246,10 @@ static void test_replay_refusals(void **state)
     assert_non_null(strstr(out, "not an RFC 3339 time"));
     free(out);
     assert_int_equal(bm_e2e_ll(e, "SELECT count(*) FROM campaign_replays"), 0);
+    const char *drop[] = {"campaign", "replay-drop", "42", NULL};
+    assert_int_equal(bm_e2e_bmctl(e, &out, drop), 1);
+    assert_non_null(strstr(out, "replay 42 not found"));
+    free(out);
 }
 
 static int setup(void **state)
