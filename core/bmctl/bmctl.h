@@ -2,6 +2,8 @@
 #ifndef BM_BMCTL_H
 #define BM_BMCTL_H
 
+#include <libpq-fe.h>
+
 #include "config/config.h"
 
 typedef struct bm_ctl {
@@ -32,6 +34,10 @@ int bm_cmd_event(bm_ctl *ctl, int argc, char **argv);       /* cmd_event.c: even
 int bm_cmd_group(bm_ctl *ctl, int argc, char **argv);       /* cmd_group.c */
 int bm_cmd_gap(bm_ctl *ctl, int argc, char **argv);         /* cmd_status.c: gap list|ack */
 int bm_cmd_status(bm_ctl *ctl, int argc, char **argv);      /* cmd_status.c */
+/* bmctl leaderboard history (cmd_lbhistory.c); argv[1] is "history". */
+int bm_ctl_leaderboard_history(bm_ctl *ctl, int argc, char **argv);
+/* bmctl campaign replay|replay-drop (cmd_replay.c); argv[1] is the subcommand. */
+int bm_ctl_campaign_replay(PGconn *pg, int argc, char **argv);
 
 /* Sends one request line to the engine's admin socket; the malloc'd JSON answer,
  * or NULL with the reason printed (cmd_admin.c). */

@@ -1,5 +1,5 @@
 /*
- * bmctl campaign create|list|show|disable.
+ * bmctl campaign create|list|show|disable (replay and replay-drop: cmd_replay.c).
  *
  * A campaign file is the product's config object for its type plus "type"
  * (and optionally "id" to update an existing campaign). bm_campdoc_save
@@ -174,7 +174,8 @@ static int disable(bm_ctl *ctl, PGconn *pg, const char *id)
 int bm_cmd_campaign(bm_ctl *ctl, int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bmctl campaign create FILE.json | list | show ID | disable ID\n");
+        fprintf(stderr, "usage: bmctl campaign create FILE.json | list | show ID | disable ID | "
+                        "replay ID [--from TS] [--to TS] [--wait S] | replay-drop REPLAY_ID\n");
         return 2;
     }
     const char *sub = argv[1];
@@ -199,6 +200,8 @@ int bm_cmd_campaign(bm_ctl *ctl, int argc, char **argv)
         rc = show(pg, argv[2]);
     else if (strcmp(sub, "disable") == 0)
         rc = disable(ctl, pg, argv[2]);
+    else if (strcmp(sub, "replay") == 0 || strcmp(sub, "replay-drop") == 0)
+        rc = bm_ctl_campaign_replay(pg, argc, argv);
     else {
         fprintf(stderr, "bmctl: unknown campaign command '%s'\n", sub);
         rc = 2;

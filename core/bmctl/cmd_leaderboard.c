@@ -1,5 +1,6 @@
 /*
  * bmctl leaderboard CAMPAIGN [--limit N] [--around USER] [--json]
+ * (bmctl leaderboard history ...: cmd_lbhistory.c)
  *
  * Ranks follow idx_user_progress_rank: score descending, then who reached it
  * first, then user id. Top-N is one index-ordered scan; a player's rank is an
@@ -127,6 +128,8 @@ static int around(PGconn *pg, const char *id, const char *user, int limit, entry
 
 int bm_cmd_leaderboard(bm_ctl *ctl, int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "history") == 0)
+        return bm_ctl_leaderboard_history(ctl, argc, argv);
     const char *id = NULL, *user = NULL;
     int limit = 0, as_json = 0;
     for (int i = 1; i < argc; i++) {

@@ -23,13 +23,16 @@ static const cmd g_cmds[] = {
     {"reload", bm_cmd_reload, "reload [--json]                  hot-reload the modules directory"},
     {"query", bm_cmd_query,
      "query CAMPAIGN [JSON]            a campaign module's query() (engine)"},
-    {"campaign", bm_cmd_campaign, "campaign create FILE.json | list | show ID | disable ID"},
+    {"campaign", bm_cmd_campaign,
+     "campaign create FILE.json | list | show ID | disable ID | replay ID [--from TS] [--to TS]\n"
+     "    | replay-drop REPLAY_ID    (replay: recount from the event store)"},
     {"status", bm_cmd_status,
      "status [--json]                  restarts, quarantine, breakers, gaps"},
     {"gap", bm_cmd_gap,
      "gap list [--json] | ack ID|--all  events the broker lost before they were applied"},
     {"leaderboard", bm_cmd_leaderboard,
-     "leaderboard CAMPAIGN [--limit N] [--around USER] [--json]"},
+     "leaderboard CAMPAIGN [--limit N] [--around USER] [--json]\n"
+     "    | history CAMPAIGN [--period START] [--json]    (past periods of a reset board)"},
     {"quest", bm_cmd_quest, "quest progress CAMPAIGN USER [--json]"},
     {"event", bm_cmd_event,
      "event send JSON...                produce game events (keyed by user)"},

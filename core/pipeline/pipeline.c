@@ -21,6 +21,7 @@
 #include "pipeline/committer.h"
 #include "pipeline/store.h"
 #include "pipeline/gap.h"
+#include "pipeline/replay.h"
 #include "util/clock.h"
 #include "watchdog/watchdog.h"
 
@@ -648,6 +649,12 @@ int bm_pipeline_step(bm_pipeline *e)
         r->init = 1;
     }
     bm_gap_step(e);
+    /* A replay recounts from game_events: the batch in flight must be in it. */
+    int replay = bm_replay_poll(e);
+    if (replay && bm_pipeline_settle(e) != 0) {
+        recover(e);
+        return -1;
+    }
     long got = poll_batch(e, r);
     if (got < 0) {
         /* Out of memory is an error, not an idle poll: say so and let the next
@@ -666,7 +673,7 @@ int bm_pipeline_step(bm_pipeline *e)
         return -1;
     }
     int tick = bm_now_ms() - e->last_tick_ms >= 1000;
-    if (got == 0 && !tick) {
+    if (got == 0 && !tick && !replay) {
         /* Idle: collect the batch in flight so its outcome is not left waiting. */
         if (bm_pipeline_settle(e) != 0) {
             recover(e);
@@ -689,6 +696,8 @@ int bm_pipeline_step(bm_pipeline *e)
     bm_job *job = NULL;
     t2 = bm_now_ms();
     if (rc == 0) {
+        if (replay)
+            bm_replay_run(e, b);
         dispatch(e, r);
         if (tick)
             bm_pipeline_tick(e, b, bm_now_ms());

@@ -70,8 +70,9 @@ typedef struct bm_pipeline {
     bm_strset inflight; /* in the job being committed */
     /* community membership: users preloaded, kept current from config.communities */
     struct bm_members *members;
-    rd_kafka_t *communities; /* config.communities, every partition, no group */
-    bm_cmdauth cmdkeys;      /* command events must be signed with these */
+    rd_kafka_t *communities;  /* config.communities, every partition, no group */
+    bm_cmdauth cmdkeys;       /* command events must be signed with these */
+    struct bm_replay *replay; /* a campaign replay to do (replay.c) */
 } bm_pipeline;
 
 /* on_tick, on_campaign_tick and campaign ends into batch b (tick.c). */

@@ -12,6 +12,7 @@
 #include "pg/pg.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/pipeline_int.h"
+#include "pipeline/replay.h"
 #include "pipeline/store.h"
 #include "util/clock.h"
 
@@ -95,6 +96,7 @@ static void processor_stop(void *state)
         bm_pipeline_absent(p);
     bm_pipeline_free_run(p);
     bm_members_stop(p);
+    bm_replay_free(p);
     bm_strset_free(&p->claimed);
     bm_strset_free(&p->inflight);
     bm_state_cache_free(&p->cache);
