@@ -254,7 +254,7 @@ static char *admin_query(void *ud, const char *req)
             int rc = m->query(bm_modref_instance(r), cctx, request, &resp);
             json_t *answer = resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : NULL;
             out = json_pack("{s:s, s:s, s:i, s:i}", "campaignId", id, "module", m->name,
-                            "generation", bm_modref_inst(r)->generation, "rc", rc);
+                            "generation", bm_modinst_generation(bm_modref_inst(r)), "rc", rc);
             if (answer)
                 json_object_set_new(out, "response", answer);
             else if (resp)
@@ -375,7 +375,7 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
     bm_admin_set_direct(e->admin, "query ", admin_query);
     const bm_modset *cur = bm_loader_current(e->loader);
     bm_info("engine", "started roles=%s brokers=%s modules=%zu campaigns=%zu", cfg->roles,
-            e->bootstrap, cur ? cur->n : (size_t)0, e->camps.nslots);
+            e->bootstrap, cur ? cur->n : (size_t)0, bm_camps_nslots(&e->camps));
     return e;
 fail:
     bm_engine_stop(e);
