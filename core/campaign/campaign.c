@@ -58,7 +58,7 @@ void bm_camp_view(bm_campaign *c, const bm_camp_row *row)
     c->version = row->version;
 }
 
-/* --- adoption lists (bm_modinst.engine_data) ------------------------------ */
+/* --- adoption lists (bm_modinst_engine_data) ------------------------------ */
 
 static bm_adoptions *adoptions_of(bm_modinst *mi)
 {

@@ -69,7 +69,7 @@ void bm_camp_rows_free(bm_camp_row *rows, size_t n);
  * Brings the registry in line with `rows` (active ones are served; others
  * dropped) using the modules in `mods`: adds new campaigns, re-adds changed
  * versions, removes gone ones, and rebuilds the routing index. Refusals are
- * logged and kept in bm_camp.refused. Returns the number of changes.
+ * logged and kept (the "refused" of bm_camp_json). Returns the number of changes.
  */
 int bm_camps_sync(bm_camps *cs, const bm_camp_row *rows, size_t n, const bm_modset *mods);
 
@@ -80,7 +80,7 @@ bm_camp *const *bm_camps_route(const bm_camps *cs, const char *game, const char 
 bm_camp *bm_camps_find(const bm_camps *cs, const char *id);
 
 /* Loader adopt hook: adds every campaign of the instance's type to it (kept in
- * mi->engine_data). Nonzero refuses the instance with err. */
+ * bm_modinst_engine_data). Nonzero refuses the instance with err. */
 int bm_camps_adopt(bm_camps *cs, bm_modinst *mi, char *err, size_t errlen);
 /* Loader release hook: campaign_remove of everything the instance adopted. */
 void bm_camps_release(bm_camps *cs, bm_modinst *mi);
