@@ -143,9 +143,9 @@ void bm_modinst_set_engine_data(bm_modinst *mi, void *data);
  * Calls into an instance. Each is marked for the watchdog with the module,
  * its generation and file and the campaign (NULL when the call is about no
  * campaign), and returns the callback's answer; a callback the module does not
- * have (or its ABI version predates) answers BM_OK. The on_* wrappers run on
- * the processing thread and count on the instance: events and skips for
- * on_event, an error for any negative answer.
+ * have (or its ABI version predates) answers BM_OK. The event, tick and end
+ * wrappers run on the processing thread and count on the instance: events and
+ * skips for on_event, an error for any negative answer.
  */
 int bm_modinst_call_campaign_add(bm_modinst *mi, const bm_campaign *c, bm_routes *routes,
                                  void **cctx, char *err, size_t errlen);
