@@ -232,9 +232,10 @@ static int child(const bm_ctl *ctl, const char *so, const char *camp_path, const
         printf("smoke: refused: %s\n", err);
         return 1;
     }
-    printf("smoke: init ok (%s %s)\n", mi->name, mi->m->version);
+    const bm_module *mod = bm_modinst_module(mi);
+    printf("smoke: init ok (%s %s)\n", bm_modinst_name(mi), mod->version);
     fflush(stdout);
-    if (mi->m->kind != BM_KIND_CAMPAIGN) {
+    if (mod->kind != BM_KIND_CAMPAIGN) {
         bm_loader_close(mi, &lh);
         printf("smoke: destroy ok (reward module: no campaign or events to run)\n");
         return 0;
@@ -247,7 +248,7 @@ static int child(const bm_ctl *ctl, const char *so, const char *camp_path, const
         return 1;
     }
     if (!text) {
-        json_t *d = json_pack("{s:s, s:s, s:s}", "type", mi->m->serves, "name", "smoke", "gameId",
+        json_t *d = json_pack("{s:s, s:s, s:s}", "type", mod->serves, "name", "smoke", "gameId",
                               "smoke-game");
         text = json_dumps(d, JSON_COMPACT);
         json_decref(d);
@@ -264,7 +265,7 @@ static int child(const bm_ctl *ctl, const char *so, const char *camp_path, const
     const char *type = json_string_value(json_object_get(cj, "type"));
     const char *name = json_string_value(json_object_get(cj, "name"));
     snprintf(row.game, sizeof row.game, "%s", game ? game : "smoke-game");
-    snprintf(row.type, sizeof row.type, "%s", type ? type : mi->m->serves);
+    snprintf(row.type, sizeof row.type, "%s", type ? type : mod->serves);
     snprintf(row.name, sizeof row.name, "%s", name ? name : "smoke");
     snprintf(row.status, sizeof row.status, "active");
     row.config = text;
@@ -279,9 +280,7 @@ static int child(const bm_ctl *ctl, const char *so, const char *camp_path, const
     bm_routes routes = {0};
     void *cctx = NULL;
     err[0] = '\0';
-    bm_watchdog_enter(BM_WD_CAMPAIGN_ADD, mi->name, 1, so, row.id);
-    int rc = mi->m->campaign_add(mi->instance, &camp, &routes, &cctx, err, sizeof err);
-    bm_watchdog_leave();
+    int rc = bm_modinst_call_campaign_add(mi, &camp, &routes, &cctx, err, sizeof err);
     if (rc != BM_OK) {
         printf("smoke: campaign_add refused the sample campaign: %s\n", err[0] ? err : "no reason");
         return 1;
@@ -332,9 +331,7 @@ static int child(const bm_ctl *ctl, const char *so, const char *camp_path, const
             continue;
         }
         n++;
-        bm_watchdog_enter(BM_WD_EVENT, mi->name, 1, so, row.id);
-        rc = mi->m->on_event(mi->instance, cctx, NULL, &ev);
-        bm_watchdog_leave();
+        rc = bm_modinst_call_event(mi, cctx, NULL, &ev, row.id);
         bm_event_clear(&ev);
         if (rc == BM_OK)
             ok++;
@@ -348,9 +345,7 @@ static int child(const bm_ctl *ctl, const char *so, const char *camp_path, const
            "%ld refused by the decoder; %ld state writes, %ld messages, %ld rewards\n",
            n, ok, skipped, errors, ignored, bad, g_puts, g_emits, g_grants);
     fflush(stdout);
-    bm_watchdog_enter(BM_WD_CAMPAIGN_REMOVE, mi->name, 1, so, row.id);
-    mi->m->campaign_remove(mi->instance, cctx);
-    bm_watchdog_leave();
+    bm_modinst_call_campaign_remove(mi, cctx, 0, row.id);
     bm_routes_clear(&routes);
     bm_loader_close(mi, &lh); /* drain and destroy, under the watchdog */
     free(text);

@@ -1,4 +1,5 @@
 #include "campaign/campaign.h"
+#include "campaign/campaign_int.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -9,7 +10,6 @@
 #include "log/log.h"
 #include "loader/probation.h"
 #include "util/hash.h"
-#include "watchdog/watchdog.h"
 
 struct bm_route_bucket {
     char *key; /* game \x1f type */
@@ -58,13 +58,13 @@ void bm_camp_view(bm_campaign *c, const bm_camp_row *row)
     c->version = row->version;
 }
 
-/* --- adoption lists (bm_modinst.engine_data) ------------------------------ */
+/* --- adoption lists (bm_modinst_engine_data) ------------------------------ */
 
 static bm_adoptions *adoptions_of(bm_modinst *mi)
 {
-    if (!mi->engine_data)
-        mi->engine_data = calloc(1, sizeof(bm_adoptions));
-    return mi->engine_data;
+    if (!bm_modinst_engine_data(mi))
+        bm_modinst_set_engine_data(mi, calloc(1, sizeof(bm_adoptions)));
+    return bm_modinst_engine_data(mi);
 }
 
 static int adoption_push(bm_modinst *mi, bm_camp *camp, void *cctx, bm_routes *routes)
@@ -85,26 +85,16 @@ static int adoption_push(bm_modinst *mi, bm_camp *camp, void *cctx, bm_routes *r
     return 0;
 }
 
-/* campaign_changed (ABI 2) then campaign_remove. */
-static void remove_ctx(bm_modinst *mi, void *cctx, int change)
-{
-    bm_watchdog_enter(BM_WD_CAMPAIGN_REMOVE, mi->name, mi->generation, mi->src_path, NULL);
-    if (mi->m->abi_version >= 2 && mi->m->campaign_changed)
-        mi->m->campaign_changed(mi->instance, cctx, change);
-    mi->m->campaign_remove(mi->instance, cctx);
-    bm_watchdog_leave();
-}
-
 /* Removes the adoption of `camp` from mi, calling campaign_remove. */
 static void adoption_drop(bm_modinst *mi, bm_camp *camp, int change)
 {
-    bm_adoptions *a = mi->engine_data;
+    bm_adoptions *a = bm_modinst_engine_data(mi);
     if (!a)
         return;
     for (size_t i = 0; i < a->n; i++) {
         if (a->v[i].camp != camp)
             continue;
-        remove_ctx(mi, a->v[i].cctx, change);
+        bm_modinst_call_campaign_remove(mi, a->v[i].cctx, change, camp->row.id);
         bm_routes_clear(&a->v[i].routes);
         a->v[i] = a->v[--a->n];
         return;
@@ -117,9 +107,7 @@ static int adopt_one(bm_modinst *mi, bm_camp *camp, char *err, size_t errlen)
     bm_routes routes = {0};
     void *cctx = NULL;
     err[0] = '\0';
-    bm_watchdog_enter(BM_WD_CAMPAIGN_ADD, mi->name, mi->generation, mi->src_path, camp->row.id);
-    int rc = mi->m->campaign_add(mi->instance, &camp->c, &routes, &cctx, err, errlen);
-    bm_watchdog_leave();
+    int rc = bm_modinst_call_campaign_add(mi, &camp->c, &routes, &cctx, err, errlen);
     if (rc != BM_OK) {
         if (!err[0])
             snprintf(err, errlen, "campaign_add returned %d", rc);
@@ -127,7 +115,7 @@ static int adopt_one(bm_modinst *mi, bm_camp *camp, char *err, size_t errlen)
         return -1;
     }
     if (adoption_push(mi, camp, cctx, &routes) != 0) {
-        mi->m->campaign_remove(mi->instance, cctx);
+        bm_modinst_call_campaign_remove(mi, cctx, 0, camp->row.id);
         bm_routes_clear(&routes);
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -216,8 +204,8 @@ static void index_rebuild(bm_camps *cs)
     size_t routes = 0;
     for (size_t s = 0; s < cs->nslots; s++) {
         bm_camp *c = cs->by_slot[s];
-        if (c && c->mi && c->mi->engine_data) {
-            bm_adoptions *a = c->mi->engine_data;
+        if (c && c->mi && bm_modinst_engine_data(c->mi)) {
+            bm_adoptions *a = bm_modinst_engine_data(c->mi);
             for (size_t i = 0; i < a->n; i++)
                 if (a->v[i].camp == c)
                     routes += a->v[i].routes.n;
@@ -232,9 +220,9 @@ static void index_rebuild(bm_camps *cs)
     cs->index_cap = cap;
     for (size_t s = 0; s < cs->nslots; s++) {
         bm_camp *c = cs->by_slot[s];
-        if (!c || !c->mi || !c->mi->engine_data)
+        if (!c || !c->mi || !bm_modinst_engine_data(c->mi))
             continue;
-        bm_adoptions *a = c->mi->engine_data;
+        bm_adoptions *a = bm_modinst_engine_data(c->mi);
         for (size_t i = 0; i < a->n; i++) {
             if (a->v[i].camp != c)
                 continue;
@@ -297,15 +285,17 @@ static void camp_attach(bm_camp *c, const bm_modset *mods)
     char err[256];
     if (adopt_one(mi, c, err, sizeof err) != 0) {
         snprintf(c->refused, sizeof c->refused, "%s", err);
-        bm_error("campaign", "campaign=%s module=%s refused: %s", c->row.id, mi->name, err);
+        bm_error("campaign", "campaign=%s module=%s refused: %s", c->row.id, bm_modinst_name(mi),
+                 err);
         return;
     }
     c->refused[0] = '\0';
     c->mi = mi;
-    bm_adoptions *a = mi->engine_data;
+    bm_adoptions *a = bm_modinst_engine_data(mi);
     c->cctx = a->v[a->n - 1].cctx;
     bm_info("campaign", "campaign=%s type=%s version=%lld served by module=%s generation=%d",
-            c->row.id, c->row.type, (long long)c->row.version, mi->name, mi->generation);
+            c->row.id, c->row.type, (long long)c->row.version, bm_modinst_name(mi),
+            bm_modinst_generation(mi));
 }
 
 /* A campaign leaving the registry: freed now, or parked until unpinned. */
@@ -444,11 +434,11 @@ int bm_camps_sync(bm_camps *cs, const bm_camp_row *rows, size_t n, const bm_mods
 
 int bm_camps_adopt(bm_camps *cs, bm_modinst *mi, char *err, size_t errlen)
 {
-    if (mi->m->kind != BM_KIND_CAMPAIGN)
+    if (bm_modinst_module(mi)->kind != BM_KIND_CAMPAIGN)
         return 0;
     for (size_t s = 0; s < cs->nslots; s++) {
         bm_camp *c = cs->by_slot[s];
-        if (!c || strcmp(c->row.type, mi->m->serves) != 0)
+        if (!c || strcmp(c->row.type, bm_modinst_module(mi)->serves) != 0)
             continue;
         char why[256];
         if (adopt_one(mi, c, why, sizeof why) != 0) {
@@ -464,7 +454,7 @@ int bm_camps_adopt(bm_camps *cs, bm_modinst *mi, char *err, size_t errlen)
 
 void bm_camps_release(bm_camps *cs, bm_modinst *mi)
 {
-    bm_adoptions *a = mi->engine_data;
+    bm_adoptions *a = bm_modinst_engine_data(mi);
     if (!a)
         return;
     for (size_t i = 0; i < a->n; i++) {
@@ -474,14 +464,14 @@ void bm_camps_release(bm_camps *cs, bm_modinst *mi)
             a->v[i].camp->mi = NULL;
             a->v[i].camp->cctx = NULL;
             snprintf(a->v[i].camp->refused, sizeof a->v[i].camp->refused, "module %s retired",
-                     mi->name);
+                     bm_modinst_name(mi));
         }
-        remove_ctx(mi, a->v[i].cctx, BM_CAMPAIGN_RETIRED);
+        bm_modinst_call_campaign_remove(mi, a->v[i].cctx, BM_CAMPAIGN_RETIRED, NULL);
         bm_routes_clear(&a->v[i].routes);
     }
     free(a->v);
     free(a);
-    mi->engine_data = NULL;
+    bm_modinst_set_engine_data(mi, NULL);
     (void)cs;
 }
 
@@ -489,7 +479,7 @@ void bm_camps_switch(bm_camps *cs, const bm_modset *mods)
 {
     for (size_t m = 0; mods && m < mods->n; m++) {
         bm_modinst *mi = mods->mods[m];
-        bm_adoptions *a = mi->engine_data;
+        bm_adoptions *a = bm_modinst_engine_data(mi);
         for (size_t i = 0; a && i < a->n; i++) {
             a->v[i].camp->mi = mi;
             a->v[i].camp->cctx = a->v[i].cctx;
@@ -505,14 +495,14 @@ void bm_camps_swapped(bm_camps *cs, const bm_modset *mods, bm_modinst *const *re
     bm_camps_switch(cs, mods);
     for (size_t r = 0; r < nretired; r++) {
         bm_modinst *mi = retired[r];
-        bm_adoptions *a = mi->engine_data;
+        bm_adoptions *a = bm_modinst_engine_data(mi);
         for (size_t i = 0; a && i < a->n; i++) {
             bm_camp *c = a->v[i].camp;
             if (c && c->mi == mi) {
                 /* Its module is gone from the set: the campaign is not served. */
                 c->mi = NULL;
                 c->cctx = NULL;
-                snprintf(c->refused, sizeof c->refused, "module %s retired", mi->name);
+                snprintf(c->refused, sizeof c->refused, "module %s retired", bm_modinst_name(mi));
             }
             a->v[i].camp = NULL;
         }
@@ -727,4 +717,147 @@ int bm_camp_window(const char *config_json, int64_t *start_ms, int64_t *end_ms, 
     }
     json_decref(root);
     return rc ? -1 : 0;
+}
+
+/* --- one campaign, as the processing thread sees it ----------------------------- */
+
+size_t bm_camps_nslots(const bm_camps *cs)
+{
+    return cs->nslots;
+}
+
+size_t bm_camps_served_by(const bm_camps *cs, const bm_modinst *mi)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < cs->nslots; s++)
+        if (cs->by_slot[s] && cs->by_slot[s]->mi == mi)
+            n++;
+    return n;
+}
+
+const char *bm_camp_id(const bm_camp *c)
+{
+    return c->row.id;
+}
+
+const char *bm_camp_game(const bm_camp *c)
+{
+    return c->row.game;
+}
+
+uint32_t bm_camp_slot(const bm_camp *c)
+{
+    return c->slot;
+}
+
+int bm_camp_is(const bm_camp *c, const char *id)
+{
+    return c->c.id == id || strcmp(c->row.id, id) == 0;
+}
+
+int bm_camp_covers(const bm_camp *c, int64_t time_ms)
+{
+    if (c->c.start_ms && time_ms < c->c.start_ms)
+        return 0;
+    if (c->c.end_ms && time_ms >= c->c.end_ms)
+        return 0;
+    return 1;
+}
+
+bm_modinst *bm_camp_module(const bm_camp *c)
+{
+    return c->mi;
+}
+
+int64_t bm_camp_version(const bm_camp *c)
+{
+    return c->row.version;
+}
+
+int bm_camp_suspended(const bm_camp *c)
+{
+    return !c->mi && !c->ending;
+}
+
+void bm_camp_note_suspended(bm_camp *c)
+{
+    c->suspended_events++;
+}
+
+json_t *bm_camp_json(const bm_camp *c)
+{
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "id", c->row.id, "type", c->row.type, "name",
+        c->row.name, "module", c->mi ? bm_modinst_name(c->mi) : "", "events", (json_int_t)c->events,
+        "errors", (json_int_t)c->errors, "skipped", (json_int_t)c->skipped, "refused", c->refused);
+    if (!o)
+        return NULL;
+    /* No module: suspended, its game's events counted for a later replay. */
+    json_object_set_new(o, "status", json_string(c->mi ? "active" : "suspended"));
+    json_object_set_new(o, "suspendedEvents", json_integer((json_int_t)c->suspended_events));
+    return o;
+}
+
+int bm_camp_call_event(bm_camp *c, bm_batch *b, const bm_event *ev)
+{
+    int rc = bm_modinst_call_event(c->mi, c->cctx, b, ev, c->row.id);
+    c->events++;
+    if (rc == BM_SKIP)
+        c->skipped++;
+    else if (rc < 0)
+        c->errors++;
+    return rc;
+}
+
+int bm_camp_call_tick(bm_camp *c, bm_batch *b, int64_t now_ms)
+{
+    if (!c->mi)
+        return BM_OK;
+    int rc = bm_modinst_call_campaign_tick(c->mi, c->cctx, b, now_ms, c->row.id);
+    if (rc < 0)
+        c->errors++;
+    return rc;
+}
+
+/* --- its end ---------------------------------------------------------------------- */
+
+int bm_camp_ending(bm_camp *c, int64_t now_ms, int64_t grace_ms)
+{
+    if (!c->ending && c->c.end_ms && now_ms >= c->c.end_ms + grace_ms)
+        c->ending = BM_END_WINDOW;
+    return c->ending;
+}
+
+const char *bm_camp_end_reason(const bm_camp *c)
+{
+    return c->ending == BM_END_CANCELLED ? "cancelled"
+           : c->ending == BM_END_WINDOW  ? "window"
+                                         : "completed";
+}
+
+int bm_camp_end_sent(const bm_camp *c)
+{
+    return c->end_sent;
+}
+
+void bm_camp_set_end_sent(bm_camp *c, int sent)
+{
+    c->end_sent = sent;
+}
+
+void bm_camps_ends_unsent(bm_camps *cs)
+{
+    for (size_t s = 0; s < cs->nslots; s++)
+        if (cs->by_slot[s])
+            cs->by_slot[s]->end_sent = 0;
+}
+
+int bm_camp_call_end(bm_camp *c, bm_batch *b, int64_t now_ms)
+{
+    if (!c->mi)
+        return BM_OK;
+    int rc = bm_modinst_call_campaign_end(c->mi, c->cctx, b, c->ending, now_ms, c->row.id);
+    if (rc < 0)
+        c->errors++;
+    return rc;
 }

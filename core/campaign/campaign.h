@@ -38,36 +38,13 @@ typedef struct bm_camp_row {
     int oversize; /* over campaigns.max_config_bytes / max_name_bytes: not served */
 } bm_camp_row;
 
-typedef struct bm_camp {
-    bm_campaign c; /* strings point into the fields below */
-    bm_camp_row row;
-    uint32_t slot;    /* stable index while present */
-    bm_modinst *mi;   /* instance serving it, NULL if none or refused */
-    void *cctx;       /* what campaign_add returned */
-    bm_routes routes; /* event types subscribed */
-    uint64_t events, errors, skipped;
-    uint64_t suspended_events; /* events of its game seen while no module served it */
-    char refused[256];         /* why no module serves it ("" if served) */
-    int pins;     /* out-of-band pins (bm_loader_acquire_campaign), under the loader lock */
-    int ending;   /* BM_END_* once its end has to run; 0 while it runs normally */
-    int end_sent; /* its end is in a batch being committed */
-    int gone;     /* BM_CAMPAIGN_* it left the registry with */
-    struct bm_camp *next_zombie;
-} bm_camp;
-
-/* Per-instance list of (campaign, context) pairs: bm_modinst.engine_data. */
-typedef struct bm_adoption {
-    bm_camp *camp;
-    void *cctx;
-    bm_routes routes;
-} bm_adoption;
-typedef struct bm_adoptions {
-    bm_adoption *v;
-    size_t n, cap;
-} bm_adoptions;
+/* One served campaign. The registry owns it (campaign_int.h); the host reads
+ * it through the functions below. */
+typedef struct bm_camp bm_camp;
 
 typedef struct bm_route_bucket bm_route_bucket;
 
+/* Held by value by its owner; read through the functions below. */
 typedef struct bm_camps {
     bm_camp **by_slot; /* NULL holes where campaigns were removed */
     size_t nslots;
@@ -92,7 +69,7 @@ void bm_camp_rows_free(bm_camp_row *rows, size_t n);
  * Brings the registry in line with `rows` (active ones are served; others
  * dropped) using the modules in `mods`: adds new campaigns, re-adds changed
  * versions, removes gone ones, and rebuilds the routing index. Refusals are
- * logged and kept in bm_camp.refused. Returns the number of changes.
+ * logged and kept (the "refused" of bm_camp_json). Returns the number of changes.
  */
 int bm_camps_sync(bm_camps *cs, const bm_camp_row *rows, size_t n, const bm_modset *mods);
 
@@ -103,7 +80,7 @@ bm_camp *const *bm_camps_route(const bm_camps *cs, const char *game, const char 
 bm_camp *bm_camps_find(const bm_camps *cs, const char *id);
 
 /* Loader adopt hook: adds every campaign of the instance's type to it (kept in
- * mi->engine_data). Nonzero refuses the instance with err. */
+ * bm_modinst_engine_data). Nonzero refuses the instance with err. */
 int bm_camps_adopt(bm_camps *cs, bm_modinst *mi, char *err, size_t errlen);
 /* Loader release hook: campaign_remove of everything the instance adopted. */
 void bm_camps_release(bm_camps *cs, bm_modinst *mi);
@@ -124,6 +101,53 @@ bm_camp *bm_camps_pin(bm_camps *cs, const char *id, bm_modinst **mi, void **cctx
 void bm_camps_unpin(bm_camp *c);
 /* Frees campaigns that were removed or replaced while pinned (loader lock held). */
 void bm_camps_reap(bm_camps *cs);
+
+/* Number of registry slots: bm_camps_at(cs, 0 .. n-1) covers every campaign. */
+size_t bm_camps_nslots(const bm_camps *cs);
+/* Campaigns served by instance mi. */
+size_t bm_camps_served_by(const bm_camps *cs, const bm_modinst *mi);
+
+/* --- one campaign, as the processing thread sees it --------------------------- */
+
+const char *bm_camp_id(const bm_camp *c);
+const char *bm_camp_game(const bm_camp *c);
+/* The version of the campaign row being served. */
+int64_t bm_camp_version(const bm_camp *c);
+/* Its registry slot: stable while it is present (the state cache's key). */
+uint32_t bm_camp_slot(const bm_camp *c);
+/* Nonzero if c is campaign `id`. A module hands back the id string the host
+ * gave it, so a pointer compare settles the common case. */
+int bm_camp_is(const bm_camp *c, const char *id);
+/* Nonzero if time_ms falls within its window (start inclusive, end exclusive). */
+int bm_camp_covers(const bm_camp *c, int64_t time_ms);
+/* The instance serving it, or NULL: then it is suspended (its game's events
+ * are counted for a replay, bm_camp_note_suspended) unless it is ending. */
+bm_modinst *bm_camp_module(const bm_camp *c);
+int bm_camp_suspended(const bm_camp *c);
+void bm_camp_note_suspended(bm_camp *c);
+/* `bmctl modules` entry: id, type, name, module, counters, status, refused. */
+json_t *bm_camp_json(const bm_camp *c);
+
+/* Calls into its module (the campaign must have one), counted on the campaign
+ * and on the instance (bm_modinst_call_*); the module's answer is returned. */
+int bm_camp_call_event(bm_camp *c, bm_batch *b, const bm_event *ev);
+/* on_campaign_tick: BM_OK without a module or the callback. */
+int bm_camp_call_tick(bm_camp *c, bm_batch *b, int64_t now_ms);
+
+/* --- its end --------------------------------------------------------------- */
+
+/* BM_END_* once its end has to run, else 0. A window that closed grace_ms ago
+ * or more marks it BM_END_WINDOW here. */
+int bm_camp_ending(bm_camp *c, int64_t now_ms, int64_t grace_ms);
+/* "completed", "cancelled" or "window". */
+const char *bm_camp_end_reason(const bm_camp *c);
+/* Its end is in a batch being committed (set), or must be sent again (cleared). */
+int bm_camp_end_sent(const bm_camp *c);
+void bm_camp_set_end_sent(bm_camp *c, int sent);
+/* Clears the mark on every campaign (after a failed batch). */
+void bm_camps_ends_unsent(bm_camps *cs);
+/* on_campaign_end: BM_OK without a module or the callback. */
+int bm_camp_call_end(bm_camp *c, bm_batch *b, int64_t now_ms);
 
 /* Fills a bm_campaign view from a row (for validation by bmctl). */
 void bm_camp_view(bm_campaign *c, const bm_camp_row *row);

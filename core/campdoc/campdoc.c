@@ -80,11 +80,11 @@ static int validate_with_module(const char *modules_dir, const bm_camp_row *row,
     bm_routes routes = {0};
     void *cctx = NULL;
     err[0] = '\0';
-    if (mi->m->campaign_add(mi->instance, &c, &routes, &cctx, err, errlen) == BM_OK) {
-        mi->m->campaign_remove(mi->instance, cctx);
+    if (bm_modinst_call_campaign_add(mi, &c, &routes, &cctx, err, errlen) == BM_OK) {
+        bm_modinst_call_campaign_remove(mi, cctx, 0, c.id);
         rc = 0;
     } else if (!err[0]) {
-        snprintf(err, errlen, "refused by module %s", mi->name);
+        snprintf(err, errlen, "refused by module %s", bm_modinst_name(mi));
     }
     bm_routes_clear(&routes);
 out:

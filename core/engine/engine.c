@@ -336,7 +336,7 @@ bm_engine *bm_engine_start(const bm_config *cfg, volatile sig_atomic_t *run, cha
     bm_admin_set_direct(e->admin, "query ", bm_engine_admin_query);
     const bm_modset *cur = bm_loader_current(e->loader);
     bm_info("engine", "started roles=%s brokers=%s modules=%zu campaigns=%zu", cfg->roles,
-            e->bootstrap, cur ? cur->n : (size_t)0, e->camps.nslots);
+            e->bootstrap, cur ? cur->n : (size_t)0, bm_camps_nslots(&e->camps));
     return e;
 fail:
     bm_engine_stop(e);

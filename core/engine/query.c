@@ -58,8 +58,8 @@ static query_call *guarded_query(bm_engine *e, const char *id, bm_modref *ref, v
     q->ref = ref;
     q->cctx = cctx;
     bm_wd_site site;
-    bm_wd_site_set(&site, BM_WD_QUERY, m->name, bm_modref_inst(ref)->generation,
-                   bm_modref_inst(ref)->src_path, id);
+    bm_wd_site_set(&site, BM_WD_QUERY, m->name, bm_modinst_generation(bm_modref_inst(ref)),
+                   bm_modinst_file(bm_modref_inst(ref)), id);
     int rc = bm_wd_caller_run(wc, &site, e->cfg.wd_query_ms, query_call_run, query_call_free, q);
     bm_wd_caller_free(wc);
     if (rc == 0)
@@ -97,7 +97,7 @@ char *bm_engine_admin_query(void *ud, const char *req)
         } else {
             char name[64];
             snprintf(name, sizeof name, "%s", m->name);
-            int gen = bm_modref_inst(r)->generation, status = 0;
+            int gen = bm_modinst_generation(bm_modref_inst(r)), status = 0;
             query_call *qc = guarded_query(e, id, r, cctx, request, &status);
             r = NULL; /* the call owns the pin now */
             if (!qc) {

@@ -16,21 +16,18 @@ static json_t *modules_array(bm_engine *e)
     const bm_modset *set = bm_loader_current(e->loader);
     json_t *mods = json_array();
     for (size_t i = 0; set && i < set->n; i++) {
-        bm_modinst *mi = set->mods[i];
-        size_t ncamps = 0;
-        for (size_t s = 0; s < e->camps.nslots; s++) {
-            bm_camp *c = bm_camps_at(&e->camps, (uint32_t)s);
-            if (c && c->mi == mi)
-                ncamps++;
-        }
-        json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I}", "name",
-                              mi->name, "version", mi->m->version, "kind",
-                              mi->m->kind == BM_KIND_CAMPAIGN ? "campaign" : "reward", "serves",
-                              mi->m->serves, "generation", mi->generation, "file", mi->src_path,
-                              "campaigns", (json_int_t)ncamps, "events", (json_int_t)mi->events,
-                              "errors", (json_int_t)mi->errors, "skipped", (json_int_t)mi->skipped);
-        json_object_set_new(m, "abiVersion", json_integer(mi->m->abi_version));
-        json_object_set_new(m, "metrics", bm_host_metrics_json(mi->host));
+        const bm_modinst *mi = set->mods[i];
+        const bm_module *mod = bm_modinst_module(mi);
+        bm_modinst_counts n = bm_modinst_counters(mi);
+        size_t ncamps = bm_camps_served_by(&e->camps, mi);
+        json_t *m = json_pack(
+            "{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I}", "name", bm_modinst_name(mi),
+            "version", mod->version, "kind", mod->kind == BM_KIND_CAMPAIGN ? "campaign" : "reward",
+            "serves", mod->serves, "generation", bm_modinst_generation(mi), "file",
+            bm_modinst_file(mi), "campaigns", (json_int_t)ncamps, "events", (json_int_t)n.events,
+            "errors", (json_int_t)n.errors, "skipped", (json_int_t)n.skipped);
+        json_object_set_new(m, "abiVersion", json_integer(mod->abi_version));
+        json_object_set_new(m, "metrics", bm_host_metrics_json(bm_modinst_host(mi)));
         json_array_append_new(mods, m);
     }
     return mods;
@@ -39,18 +36,14 @@ static json_t *modules_array(bm_engine *e)
 static json_t *campaigns_array(bm_engine *e)
 {
     json_t *camps = json_array();
-    for (size_t s = 0; s < e->camps.nslots; s++) {
+    for (size_t s = 0; s < bm_camps_nslots(&e->camps); s++) {
         bm_camp *c = bm_camps_at(&e->camps, (uint32_t)s);
         if (!c)
             continue;
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "id", c->row.id, "type",
-                              c->row.type, "name", c->row.name, "module", c->mi ? c->mi->name : "",
-                              "events", (json_int_t)c->events, "errors", (json_int_t)c->errors,
-                              "skipped", (json_int_t)c->skipped, "refused", c->refused);
-        /* No module: suspended, its game's events counted for a later replay. */
-        json_object_set_new(o, "status", json_string(c->mi ? "active" : "suspended"));
-        json_object_set_new(o, "suspendedEvents", json_integer((json_int_t)c->suspended_events));
-        json_t *f = bm_lua_owner_json(c->row.id); /* its formula's breaker, if it has one */
+        json_t *o = bm_camp_json(c);
+        if (!o)
+            continue;
+        json_t *f = bm_lua_owner_json(bm_camp_id(c)); /* its formula's breaker, if it has one */
         if (f)
             json_object_set_new(o, "formula", f);
         json_array_append_new(camps, o);

@@ -76,23 +76,23 @@ void gw_metrics_modules(bm_gateway *g)
                       "# TYPE brightmatter_module_%s_total counter\n",
                       kinds[k], kinds[k], kinds[k]);
         for (size_t i = 0; set && i < set->n; i++) {
-            const bm_modinst *mi = set->mods[i];
-            uint64_t v = k == 0 ? mi->events : k == 1 ? mi->errors : mi->skipped;
+            bm_modinst_counts n = bm_modinst_counters(set->mods[i]);
+            uint64_t v = k == 0 ? n.events : k == 1 ? n.errors : n.skipped;
             bm_buf_printf(&b, "brightmatter_module_%s_total{module=\"", kinds[k]);
-            label(&b, mi->name);
+            label(&b, bm_modinst_name(set->mods[i]));
             bm_buf_printf(&b, "\"} %llu\n", (unsigned long long)v);
         }
     }
     bm_buf_puts(&b, "# HELP brightmatter_module_metric counters modules add with metric_add\n"
                     "# TYPE brightmatter_module_metric gauge\n");
     for (size_t i = 0; set && i < set->n; i++) {
-        json_t *m = bm_host_metrics_json(set->mods[i]->host);
+        json_t *m = bm_host_metrics_json(bm_modinst_host(set->mods[i]));
         const char *name;
         json_t *v;
         json_object_foreach(m, name, v)
         {
             bm_buf_puts(&b, "brightmatter_module_metric{module=\"");
-            label(&b, set->mods[i]->name);
+            label(&b, bm_modinst_name(set->mods[i]));
             bm_buf_puts(&b, "\",name=\"");
             label(&b, name);
             bm_buf_printf(&b, "\"} %.17g\n", json_number_value(v));

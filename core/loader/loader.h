@@ -24,34 +24,12 @@ typedef struct bm_module_info {
     uint32_t abi_version;
 } bm_module_info;
 
-/* One loaded module instance (one generation of one module file). */
-typedef struct bm_modinst {
-    const bm_module *m;
-    void *dl;
-    void *instance; /* what init() returned */
-    bm_host *host;  /* handed to init(); from bm_loader_host.host_new */
-    char name[64];
-    char src_path[1024];  /* file in the modules directory */
-    char copy_path[1024]; /* private per-generation copy that was dlopened */
-    int generation;
-    /* identity of the source file when loaded, to notice changes */
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime;
-    /* counters, updated by the processing thread, read by `bmctl modules` */
-    uint64_t events;
-    uint64_t errors;
-    uint64_t skipped;
-    void *engine_data; /* owned by the engine (per-instance campaign contexts) */
-    /* pinning (bm_loader), guarded by the loader's lock */
-    int refs;              /* bm_modref handles held on this instance */
-    int retired;           /* no longer in the current set: closed when refs reach 0 */
-    int closing;           /* a thread is draining/closing it */
-    int overdue;           /* still loaded past engine.drain_deadline_ms */
-    int64_t retired_at_ms; /* monotonic time it was retired */
-    struct bm_modinst *next_retired;
-} bm_modinst;
+/*
+ * One loaded module instance (one generation of one module file). The loader
+ * owns it (loader_int.h); the host reads it through the functions below and
+ * calls into it through the bm_modinst_call_* wrappers (call.c).
+ */
+typedef struct bm_modinst bm_modinst;
 
 /* A generation: the set of modules the engine dispatches to. */
 typedef struct bm_modset {
@@ -138,6 +116,50 @@ void bm_modset_free(bm_modset *s);
 
 /* Instance serving a campaign/reward type in the set, or NULL. */
 bm_modinst *bm_modset_find_serves(const bm_modset *s, uint32_t kind, const char *serves);
+
+/* --- one instance, as the host sees it (call.c) ---------------------------- */
+
+/* Its module's ABI table (name, version, kind, serves, abi_version). */
+const bm_module *bm_modinst_module(const bm_modinst *mi);
+const char *bm_modinst_name(const bm_modinst *mi);
+int bm_modinst_generation(const bm_modinst *mi);
+/* The file in the modules directory it was loaded from. */
+const char *bm_modinst_file(const bm_modinst *mi);
+/* The host handle its init() got (per-module metrics). */
+bm_host *bm_modinst_host(const bm_modinst *mi);
+
+/* What the processing thread counted on it (`bmctl modules`, /metrics). */
+typedef struct bm_modinst_counts {
+    uint64_t events, errors, skipped;
+} bm_modinst_counts;
+bm_modinst_counts bm_modinst_counters(const bm_modinst *mi);
+
+/* The slot the host keeps per instance (the campaign registry's adoptions);
+ * NULL until set. */
+void *bm_modinst_engine_data(const bm_modinst *mi);
+void bm_modinst_set_engine_data(bm_modinst *mi, void *data);
+
+/*
+ * Calls into an instance. Each is marked for the watchdog with the module,
+ * its generation and file and the campaign (NULL when the call is about no
+ * campaign), and returns the callback's answer; a callback the module does not
+ * have (or its ABI version predates) answers BM_OK. The event, tick and end
+ * wrappers run on the processing thread and count on the instance: events and
+ * skips for on_event, an error for any negative answer.
+ */
+int bm_modinst_call_campaign_add(bm_modinst *mi, const bm_campaign *c, bm_routes *routes,
+                                 void **cctx, char *err, size_t errlen);
+/* campaign_changed (ABI 2; when change is a BM_CAMPAIGN_* value, not 0), then
+ * campaign_remove. */
+void bm_modinst_call_campaign_remove(bm_modinst *mi, void *cctx, int change,
+                                     const char *campaign_id);
+int bm_modinst_call_event(bm_modinst *mi, void *cctx, bm_batch *b, const bm_event *ev,
+                          const char *campaign_id);
+int bm_modinst_call_tick(bm_modinst *mi, bm_batch *b, int64_t now_ms);
+int bm_modinst_call_campaign_tick(bm_modinst *mi, void *cctx, bm_batch *b, int64_t now_ms,
+                                  const char *campaign_id);
+int bm_modinst_call_campaign_end(bm_modinst *mi, void *cctx, bm_batch *b, int reason,
+                                 int64_t now_ms, const char *campaign_id);
 
 /* --- generations with pinned references (generations.c) ------------------
  *

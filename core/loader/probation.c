@@ -5,6 +5,7 @@
  * leaves either the old record or the new one.
  */
 #include "loader/probation.h"
+#include "loader/loader_int.h"
 
 #include <dirent.h>
 #include <errno.h>

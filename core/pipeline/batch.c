@@ -84,12 +84,16 @@ int bm_batch_grow(void **v, size_t *cap, size_t n, size_t size)
 
 /* --- state ----------------------------------------------------------------- */
 
+/* Name of the module being called, or `none`. */
+static const char *cur_module(const bm_batch *b, const char *none)
+{
+    return b->cur_mi ? bm_modinst_name(b->cur_mi) : none;
+}
+
 static bm_camp *camp_of(bm_batch *b, const char *campaign_id)
 {
-    /* Modules pass back the id string the host gave them: a pointer compare
-     * settles the common case without a lookup. */
-    if (b->cur_camp &&
-        (b->cur_camp->c.id == campaign_id || strcmp(b->cur_camp->row.id, campaign_id) == 0))
+    /* The campaign being dispatched to settles the common case without a lookup. */
+    if (b->cur_camp && bm_camp_is(b->cur_camp, campaign_id))
         return b->cur_camp;
     return bm_camps_find(b->e->camps, campaign_id);
 }
@@ -108,7 +112,8 @@ bm_state *bm_batch_state_get(bm_batch *b, const char *campaign_id, const char *u
     bm_camp *c = camp_of(b, campaign_id);
     if (!c)
         return scratch();
-    bm_state_entry *e = bm_state_cache_get(&b->e->cache, c->slot, user_id, b->cur_partition, NULL);
+    bm_state_entry *e =
+        bm_state_cache_get(&b->e->cache, bm_camp_slot(c), user_id, b->cur_partition, NULL);
     if (b->cur_partition < 0)
         b->e->tick_state = 1; /* dropped after the batch: no partition fences it */
     if (!e) {
@@ -266,7 +271,7 @@ static char *emit_text(bm_batch *b, const char *topic, const char *json, int *re
     if (!v) {
         bm_warn("pipeline",
                 "module=%s topic=%s emit refused: invalid JSON at line %d column %d: %s",
-                b->cur_mi ? b->cur_mi->name : "?", topic, jerr.line, jerr.column, jerr.text);
+                cur_module(b, "?"), topic, jerr.line, jerr.column, jerr.text);
         return NULL;
     }
     char *out = (char *)json;
@@ -303,8 +308,8 @@ int bm_batch_emit(bm_batch *b, const char *topic, const char *key, const char *j
     /* Only the engine writes the events topic (events forwarded to their owner,
      * commands among them signed again by the relay): never a module. */
     if (strcmp(topic, b->e->cfg.events_topic) == 0) {
-        bm_warn("pipeline", "module=%s emit refused: topic %s is the engine's",
-                b->cur_mi ? b->cur_mi->name : "-", topic);
+        bm_warn("pipeline", "module=%s emit refused: topic %s is the engine's", cur_module(b, "-"),
+                topic);
         return BM_ERROR;
     }
     if ((flags & BM_EMIT_COALESCE) && coalesced_same(b, topic, key ? key : "", json))
@@ -342,7 +347,7 @@ static void notify_states(bm_batch *b)
             continue;
         bm_buf_reset(&j);
         bm_buf_puts(&j, "{\"campaignId\":");
-        bm_buf_json_str(&j, c->row.id);
+        bm_buf_json_str(&j, bm_camp_id(c));
         bm_buf_puts(&j, ",\"userId\":");
         bm_buf_json_str(&j, e->user);
         bm_buf_puts(&j, ",\"value\":");

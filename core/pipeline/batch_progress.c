@@ -60,14 +60,14 @@ int bm_batch_state_each(bm_batch *b, const char *campaign_id,
     size_t n = 0;
     int rc = -1;
     PGresult *r = NULL;
-    if (cached_users(&e->cache, c->slot, &seen, &users, &n) != 0)
+    if (cached_users(&e->cache, bm_camp_slot(c), &seen, &users, &n) != 0)
         goto out;
-    const char *params[1] = {c->row.id};
+    const char *params[1] = {bm_camp_id(c)};
     r = PQexecParams(e->pg,
                      "SELECT user_id FROM user_progress WHERE campaign_id = $1 ORDER BY user_id", 1,
                      NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        bm_error("pipeline", "campaign=%s cannot list its players: %s", c->row.id,
+        bm_error("pipeline", "campaign=%s cannot list its players: %s", bm_camp_id(c),
                  PQerrorMessage(e->pg));
         goto out;
     }
@@ -78,7 +78,7 @@ int bm_batch_state_each(bm_batch *b, const char *campaign_id,
         const char *user = i < n ? users[i] : PQgetvalue(r, (int)(i - n), 0);
         if (i >= n && bm_strset_has(&seen, user))
             continue;
-        bm_state *st = bm_batch_state_get(b, c->row.id, user);
+        bm_state *st = bm_batch_state_get(b, bm_camp_id(c), user);
         if (b->failed)
             rc = -1;
         else if (fn(ud, user, st) != 0)

@@ -104,7 +104,8 @@ int bm_batch_claim_once(bm_batch *b, const char *work_key)
 {
     if (!work_key || !*work_key || !b->cur_mi)
         return -1;
-    return claim_as(b, b->cur_mi->name, b->cur_camp ? b->cur_camp->row.id : "", work_key);
+    return claim_as(b, bm_modinst_name(b->cur_mi), b->cur_camp ? bm_camp_id(b->cur_camp) : "",
+                    work_key);
 }
 
 int bm_batch_end_campaign(bm_batch *b, const char *campaign_id, const char *reason)

@@ -14,7 +14,7 @@ static void states_text(bm_batch *b, bm_job *j)
         bm_camp *c = bm_camps_at(b->e->camps, s->camp_slot);
         if (!c)
             continue; /* the campaign was removed mid-batch: nothing to keep */
-        bm_buf_puts(line, c->row.id);
+        bm_buf_puts(line, bm_camp_id(c));
         bm_buf_append(line, "\t", 1);
         bm_buf_copy_str(line, s->user);
         bm_buf_append(line, "\t", 1);

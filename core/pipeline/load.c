@@ -28,7 +28,7 @@ int bm_batch_load_states(bm_pipeline *e, bm_state_entry **v, size_t n, char *err
             bm_buf_puts(&users, ",");
         }
         /* A campaign removed meanwhile still needs a valid uuid: it simply matches nothing. */
-        bm_buf_puts(&camps, c ? c->row.id : "00000000-0000-0000-0000-000000000000");
+        bm_buf_puts(&camps, c ? bm_camp_id(c) : "00000000-0000-0000-0000-000000000000");
         bm_buf_array_elem(&users, v[i]->user);
     }
     bm_buf_puts(&camps, "}");

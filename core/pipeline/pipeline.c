@@ -23,7 +23,6 @@
 #include "pipeline/gap.h"
 #include "pipeline/replay.h"
 #include "util/clock.h"
-#include "watchdog/watchdog.h"
 
 typedef struct bm_item {
     rd_kafka_message_t *msg;
@@ -249,13 +248,8 @@ static int is_command(const bm_event *ev)
 
 static int in_window(const bm_camp *c, const bm_event *ev)
 {
-    if (is_command(ev))
-        return 1; /* claims and purchases are allowed after a season closes */
-    if (c->c.start_ms && ev->time_ms < c->c.start_ms)
-        return 0;
-    if (c->c.end_ms && ev->time_ms >= c->c.end_ms)
-        return 0;
-    return 1;
+    /* Claims and purchases are allowed after a season closes. */
+    return is_command(ev) || bm_camp_covers(c, ev->time_ms);
 }
 
 /* Decode, dedupe, and collect the (campaign, user) pairs to load. */
@@ -349,8 +343,8 @@ static int prepare(bm_pipeline *e, bm_run *r)
             return -1;
         for (size_t k = 0; k < nc; k++) {
             int created;
-            bm_state_entry *s =
-                bm_state_cache_get(&e->cache, cs[k]->slot, it->ev.user_id, m->partition, &created);
+            bm_state_entry *s = bm_state_cache_get(&e->cache, bm_camp_slot(cs[k]), it->ev.user_id,
+                                                   m->partition, &created);
             if (!s)
                 return -1;
             if (s->loaded || s->dirty == 2)
@@ -397,9 +391,9 @@ static void note_suspended(bm_pipeline *e, bm_run *r, bm_camp **susp, size_t nsu
             continue;
         for (size_t k = 0; k < nsusp; k++) {
             bm_camp *c = susp[k];
-            if (strcmp(c->row.game, it->ev.game_id) != 0 || !in_window(c, &it->ev))
+            if (strcmp(bm_camp_game(c), it->ev.game_id) != 0 || !in_window(c, &it->ev))
                 continue;
-            c->suspended_events++;
+            bm_camp_note_suspended(c);
             atomic_fetch_add(&e->stats->suspended_events, 1);
             size_t j = 0;
             while (j < nv && !(v[j].c == c && v[j].partition == it->ev.partition))
@@ -427,7 +421,7 @@ static void note_suspended(bm_pipeline *e, bm_run *r, bm_camp **susp, size_t nsu
                  "\"events\":%llu}",
                  e->cfg.events_topic, v[j].partition, (long long)v[j].from, (long long)v[j].to,
                  (unsigned long long)v[j].n);
-        (void)bm_batch_result_put(b, v[j].c->row.id, "suspended_events", key, doc);
+        (void)bm_batch_result_put(b, bm_camp_id(v[j].c), "suspended_events", key, doc);
     }
     free(v);
 }
@@ -437,9 +431,9 @@ static void dispatch(bm_pipeline *e, bm_run *r)
     bm_batch *b = &r->batch;
     bm_camp *susp[64];
     size_t nsusp = 0;
-    for (size_t s = 0; s < e->camps->nslots && nsusp < 64; s++) {
+    for (size_t s = 0; s < bm_camps_nslots(e->camps) && nsusp < 64; s++) {
         bm_camp *c = bm_camps_at(e->camps, (uint32_t)s);
-        if (c && !c->mi && !c->ending)
+        if (c && bm_camp_suspended(c))
             susp[nsusp++] = c;
     }
     if (nsusp)
@@ -457,24 +451,13 @@ static void dispatch(bm_pipeline *e, bm_run *r)
             bm_community_join_apply(b, &it->ev); /* before the campaigns: it counts for them */
         for (size_t k = 0; k < nc; k++) {
             bm_camp *c = cs[k];
-            if (!c->mi || !in_window(c, &it->ev))
+            bm_modinst *mi = bm_camp_module(c);
+            if (!mi || !in_window(c, &it->ev))
                 continue;
             b->cur_camp = c;
-            bm_watchdog_enter(BM_WD_EVENT, c->mi->name, c->mi->generation, c->mi->src_path,
-                              c->row.id);
-            b->cur_mi = c->mi;
-            int rc = c->mi->m->on_event(c->mi->instance, c->cctx, b, &it->ev);
-            bm_watchdog_leave();
-            c->events++;
-            c->mi->events++;
-            if (rc == BM_SKIP) {
-                c->skipped++;
-                c->mi->skipped++;
-            } else if (rc < 0) {
-                c->errors++;
-                c->mi->errors++;
+            b->cur_mi = mi;
+            if (bm_camp_call_event(c, b, &it->ev) < 0)
                 atomic_fetch_add(&e->stats->dispatch_errors, 1);
-            }
         }
     }
     b->cur_camp = NULL;

@@ -115,7 +115,7 @@ static void mark_done(bm_pipeline *e, const struct bm_replay *rp, int32_t nparts
 static bm_camp *served(bm_pipeline *e, const struct bm_replay *rp)
 {
     bm_camp *c = bm_camps_find(e->camps, rp->campaign);
-    if (!c || !c->mi || c->row.version < rp->version)
+    if (!c || !bm_camp_module(c) || bm_camp_version(c) < rp->version)
         return NULL;
     return c;
 }
@@ -148,7 +148,7 @@ static void users_of(bm_pipeline *e, const bm_camp *c, int32_t p, int64_t cut, i
     char part[16], off[32];
     snprintf(part, sizeof part, "%d", p);
     snprintf(off, sizeof off, "%lld", (long long)cut);
-    const char *params[4] = {c->row.game, part, off, c->row.id};
+    const char *params[4] = {bm_camp_game(c), part, off, bm_camp_id(c)};
     /* Players with stored events in p, and players with state whose events go to p. */
     /* clang-format off */
     PGresult *r = PQexecParams(e->pg,
@@ -167,7 +167,7 @@ static void users_of(bm_pipeline *e, const bm_camp *c, int32_t p, int64_t cut, i
             (void)bm_strset_add(users, u);
         }
     } else {
-        bm_error("replay", "campaign=%s partition=%d cannot list players: %s", c->row.id, p,
+        bm_error("replay", "campaign=%s partition=%d cannot list players: %s", bm_camp_id(c), p,
                  PQerrorMessage(e->pg));
     }
     PQclear(r);
@@ -186,7 +186,8 @@ static int reset_player(bm_batch *b, const bm_camp *c, long long id, bm_state_en
                               (json_int_t)s->st.reached_ms, "completed", s->st.completed);
         char *txt = d ? json_dumps(d, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
         json_decref(d);
-        int rc = txt ? bm_batch_result_put(b, c->row.id, "replay_previous", key, txt) : BM_ERROR;
+        int rc =
+            txt ? bm_batch_result_put(b, bm_camp_id(c), "replay_previous", key, txt) : BM_ERROR;
         free(txt);
         if (rc != BM_OK)
             return -1;
@@ -207,9 +208,7 @@ static int in_range(const bm_camp *c, const struct bm_replay *rp, const bm_event
         return 0;
     if (strncmp(ev->event_type, BM_CMD_PREFIX, sizeof BM_CMD_PREFIX - 1) == 0)
         return 1;
-    if (c->c.start_ms && t < c->c.start_ms)
-        return 0;
-    return !c->c.end_ms || t < c->c.end_ms;
+    return bm_camp_covers(c, t);
 }
 
 /* 1 if the campaign subscribed to the event's type, as live dispatch decides. */
@@ -230,7 +229,7 @@ static long long recount(bm_pipeline *e, bm_batch *b, bm_camp *c, const struct b
     char part[16], off[32];
     snprintf(part, sizeof part, "%d", p);
     snprintf(off, sizeof off, "%lld", (long long)cut);
-    const char *params[3] = {c->row.game, part, off};
+    const char *params[3] = {bm_camp_game(c), part, off};
     /* clang-format off */
     PGresult *r = PQexecParams(e->pg,
         "SELECT payload::text, kafka_offset FROM game_events "
@@ -239,15 +238,15 @@ static long long recount(bm_pipeline *e, bm_batch *b, bm_camp *c, const struct b
         3, NULL, params, NULL, NULL, 0);
     /* clang-format on */
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        bm_error("replay", "campaign=%s partition=%d cannot read stored events: %s", c->row.id, p,
-                 PQerrorMessage(e->pg));
+        bm_error("replay", "campaign=%s partition=%d cannot read stored events: %s", bm_camp_id(c),
+                 p, PQerrorMessage(e->pg));
         PQclear(r);
         return -1;
     }
     long long counted = 0;
     bm_event_limits lim = {.max_bytes = (size_t)-1, .now_ms = bm_now_ms()};
     b->cur_camp = c;
-    b->cur_mi = c->mi;
+    b->cur_mi = bm_camp_module(c);
     b->cur_partition = p;
     for (int i = 0; i < PQntuples(r); i++) {
         if (i % 256 == 0)
@@ -260,11 +259,7 @@ static long long recount(bm_pipeline *e, bm_batch *b, bm_camp *c, const struct b
         ev.partition = p;
         ev.offset = strtoll(PQgetvalue(r, i, 1), NULL, 10);
         if (routed(e, c, &ev) && in_range(c, rp, &ev)) {
-            bm_watchdog_enter(BM_WD_EVENT, c->mi->name, c->mi->generation, c->mi->src_path,
-                              c->row.id);
-            int rc = c->mi->m->on_event(c->mi->instance, c->cctx, b, &ev);
-            bm_watchdog_leave();
-            if (rc == BM_OK)
+            if (bm_camp_call_event(c, b, &ev) == BM_OK)
                 counted++;
         }
         bm_event_clear(&ev);
@@ -305,7 +300,8 @@ void bm_replay_run(bm_pipeline *e, bm_batch *b)
         bad = !v || !load;
         for (size_t i = 0; i < users.cap && !bad; i++)
             if (users.slots[i]) {
-                bm_state_entry *s = bm_state_cache_get(&e->cache, c->slot, users.slots[i], p, NULL);
+                bm_state_entry *s =
+                    bm_state_cache_get(&e->cache, bm_camp_slot(c), users.slots[i], p, NULL);
                 bad = !s;
                 if (s && !s->loaded)
                     load[nload++] = s;
@@ -314,7 +310,7 @@ void bm_replay_run(bm_pipeline *e, bm_batch *b)
             }
         char err[256];
         if (!bad && bm_batch_load_states(e, load, nload, err, sizeof err) != 0) {
-            bm_error("replay", "campaign=%s partition=%d: %s", c->row.id, p, err);
+            bm_error("replay", "campaign=%s partition=%d: %s", bm_camp_id(c), p, err);
             bad = 1;
         }
         for (size_t i = 0; i < players && !bad; i++)
@@ -339,15 +335,15 @@ void bm_replay_run(bm_pipeline *e, bm_batch *b)
         snprintf(doc, sizeof doc,
                  "{\"partition\":%d,\"cutoverOffset\":%lld,\"players\":%zu,\"events\":%lld,"
                  "\"partitions\":%d,\"version\":%lld,\"atMs\":%lld}",
-                 p, (long long)cut, players, counted, nparts, (long long)c->row.version,
+                 p, (long long)cut, players, counted, nparts, (long long)bm_camp_version(c),
                  (long long)bm_now_ms());
-        if (bm_batch_result_put(b, c->row.id, "replay", key, doc) != BM_OK) {
+        if (bm_batch_result_put(b, bm_camp_id(c), "replay", key, doc) != BM_OK) {
             b->failed = 1;
             return;
         }
         bm_info("replay",
                 "replay=%lld campaign=%s partition=%d cutover=%lld players=%zu events=%lld", rp->id,
-                c->row.id, p, (long long)cut, players, counted);
+                bm_camp_id(c), p, (long long)cut, players, counted);
     }
 }
 

@@ -234,9 +234,14 @@ static bm_rw_item *deliver(bm_rewards *r, bm_wd_caller *wc, const bm_module *m, 
         return it;
     }
     *c = (reward_call){.m = m, .ref = *ref, .it = it};
+    /* Copied now: once the call is abandoned, the pin (and so the instance) is its thread's. */
     const bm_modinst *mi = bm_modref_inst(*ref);
+    char file[1024], name[64];
+    snprintf(file, sizeof file, "%s", bm_modinst_file(mi));
+    snprintf(name, sizeof name, "%s", m->name);
     bm_wd_site site;
-    bm_wd_site_set(&site, BM_WD_REWARD, m->name, mi->generation, mi->src_path, it->pub.campaign_id);
+    bm_wd_site_set(&site, BM_WD_REWARD, m->name, bm_modinst_generation(mi), file,
+                   it->pub.campaign_id);
     snprintf(site.subject, sizeof site.subject, "fulfillment=%lld",
              (long long)it->pub.fulfillment_id);
     int rc =
@@ -249,7 +254,7 @@ static bm_rw_item *deliver(bm_rewards *r, bm_wd_caller *wc, const bm_module *m, 
         snprintf(copy->result, sizeof copy->result,
                  "module %s (%s) did not return from on_reward within watchdog.reward_ms=%d ms; "
                  "the call was abandoned",
-                 m->name, mi->src_path, r->cfg.wd_reward_ms);
+                 name, file, r->cfg.wd_reward_ms);
         bm_warn("rewards", "fulfillment=%lld type=%s: %s", (long long)copy->pub.fulfillment_id,
                 copy->pub.reward_type, copy->result);
         return copy;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "campaign/campaign.h"
+#include "campaign/campaign_int.h"
 #include "log/log.h"
 #include "support/testdb.h"
 

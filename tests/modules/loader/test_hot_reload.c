@@ -23,6 +23,7 @@
 
 #include "event/event.h"
 #include "loader/loader.h"
+#include "loader/loader_int.h"
 #include "loader_util.h"
 
 #define N_USERS 16

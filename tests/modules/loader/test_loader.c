@@ -13,6 +13,7 @@
 #include <glob.h>
 
 #include "loader/loader.h"
+#include "loader/loader_int.h"
 #include "loader_util.h"
 
 /* The host object handed to init: counts lifetimes so leaks show up. */

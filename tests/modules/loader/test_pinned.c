@@ -20,6 +20,7 @@
 
 #include "host/host.h"
 #include "loader/loader.h"
+#include "loader/loader_int.h"
 #include "modules/loader/loader_util.h"
 
 static bm_host *t_host_new(void *ud, const char *name)

@@ -18,9 +18,11 @@
 #include <jansson.h>
 
 #include "campaign/campaign.h"
+#include "campaign/campaign_int.h"
 #include "event/arena.h"
 #include "host/host.h"
 #include "loader/loader.h"
+#include "loader/loader_int.h"
 #include "pipeline/dedup.h"
 #include "state/state.h"
 #include "util/buf.h"
