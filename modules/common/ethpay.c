@@ -259,10 +259,55 @@ static long long hex_ll(json_t *v)
     return s ? strtoll(s, NULL, 16) : -1;
 }
 
+/* The sender's transaction count in the latest block (its next nonce to be mined); -1 on error. */
+static long long mined_count(const bm_ethpay_cfg *c, char *err, size_t errlen)
+{
+    json_t *res = NULL;
+    if (rpc(c, "eth_getTransactionCount", json_pack("[s, s]", c->from, "latest"), &res, err,
+            errlen))
+        return -1;
+    long long n = hex_ll(res);
+    json_decref(res);
+    return n;
+}
+
+/* 1 when the node's answer to eth_sendRawTransaction says it already holds a
+ * transaction with this nonce or has mined one: which one is then decided by
+ * the stored hash, never by the message. */
+static int node_has_nonce(const char *err)
+{
+    static const char *const known[] = {
+        "already known", "known transaction", "nonce too low", "already imported",
+        /* ganache: a copy with this nonce is pooled / the nonce is already mined */
+        "transaction underpriced", "doesn't have the correct nonce"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strstr(err, known[i]))
+            return 1;
+    return 0;
+}
+
+/* Sends the stored raw transaction again and ignores the answer (the receipt decides). */
+static void resend(const bm_ethpay_cfg *c, const char *raw)
+{
+    char err[512];
+    json_t *res = NULL;
+    rpc(c, "eth_sendRawTransaction", json_pack("[s]", raw), &res, err, sizeof err);
+    json_decref(res);
+}
+
 /* Waits for the receipt with confirmations: BM_OK, BM_ERROR (reverted), or
- * BM_RETRY (not mined yet, or unknown to the node: *unknown set). */
-static int confirm(const bm_ethpay_cfg *c, const char *tx, long long nonce, const char *to,
-                   char *result, size_t resultlen, int *unknown)
+ * BM_RETRY (not mined yet, or unknown to the node: *unknown set).
+ *
+ * A transaction the node holds but has not mined while the chain's next nonce
+ * of the sender is exactly ours is sent again (the same signed bytes). A node
+ * may hold a transaction in its queue of future nonces even after the nonce
+ * before it was mined: ganache does so for a transaction that arrives while
+ * the block holding the previous nonce is being written, and only promotes it
+ * when the same transaction arrives again. Without the resend that reward and
+ * every later one of the sender would wait forever. A node that already has it
+ * pending answers "already known" or "underpriced", which changes nothing. */
+static int confirm(const bm_ethpay_cfg *c, const char *tx, const char *raw, long long nonce,
+                   const char *to, char *result, size_t resultlen, int *unknown)
 {
     char err[512];
     *unknown = 0;
@@ -304,6 +349,9 @@ static int confirm(const bm_ethpay_cfg *c, const char *tx, long long nonce, cons
                 *unknown = 1;
                 return BM_RETRY;
             }
+            /* Held, not mined: about once a second, is it next in line? */
+            if (raw && i % 5 == 4 && mined_count(c, err, sizeof err) == nonce)
+                resend(c, raw);
         }
         json_decref(rcpt);
         usleep(200 * 1000);
@@ -323,9 +371,8 @@ static int broadcast(const bm_ethpay_cfg *c, const char *raw, const char *tx, ch
     json_decref(res);
     if (rc == 0)
         return 0;
-    /* Our own transaction seen before: resolved by its stored hash. */
-    if (rc == -2 && (strstr(err, "already known") || strstr(err, "known transaction") ||
-                     strstr(err, "nonce too low") || strstr(err, "already imported")))
+    /* Our own transaction seen before, or the nonce is taken: resolved by the stored hash. */
+    if (rc == -2 && node_has_nonce(err))
         return 0;
     char msg[700];
     snprintf(msg, sizeof msg, "broadcast failed, will rebroadcast the same transaction: %s", err);
@@ -338,12 +385,9 @@ static int nonce_taken(const bm_ethpay_cfg *c, const char *tx, long long nonce, 
                        size_t resultlen)
 {
     char err[512];
-    json_t *res = NULL;
-    if (rpc(c, "eth_getTransactionCount", json_pack("[s, s]", c->from, "latest"), &res, err,
-            sizeof err))
+    long long mined = mined_count(c, err, sizeof err);
+    if (mined < 0)
         return fail_msg(result, resultlen, BM_RETRY, err, tx);
-    long long mined = hex_ll(res);
-    json_decref(res);
     if (mined > nonce) {
         snprintf(err, sizeof err,
                  "nonce %lld of %s was used by a transaction the engine did not sign: this "
@@ -366,13 +410,13 @@ int bm_ethpay_run(const bm_host_api *api, bm_host *host, const bm_reward *r, con
     long long nonce = json_integer_value(json_object_get(saved, "nonce"));
     if (raw && tx) {
         /* A signed transaction exists for this reward: never sign another. */
-        rc = confirm(c, tx, nonce, recipient, result, resultlen, &unknown);
+        rc = confirm(c, tx, raw, nonce, recipient, result, resultlen, &unknown);
         if (rc == BM_RETRY && unknown) {
             int brc = BM_RETRY;
             if (broadcast(c, raw, tx, result, resultlen, &brc) != 0) {
                 rc = brc;
             } else {
-                rc = confirm(c, tx, nonce, recipient, result, resultlen, &unknown);
+                rc = confirm(c, tx, raw, nonce, recipient, result, resultlen, &unknown);
                 if (unknown)
                     rc = nonce_taken(c, tx, nonce, result, resultlen);
             }
@@ -464,8 +508,8 @@ int bm_ethpay_run(const bm_host_api *api, bm_host *host, const bm_reward *r, con
         free(raw_copy);
         return brc;
     }
+    rc = confirm(c, txh, raw_copy, nonce, recipient, result, resultlen, &unknown);
     free(raw_copy);
-    rc = confirm(c, txh, nonce, recipient, result, resultlen, &unknown);
     if (rc == BM_RETRY && unknown)
         rc = fail_msg(result, resultlen, BM_RETRY,
                       "broadcast accepted but the node does not know the transaction yet", txh);
