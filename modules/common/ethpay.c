@@ -3,6 +3,8 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,42 +99,87 @@ int bm_eth_is_address(const char *s)
     return 1;
 }
 
-static long long env_ll(const char *name, long long dflt)
+/* An engine chain setting: the host's [chain] section (host API version 4),
+ * else BM_CHAIN_<KEY> in the environment (an older host); NULL when unset. */
+static const char *chain_setting(const bm_ethpay_inst *in, const char *key, const char *env)
 {
-    const char *v = getenv(name);
-    return v && *v ? strtoll(v, NULL, 10) : dflt;
+    const char *v = NULL;
+    if (in && in->api->size >= offsetof(bm_host_api, setting) + sizeof in->api->setting &&
+        in->api->setting)
+        v = in->api->setting(in->host, "chain", key);
+    else
+        v = getenv(env);
+    return v && *v ? v : NULL;
 }
 
-int bm_ethpay_config(bm_ethpay_cfg *c, json_t *cfg, char *err, size_t errlen)
+/* An integer setting: the reward config's `jkey`, else the engine's [chain]
+ * `key`, else dflt; within lo..hi. -1 with err. */
+static int chain_int(const bm_ethpay_inst *in, json_t *cfg, const char *jkey, const char *key,
+                     const char *env, long long dflt, long long lo, long long hi, long long *out,
+                     char *err, size_t errlen)
+{
+    json_t *v = json_object_get(cfg, jkey);
+    long long n = dflt;
+    if (v) {
+        if (!json_is_integer(v)) {
+            snprintf(err, errlen, "%s: an integer is required", jkey);
+            return -1;
+        }
+        n = json_integer_value(v);
+    } else {
+        const char *t = chain_setting(in, key, env);
+        char *end = NULL;
+        if (t) {
+            n = strtoll(t, &end, 10);
+            if (end == t || *end) {
+                snprintf(err, errlen, "chain.%s: '%.40s' is not an integer", key, t);
+                return -1;
+            }
+        }
+    }
+    if (n < lo || n > hi) {
+        snprintf(err, errlen, "%s: %lld is outside %lld..%lld", v ? jkey : key, n, lo, hi);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int bm_ethpay_config(const bm_ethpay_inst *in, bm_ethpay_cfg *c, json_t *cfg, char *err,
+                     size_t errlen)
 {
     memset(c, 0, sizeof *c);
     const char *url = json_string_value(json_object_get(cfg, "rpcUrl"));
     const char *from = json_string_value(json_object_get(cfg, "from"));
     if (!url)
-        url = getenv("BM_CHAIN_RPC_URL");
+        url = chain_setting(in, "rpc_url", "BM_CHAIN_RPC_URL");
     if (!from)
-        from = getenv("BM_CHAIN_FROM");
+        from = chain_setting(in, "from", "BM_CHAIN_FROM");
     if (!url || !*url) {
-        snprintf(err, errlen, "no chain RPC URL: set rpcUrl in the reward or BM_CHAIN_RPC_URL");
+        snprintf(err, errlen,
+                 "no chain RPC URL: set rpcUrl in the reward or rpc_url in the engine's [chain] "
+                 "section (BM_CHAIN_RPC_URL)");
         return -1;
     }
     if (!bm_eth_is_address(from)) {
-        snprintf(err, errlen, "no sender: set from (0x address) in the reward or BM_CHAIN_FROM");
+        snprintf(err, errlen,
+                 "no sender: set from (0x address) in the reward or from in the engine's [chain] "
+                 "section (BM_CHAIN_FROM)");
         return -1;
     }
     snprintf(c->rpc_url, sizeof c->rpc_url, "%s", url);
     snprintf(c->from, sizeof c->from, "%s", from);
     for (char *p = c->from; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    json_t *v = json_object_get(cfg, "chainId");
-    c->chain_id = json_is_integer(v) ? json_integer_value(v) : env_ll("BM_CHAIN_CHAIN_ID", 1);
-    v = json_object_get(cfg, "confirmations");
-    c->confirmations =
-        (int)(json_is_integer(v) ? json_integer_value(v) : env_ll("BM_CHAIN_CONFIRMATIONS", 1));
-    if (c->confirmations < 1)
-        c->confirmations = 1;
-    v = json_object_get(cfg, "gas");
-    c->gas = json_is_integer(v) ? json_integer_value(v) : 300000;
+    long long conf = 1;
+    if (chain_int(in, cfg, "chainId", "chain_id", "BM_CHAIN_CHAIN_ID", 1, 1, INT64_MAX,
+                  &c->chain_id, err, errlen) != 0 ||
+        chain_int(in, cfg, "confirmations", "confirmations", "BM_CHAIN_CONFIRMATIONS", 1, 1, 10000,
+                  &conf, err, errlen) != 0 ||
+        chain_int(in, cfg, "gas", "gas", "BM_CHAIN_GAS", 300000, 21000, 100000000, &c->gas, err,
+                  errlen) != 0)
+        return -1;
+    c->confirmations = (int)conf;
     return 0;
 }
 
