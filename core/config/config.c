@@ -136,6 +136,14 @@ static const key_def g_keys[] = {
         "a reward fails once its retry delays add up to more than this"),
     INT("rewards", "jitter_pct", rewards_jitter_pct, "20", 0, 100,
         "every retry delay is moved by up to this percent either way"),
+    STR("chain", "rpc_url", chain_rpc_url, "",
+        "JSON-RPC URL of the node or signer that signs payouts (http or https; empty: none)"),
+    STR("chain", "from", chain_from, "", "sending account of payouts, 0x + 40 hex (empty: none)"),
+    LNG("chain", "chain_id", chain_id, "1", 1, LONG_MAX, "EIP-155 chain id payouts are signed for"),
+    INT("chain", "confirmations", chain_confirmations, "1", 1, 10000,
+        "a payout completes once its block has this many blocks on top, itself included"),
+    LNG("chain", "gas", chain_gas, "300000", 21000, 100000000,
+        "gas limit of each payout transaction"),
     STR("security", "command_key_file", command_key_file, "",
         "HMAC key that command events must be signed with (empty: <run_dir>/command.key, "
         "created at first start, mode 0600)"),
@@ -247,6 +255,30 @@ static int parse_roles(const char *value, unsigned *out, char *err, size_t errle
     return 0;
 }
 
+/* chain.from and chain.rpc_url, when set: an address and an http(s) URL. */
+static int check_chain(const key_def *k, const char *value, char *err, size_t errlen)
+{
+    if (strcmp(k->section, "chain") != 0 || !*value)
+        return 0;
+    if (strcmp(k->key, "from") == 0) {
+        size_t n = strlen(value), i = 2;
+        if (n == 42 && value[0] == '0' && (value[1] == 'x' || value[1] == 'X'))
+            while (i < n && isxdigit((unsigned char)value[i]))
+                i++;
+        if (n != 42 || i != n) {
+            snprintf(err, errlen, "chain.from: '%.64s' is not an address (0x and 40 hex digits)",
+                     value);
+            return -1;
+        }
+    }
+    if (strcmp(k->key, "rpc_url") == 0 && strncasecmp(value, "http://", 7) != 0 &&
+        strncasecmp(value, "https://", 8) != 0) {
+        snprintf(err, errlen, "chain.rpc_url: '%.64s' is not an http:// or https:// URL", value);
+        return -1;
+    }
+    return 0;
+}
+
 static int set_value(bm_config *c, const key_def *k, const char *value, char *err, size_t errlen)
 {
     char *base = (char *)c + k->offset;
@@ -266,6 +298,8 @@ static int set_value(bm_config *c, const key_def *k, const char *value, char *er
                  k->section, k->key, value);
         return -1;
     }
+    if (k->type == T_STR && check_chain(k, value, err, errlen) != 0)
+        return -1;
     if (k->type == T_STR || k->type == T_ROLES) {
         if (strlen(value) >= k->size) {
             snprintf(err, errlen, "%s.%s: value longer than %zu bytes", k->section, k->key,
@@ -400,6 +434,25 @@ int bm_config_load(bm_config *c, const char *path, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+void bm_config_each(const bm_config *c, const char *section,
+                    void (*fn)(void *ud, const char *key, const char *value), void *ud)
+{
+    char text[1100];
+    for (size_t i = 0; i < NKEYS; i++) {
+        const key_def *k = &g_keys[i];
+        if (strcasecmp(k->section, section) != 0)
+            continue;
+        const char *base = (const char *)c + k->offset;
+        if (k->type == T_STR || k->type == T_ROLES)
+            snprintf(text, sizeof text, "%s", base);
+        else if (k->type == T_INT)
+            snprintf(text, sizeof text, "%d", *(const int *)base);
+        else
+            snprintf(text, sizeof text, "%ld", *(const long *)base);
+        fn(ud, k->key, text);
+    }
 }
 
 void bm_config_dump(const bm_config *c, void *file)

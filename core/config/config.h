@@ -82,6 +82,13 @@ typedef struct bm_config {
     char rewards_backoff_repeat[32]; /* delay after the list is used up */
     char rewards_give_up[32];        /* a reward still failing this long after grant fails */
     int rewards_jitter_pct;          /* +- this percent on every delay */
+    /* [chain] on-chain payouts (modules/common/ethpay.c reads it through the
+     * host API's setting(); a reward's config overrides each key) */
+    char chain_rpc_url[512]; /* JSON-RPC of the node or signer; "" = none */
+    char chain_from[64];     /* sending account, 0x + 40 hex; "" = none */
+    long chain_id;           /* EIP-155 chain id */
+    int chain_confirmations; /* blocks on top of the payout's, itself included */
+    long chain_gas;          /* gas limit of each payout transaction */
     /* [security] */
     char command_key_file[512];          /* "" = <run_dir>/command.key (created) */
     char command_key_previous_file[512]; /* accepted too, during a rotation */
@@ -127,6 +134,10 @@ int bm_config_load(bm_config *c, const char *path, char *err, size_t errlen);
 /* Sets one key ("section.key") from a string; -1 with err on a bad value. */
 int bm_config_set(bm_config *c, const char *section, const char *key, const char *value, char *err,
                   size_t errlen);
+
+/* Calls fn with every key of `section` and its value as text (integers in decimal). */
+void bm_config_each(const bm_config *c, const char *section,
+                    void (*fn)(void *ud, const char *key, const char *value), void *ud);
 
 /* Writes every key with its current value and help text, as a config file. */
 void bm_config_dump(const bm_config *c, void *file);

@@ -32,7 +32,9 @@
 static bm_host *hook_host_new(void *ud, const char *name)
 {
     bm_engine *e = ud;
-    return bm_host_new(name, &e->lua);
+    bm_host *h = bm_host_new(name, &e->lua);
+    bm_host_use_config(h, &e->cfg); /* the settings modules may read ([chain]) */
+    return h;
 }
 
 static void hook_host_free(void *ud, bm_host *h)

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include "campaign/campaign.h"
+#include "config/config.h"
 #include "log/log.h"
 #include "watchdog/watchdog.h"
 #include "pipeline/batch.h"
@@ -41,6 +43,56 @@ static void api_log(bm_host *h, int level, const char *fmt, ...)
     va_start(ap, fmt);
     bm_logv(level, h ? h->module : "module", fmt, ap);
     va_end(ap);
+}
+
+/* Sections whose settings modules may read: none holds a secret or a path to
+ * one. Never postgres (its DSN may hold a password), security, auth. */
+static const char *const k_readable[] = {"chain"};
+
+int bm_host_readable(const char *section)
+{
+    for (size_t i = 0; section && i < sizeof k_readable / sizeof k_readable[0]; i++)
+        if (strcasecmp(section, k_readable[i]) == 0)
+            return 1;
+    return 0;
+}
+
+typedef struct setting_ctx {
+    bm_host *h;
+    const char *section;
+} setting_ctx;
+
+static void copy_setting(void *ud, const char *key, const char *value)
+{
+    setting_ctx *c = ud;
+    if (c->h->nsettings == BM_HOST_MAX_SETTINGS)
+        return;
+    bm_host_setting *s = &c->h->settings[c->h->nsettings++];
+    snprintf(s->section, sizeof s->section, "%s", c->section);
+    snprintf(s->key, sizeof s->key, "%s", key);
+    snprintf(s->value, sizeof s->value, "%s", value);
+}
+
+void bm_host_use_config(bm_host *h, const bm_config *cfg)
+{
+    if (!h || !cfg)
+        return;
+    h->nsettings = 0;
+    for (size_t i = 0; i < sizeof k_readable / sizeof k_readable[0]; i++) {
+        setting_ctx c = {h, k_readable[i]};
+        bm_config_each(cfg, k_readable[i], copy_setting, &c);
+    }
+}
+
+static const char *api_setting(bm_host *h, const char *section, const char *key)
+{
+    if (!h || !key || !bm_host_readable(section))
+        return NULL;
+    for (int i = 0; i < h->nsettings; i++)
+        if (strcasecmp(h->settings[i].section, section) == 0 &&
+            strcasecmp(h->settings[i].key, key) == 0)
+            return h->settings[i].value;
+    return NULL;
 }
 
 static bm_formula *api_formula_compile(bm_host *h, const char *name, const char *source, char *err,
@@ -152,6 +204,7 @@ static const bm_host_api g_api = {
     .reward_save = bm_rewards_api_save,
     .reward_nonce = bm_rewards_api_nonce,
     .reward_wallet = bm_rewards_api_wallet,
+    .setting = api_setting,
 };
 
 const bm_host_api *bm_host_api_get(void)

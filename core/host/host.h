@@ -11,6 +11,16 @@
 #include "lua/lua_sandbox.h"
 
 #define BM_HOST_MAX_METRICS 32
+#define BM_HOST_MAX_SETTINGS 16
+
+struct bm_config;
+
+/* One engine setting a module may read (host API `setting`). */
+typedef struct bm_host_setting {
+    char section[16];
+    char key[32];
+    char value[512];
+} bm_host_setting;
 
 typedef struct bm_host_metric {
     char name[64];
@@ -24,11 +34,19 @@ struct bm_host {
     pthread_mutex_t lock; /* guards metrics: modules may count from any thread */
     bm_host_metric metrics[BM_HOST_MAX_METRICS];
     int nmetrics;
+    bm_host_setting settings[BM_HOST_MAX_SETTINGS]; /* written before init, then read-only */
+    int nsettings;
 };
 
 /* Creates a host for a module; lua limits are copied. */
 bm_host *bm_host_new(const char *module, const bm_lua_limits *lua);
 void bm_host_free(bm_host *h);
+
+/* Copies the settings modules may read (the sections bm_host_readable names)
+ * from the engine's configuration into h; before the module's init. */
+void bm_host_use_config(bm_host *h, const struct bm_config *cfg);
+/* 1 if modules may read settings of this section (no secrets in it). */
+int bm_host_readable(const char *section);
 
 /* The table handed to modules' init(). Static storage, filled once. */
 const bm_host_api *bm_host_api_get(void);

@@ -3,6 +3,8 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,42 +99,87 @@ int bm_eth_is_address(const char *s)
     return 1;
 }
 
-static long long env_ll(const char *name, long long dflt)
+/* An engine chain setting: the host's [chain] section (host API version 4),
+ * else BM_CHAIN_<KEY> in the environment (an older host); NULL when unset. */
+static const char *chain_setting(const bm_ethpay_inst *in, const char *key, const char *env)
 {
-    const char *v = getenv(name);
-    return v && *v ? strtoll(v, NULL, 10) : dflt;
+    const char *v = NULL;
+    if (in && in->api->size >= offsetof(bm_host_api, setting) + sizeof in->api->setting &&
+        in->api->setting)
+        v = in->api->setting(in->host, "chain", key);
+    else
+        v = getenv(env);
+    return v && *v ? v : NULL;
 }
 
-int bm_ethpay_config(bm_ethpay_cfg *c, json_t *cfg, char *err, size_t errlen)
+/* An integer setting: the reward config's `jkey`, else the engine's [chain]
+ * `key`, else dflt; within lo..hi. -1 with err. */
+static int chain_int(const bm_ethpay_inst *in, json_t *cfg, const char *jkey, const char *key,
+                     const char *env, long long dflt, long long lo, long long hi, long long *out,
+                     char *err, size_t errlen)
+{
+    json_t *v = json_object_get(cfg, jkey);
+    long long n = dflt;
+    if (v) {
+        if (!json_is_integer(v)) {
+            snprintf(err, errlen, "%s: an integer is required", jkey);
+            return -1;
+        }
+        n = json_integer_value(v);
+    } else {
+        const char *t = chain_setting(in, key, env);
+        char *end = NULL;
+        if (t) {
+            n = strtoll(t, &end, 10);
+            if (end == t || *end) {
+                snprintf(err, errlen, "chain.%s: '%.40s' is not an integer", key, t);
+                return -1;
+            }
+        }
+    }
+    if (n < lo || n > hi) {
+        snprintf(err, errlen, "%s: %lld is outside %lld..%lld", v ? jkey : key, n, lo, hi);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int bm_ethpay_config(const bm_ethpay_inst *in, bm_ethpay_cfg *c, json_t *cfg, char *err,
+                     size_t errlen)
 {
     memset(c, 0, sizeof *c);
     const char *url = json_string_value(json_object_get(cfg, "rpcUrl"));
     const char *from = json_string_value(json_object_get(cfg, "from"));
     if (!url)
-        url = getenv("BM_CHAIN_RPC_URL");
+        url = chain_setting(in, "rpc_url", "BM_CHAIN_RPC_URL");
     if (!from)
-        from = getenv("BM_CHAIN_FROM");
+        from = chain_setting(in, "from", "BM_CHAIN_FROM");
     if (!url || !*url) {
-        snprintf(err, errlen, "no chain RPC URL: set rpcUrl in the reward or BM_CHAIN_RPC_URL");
+        snprintf(err, errlen,
+                 "no chain RPC URL: set rpcUrl in the reward or rpc_url in the engine's [chain] "
+                 "section (BM_CHAIN_RPC_URL)");
         return -1;
     }
     if (!bm_eth_is_address(from)) {
-        snprintf(err, errlen, "no sender: set from (0x address) in the reward or BM_CHAIN_FROM");
+        snprintf(err, errlen,
+                 "no sender: set from (0x address) in the reward or from in the engine's [chain] "
+                 "section (BM_CHAIN_FROM)");
         return -1;
     }
     snprintf(c->rpc_url, sizeof c->rpc_url, "%s", url);
     snprintf(c->from, sizeof c->from, "%s", from);
     for (char *p = c->from; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    json_t *v = json_object_get(cfg, "chainId");
-    c->chain_id = json_is_integer(v) ? json_integer_value(v) : env_ll("BM_CHAIN_CHAIN_ID", 1);
-    v = json_object_get(cfg, "confirmations");
-    c->confirmations =
-        (int)(json_is_integer(v) ? json_integer_value(v) : env_ll("BM_CHAIN_CONFIRMATIONS", 1));
-    if (c->confirmations < 1)
-        c->confirmations = 1;
-    v = json_object_get(cfg, "gas");
-    c->gas = json_is_integer(v) ? json_integer_value(v) : 300000;
+    long long conf = 1;
+    if (chain_int(in, cfg, "chainId", "chain_id", "BM_CHAIN_CHAIN_ID", 1, 1, INT64_MAX,
+                  &c->chain_id, err, errlen) != 0 ||
+        chain_int(in, cfg, "confirmations", "confirmations", "BM_CHAIN_CONFIRMATIONS", 1, 1, 10000,
+                  &conf, err, errlen) != 0 ||
+        chain_int(in, cfg, "gas", "gas", "BM_CHAIN_GAS", 300000, 21000, 100000000, &c->gas, err,
+                  errlen) != 0)
+        return -1;
+    c->confirmations = (int)conf;
     return 0;
 }
 
@@ -259,10 +306,55 @@ static long long hex_ll(json_t *v)
     return s ? strtoll(s, NULL, 16) : -1;
 }
 
+/* The sender's transaction count in the latest block (its next nonce to be mined); -1 on error. */
+static long long mined_count(const bm_ethpay_cfg *c, char *err, size_t errlen)
+{
+    json_t *res = NULL;
+    if (rpc(c, "eth_getTransactionCount", json_pack("[s, s]", c->from, "latest"), &res, err,
+            errlen))
+        return -1;
+    long long n = hex_ll(res);
+    json_decref(res);
+    return n;
+}
+
+/* 1 when the node's answer to eth_sendRawTransaction says it already holds a
+ * transaction with this nonce or has mined one: which one is then decided by
+ * the stored hash, never by the message. */
+static int node_has_nonce(const char *err)
+{
+    static const char *const known[] = {
+        "already known", "known transaction", "nonce too low", "already imported",
+        /* ganache: a copy with this nonce is pooled / the nonce is already mined */
+        "transaction underpriced", "doesn't have the correct nonce"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strstr(err, known[i]))
+            return 1;
+    return 0;
+}
+
+/* Sends the stored raw transaction again and ignores the answer (the receipt decides). */
+static void resend(const bm_ethpay_cfg *c, const char *raw)
+{
+    char err[512];
+    json_t *res = NULL;
+    rpc(c, "eth_sendRawTransaction", json_pack("[s]", raw), &res, err, sizeof err);
+    json_decref(res);
+}
+
 /* Waits for the receipt with confirmations: BM_OK, BM_ERROR (reverted), or
- * BM_RETRY (not mined yet, or unknown to the node: *unknown set). */
-static int confirm(const bm_ethpay_cfg *c, const char *tx, long long nonce, const char *to,
-                   char *result, size_t resultlen, int *unknown)
+ * BM_RETRY (not mined yet, or unknown to the node: *unknown set).
+ *
+ * A transaction the node holds but has not mined while the chain's next nonce
+ * of the sender is exactly ours is sent again (the same signed bytes). A node
+ * may hold a transaction in its queue of future nonces even after the nonce
+ * before it was mined: ganache does so for a transaction that arrives while
+ * the block holding the previous nonce is being written, and only promotes it
+ * when the same transaction arrives again. Without the resend that reward and
+ * every later one of the sender would wait forever. A node that already has it
+ * pending answers "already known" or "underpriced", which changes nothing. */
+static int confirm(const bm_ethpay_cfg *c, const char *tx, const char *raw, long long nonce,
+                   const char *to, char *result, size_t resultlen, int *unknown)
 {
     char err[512];
     *unknown = 0;
@@ -304,6 +396,9 @@ static int confirm(const bm_ethpay_cfg *c, const char *tx, long long nonce, cons
                 *unknown = 1;
                 return BM_RETRY;
             }
+            /* Held, not mined: about once a second, is it next in line? */
+            if (raw && i % 5 == 4 && mined_count(c, err, sizeof err) == nonce)
+                resend(c, raw);
         }
         json_decref(rcpt);
         usleep(200 * 1000);
@@ -323,9 +418,8 @@ static int broadcast(const bm_ethpay_cfg *c, const char *raw, const char *tx, ch
     json_decref(res);
     if (rc == 0)
         return 0;
-    /* Our own transaction seen before: resolved by its stored hash. */
-    if (rc == -2 && (strstr(err, "already known") || strstr(err, "known transaction") ||
-                     strstr(err, "nonce too low") || strstr(err, "already imported")))
+    /* Our own transaction seen before, or the nonce is taken: resolved by the stored hash. */
+    if (rc == -2 && node_has_nonce(err))
         return 0;
     char msg[700];
     snprintf(msg, sizeof msg, "broadcast failed, will rebroadcast the same transaction: %s", err);
@@ -338,12 +432,9 @@ static int nonce_taken(const bm_ethpay_cfg *c, const char *tx, long long nonce, 
                        size_t resultlen)
 {
     char err[512];
-    json_t *res = NULL;
-    if (rpc(c, "eth_getTransactionCount", json_pack("[s, s]", c->from, "latest"), &res, err,
-            sizeof err))
+    long long mined = mined_count(c, err, sizeof err);
+    if (mined < 0)
         return fail_msg(result, resultlen, BM_RETRY, err, tx);
-    long long mined = hex_ll(res);
-    json_decref(res);
     if (mined > nonce) {
         snprintf(err, sizeof err,
                  "nonce %lld of %s was used by a transaction the engine did not sign: this "
@@ -366,13 +457,13 @@ int bm_ethpay_run(const bm_host_api *api, bm_host *host, const bm_reward *r, con
     long long nonce = json_integer_value(json_object_get(saved, "nonce"));
     if (raw && tx) {
         /* A signed transaction exists for this reward: never sign another. */
-        rc = confirm(c, tx, nonce, recipient, result, resultlen, &unknown);
+        rc = confirm(c, tx, raw, nonce, recipient, result, resultlen, &unknown);
         if (rc == BM_RETRY && unknown) {
             int brc = BM_RETRY;
             if (broadcast(c, raw, tx, result, resultlen, &brc) != 0) {
                 rc = brc;
             } else {
-                rc = confirm(c, tx, nonce, recipient, result, resultlen, &unknown);
+                rc = confirm(c, tx, raw, nonce, recipient, result, resultlen, &unknown);
                 if (unknown)
                     rc = nonce_taken(c, tx, nonce, result, resultlen);
             }
@@ -464,8 +555,8 @@ int bm_ethpay_run(const bm_host_api *api, bm_host *host, const bm_reward *r, con
         free(raw_copy);
         return brc;
     }
+    rc = confirm(c, txh, raw_copy, nonce, recipient, result, resultlen, &unknown);
     free(raw_copy);
-    rc = confirm(c, txh, nonce, recipient, result, resultlen, &unknown);
     if (rc == BM_RETRY && unknown)
         rc = fail_msg(result, resultlen, BM_RETRY,
                       "broadcast accepted but the node does not know the transaction yet", txh);

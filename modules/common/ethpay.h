@@ -31,7 +31,7 @@ typedef struct bm_ethpay_inst {
     bm_host *host;
 } bm_ethpay_inst;
 
-/* init of reward_token and reward_nft: checks the host API (version 3) and sets
+/* init of reward_token and reward_nft: checks the host API (version 3 at least) and sets
  * up libcurl once per instance on the loading thread (its global setup is not
  * thread-safe, and deliveries run on several threads). */
 int bm_ethpay_init(const bm_host_api *api, bm_host *host, void **instance, char *err,
@@ -41,7 +41,10 @@ void bm_ethpay_destroy(void *instance);
 /* Writes {"error": msg} to result and returns rc. */
 int bm_ethpay_fail(char *result, size_t resultlen, int rc, const char *msg);
 
-/* Settings from the reward config, else BM_CHAIN_* in the environment. */
+/* Settings: the reward config's rpcUrl, from, chainId, confirmations, gas
+ * win; else the engine's [chain] section through the host API's setting()
+ * (which the engine loaded from its file and BM_CHAIN_* variables); a host
+ * older than API version 4 has no setting(), and BM_CHAIN_* are read here. */
 typedef struct bm_ethpay_cfg {
     char rpc_url[512];
     char from[64];
@@ -50,8 +53,10 @@ typedef struct bm_ethpay_cfg {
     long long gas;
 } bm_ethpay_cfg;
 
-/* Fills c from cfg (may be NULL) and the environment; -1 with err when a setting is missing. */
-int bm_ethpay_config(bm_ethpay_cfg *c, json_t *cfg, char *err, size_t errlen);
+/* Fills c from cfg (may be NULL), then the host's [chain] settings; -1 with
+ * err when a setting is missing or bad. */
+int bm_ethpay_config(const bm_ethpay_inst *in, bm_ethpay_cfg *c, json_t *cfg, char *err,
+                     size_t errlen);
 
 /* The recipient: the user id if it is an address, else the community wallet; 0 or -1. */
 int bm_ethpay_recipient(const bm_host_api *api, const bm_reward *r, char *out, size_t cap);

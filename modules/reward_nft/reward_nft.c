@@ -3,9 +3,10 @@
  * the engine's sending account, signed by the node or signer at the RPC URL.
  * Config: "contract" (required; the engine's account may mint), "tokenId"
  * (default: the fulfillment id), "method" (default "safeMint"); "rpcUrl", "from", "chainId",
- * "confirmations", "gas" override BM_CHAIN_RPC_URL, BM_CHAIN_FROM,
- * BM_CHAIN_CHAIN_ID, BM_CHAIN_CONFIRMATIONS. The recipient is the user id when
- * it is an address, else the wallet of the player's community membership.
+ * "confirmations", "gas" override the engine's [chain] section (rpc_url,
+ * from, chain_id, confirmations, gas; BM_CHAIN_* in the environment). The
+ * recipient is the user id when it is an address, else the wallet of the
+ * player's community membership.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ static int nf_on_reward(void *instance, const bm_reward *r, char *result, size_t
         rc = bm_ethpay_fail(result, resultlen, BM_ERROR,
                             "no recipient address: the user id is not an address and the player's "
                             "community membership has no wallet");
-    } else if (bm_ethpay_config(&c, cfg, err, sizeof err) != 0) {
+    } else if (bm_ethpay_config(in, &c, cfg, err, sizeof err) != 0) {
         rc = bm_ethpay_fail(result, resultlen, BM_ERROR, err);
     } else if (bm_eth_selector(&c, sig, sel, err, sizeof err) != 0) {
         rc = bm_ethpay_fail(result, resultlen, BM_RETRY, err);

@@ -48,7 +48,7 @@ extern "C" {
 #define BM_ABI_MIN_VERSION 1u
 
 /* Version of the host-API table this header describes. */
-#define BM_HOST_API_VERSION 3u
+#define BM_HOST_API_VERSION 4u
 
 /* Number of reserved callback slots at the end of bm_module (8 in ABI 1). */
 #define BM_MODULE_SPARE_SLOTS 5
@@ -305,6 +305,16 @@ typedef struct bm_host_api {
     int64_t (*reward_nonce)(const bm_reward *r, const char *account, int64_t chain_next);
     /* The `wallet` of the user's active community membership metadata, or NULL. */
     const char *(*reward_wallet)(const bm_reward *r);
+
+    /* --- host API version 4 (a host of version 3 or older has no `setting`:
+     * test api->size first, and read your own defaults when it is missing) --- */
+
+    /* The engine's configuration value of section.key as text, as the engine
+     * loaded it (file, then BM_<SECTION>_<KEY> environment), "" when unset;
+     * integers in decimal. Only sections without secrets are answered: today
+     * "chain". Any other section (postgres, security, ...) or an unknown key
+     * gives NULL. The string lives as long as the module instance; any thread. */
+    const char *(*setting)(bm_host *h, const char *section, const char *key);
 } bm_host_api;
 
 /* The module descriptor. Fill it with designated initializers. */

@@ -7,7 +7,8 @@
  * broadcasts. At the end every recipient's on-chain balance equals what was
  * granted, the sender's nonce equals the deployments plus one per payout (no
  * gap, no second transaction for a reward), and a grant without any address
- * failed with the README's reason.
+ * failed with the README's reason. The engine reads the chain's RPC URL,
+ * sender and chain id from the [chain] section of its configuration file.
  *
  * The npm packages come from the registry through scripts/lib/npm.sh; when
  * the registry cannot be reached at all the test is skipped with that reason.
@@ -119,9 +120,14 @@ static void test_chain_payouts_across_kill9(void **state)
     const char *from = json_string_value(json_object_get(ci, "from"));
     const char *token = json_string_value(json_object_get(ci, "token"));
     const char *nft = json_string_value(json_object_get(ci, "nft"));
-    bm_e2e_setenv(e, "BM_CHAIN_RPC_URL", rpc);
-    bm_e2e_setenv(e, "BM_CHAIN_FROM", from);
-    bm_e2e_setenv(e, "BM_CHAIN_CHAIN_ID", "1337");
+    /* The chain settings come from the engine's configuration file ([chain]),
+     * as an operator writes them; the modules read them through the host. */
+    char conf[400], conf_text[1200];
+    snprintf(conf, sizeof conf, "%s/chain.conf", e->dir);
+    snprintf(conf_text, sizeof conf_text,
+             "[chain]\nrpc_url = %s\nfrom = %s\nchain_id = 1337\nconfirmations = 1\n", rpc, from);
+    bm_e2e_write_file(conf, conf_text, strlen(conf_text));
+    bm_e2e_setenv(e, "BM_CONFIG", conf);
     rw_install_module(e, "modules/reward_token.so");
     rw_install_module(e, "modules/reward_nft.so");
 
