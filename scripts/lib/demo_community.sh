@@ -32,8 +32,8 @@ JSON
       "gracePeriodSeconds":1,"maxParticipants":5,
       "entryRequirements":{"communities":["'"$gid"'"]},
       "scoringConfig":{"eventType":"MATCH_END","dataField":"score","aggregation":"max"},
-      "prizePool":{"totalValue":100,"decimals":2,"rewardType":"token",
-        "rewardConfig":{"token":"GEM"},
+      "prizePool":{"totalValue":100,"decimals":2,"rewardType":"in_game",
+        "rewardConfig":{"item":"gems"},
         "distribution":[{"rank":1,"percentage":50},{"rank":2,"percentage":30},
                         {"rank":3,"percentage":20}]}}' >"$run_dir/guild-cup.json"
     out=$(ctl campaign create "$run_dir/guild-cup.json") || die "guild cup"
