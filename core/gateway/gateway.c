@@ -189,6 +189,14 @@ static void dispatch(gw_req *r)
             gw_community_join(r, seg[2]);
         return;
     }
+    if (n == 3 && is(seg[1], "communities")) {
+        r->route = GW_R_COMMUNITY;
+        if (!get)
+            method_not_allowed(r, "GET");
+        else
+            gw_community_show(r, seg[2]);
+        return;
+    }
     if (is(seg[1], "tournaments")) {
         gw_tournament(r, seg + 2, n - 2);
         return;

@@ -36,6 +36,8 @@ enum {
     GW_R_REFERRAL,
     GW_R_TOURNAMENT,
     GW_R_TOURNAMENT_USER,
+    GW_R_BOARD_HISTORY,
+    GW_R_COMMUNITY,
     GW_NROUTES
 };
 #define GW_NBUCKETS 14     /* latency histogram: 0.25 ms .. 2 s, then +Inf */
@@ -207,6 +209,8 @@ int gw_player_refused(gw_req *r);
 /* --- communities (gw_community.c) ------------------------------------------------------ */
 /* POST /v1/communities/{slug}/join */
 void gw_community_join(gw_req *r, const char *slug);
+/* GET /v1/communities/{slug}: name, member count, a player's membership (gw_community_read.c) */
+void gw_community_show(gw_req *r, const char *slug);
 /* GET /c/{slug}: the referral link */
 void gw_referral(gw_req *r, const char *slug);
 /* /v1/admin/communities/...: seg[0] is "communities" */
@@ -215,6 +219,10 @@ void gw_admin_communities(gw_req *r, char **seg, int nseg);
 /* --- tournaments (gw_tournament.c) ----------------------------------------------------- */
 /* GET /v1/tournaments/{id} and /v1/tournaments/{id}/users/{userId}: seg after "tournaments" */
 void gw_tournament(gw_req *r, char **seg, int nseg);
+
+/* --- leaderboard history (gw_lbhistory.c) ---------------------------------------------- */
+/* GET /v1/leaderboards/{id}/history[?period=START]: closed periods, or one period ranked */
+void gw_board_history(gw_req *r, const gw_reader *rd, const char *id);
 
 /* --- metrics and health (gw_metrics.c) ------------------------------------------------ */
 void gw_metrics_record(bm_gateway *g, int route, int status, int64_t us);

@@ -29,7 +29,9 @@ static const char *const k_routes[GW_NROUTES] = {"other",
                                                  "/v1/communities/{slug}/join",
                                                  "/c/{slug}",
                                                  "/v1/tournaments/{id}",
-                                                 "/v1/tournaments/{id}/users/{userId}"};
+                                                 "/v1/tournaments/{id}/users/{userId}",
+                                                 "/v1/leaderboards/{id}/history",
+                                                 "/v1/communities/{slug}"};
 /* Upper bounds of the latency buckets, in microseconds. */
 static const int64_t k_bounds_us[GW_NBUCKETS] = {250,    500,     1000,    2500,   5000,
                                                  10000,  25000,   50000,   100000, 250000,

@@ -492,6 +492,8 @@ void gw_query(gw_req *r, char **seg, int nseg)
     if ((n == 2 || n == 4) && strcmp(seg[0], "leaderboards") == 0 &&
         (n == 2 || strcmp(seg[2], "users") == 0))
         route = n == 2 ? GW_R_BOARD : GW_R_BOARD_USER;
+    else if (n == 3 && strcmp(seg[0], "leaderboards") == 0 && strcmp(seg[2], "history") == 0)
+        route = GW_R_BOARD_HISTORY;
     else if (n == 3 && strcmp(seg[0], "games") == 0 && strcmp(seg[2], "campaigns") == 0)
         route = GW_R_CAMPAIGNS;
     else if (n == 4 && strcmp(seg[0], "quests") == 0 && strcmp(seg[2], "users") == 0)
@@ -514,7 +516,9 @@ void gw_query(gw_req *r, char **seg, int nseg)
     if (gw_reader_auth(r, &rd) != 0)
         return;
     /* A player reads the routes of one {userId}, its own, and of its own game. */
-    const char *user = route == GW_R_BOARD || route == GW_R_CAMPAIGNS ? NULL : seg[3];
+    const char *user = route == GW_R_BOARD || route == GW_R_CAMPAIGNS || route == GW_R_BOARD_HISTORY
+                           ? NULL
+                           : seg[3];
     if (rd.player && (!user || strcmp(user, rd.user) != 0 ||
                       (route == GW_R_GAME_QUESTS && strcmp(seg[1], rd.game) != 0))) {
         gw_error(r, 403, "forbidden",
@@ -523,6 +527,8 @@ void gw_query(gw_req *r, char **seg, int nseg)
     }
     if (route == GW_R_BOARD)
         board(r, &rd, seg[1]);
+    else if (route == GW_R_BOARD_HISTORY)
+        gw_board_history(r, &rd, seg[1]);
     else if (route == GW_R_BOARD_USER)
         board_user(r, &rd, seg[1], seg[3]);
     else if (route == GW_R_QUEST)

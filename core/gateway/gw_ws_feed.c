@@ -9,6 +9,10 @@
  *                            and how many more players changed)
  *   ui.quest_updates      -> user:<id>      quest_progress / quest_completed
  *   ui.battlepass_updates -> user:<id>      battlepass_update
+ *   ui.tournament_updates -> campaign:<id>  tournament_update (entered, joined,
+ *                            standings_changed, started, ended: as the module
+ *                            sent them, already coalesced per batch)
+ *                         -> user:<id>      tournament_update (refused, prize)
  *   reward.events         -> user:<id>      reward_notification
  *
  * Each update carries the broker timestamp of the message it came from (for a
@@ -28,7 +32,8 @@
 #define MAX_TRACKED 20000 /* changed players remembered per window; more sets "truncated" */
 
 static const char *const g_topics[] = {BM_TOPIC_LEADERBOARD_UPDATES, "ui.quest_updates",
-                                       "ui.battlepass_updates", "reward.events"};
+                                       "ui.battlepass_updates", "reward.events",
+                                       "ui.tournament_updates"};
 #define NTOPICS (sizeof g_topics / sizeof g_topics[0])
 
 /* Pending changes of one campaign's board. */
@@ -166,6 +171,26 @@ static void on_user(feed *f, json_t *j, const char *camp_field, const char *type
         ws_publish(f->ws, m);
 }
 
+/* A tournament's own update: a campaign message goes to its campaign channel (only for a
+ * tournament the feed can place in a game), a player's (refused, prize) to the user's. */
+static void on_tournament(feed *f, json_t *j, const char *kind, const char *payload, size_t len,
+                          int64_t ts)
+{
+    if (kind && (strcmp(kind, "refused") == 0 || strcmp(kind, "prize") == 0)) {
+        on_user(f, j, "campaignId", "tournament_update", payload, len, ts);
+        return;
+    }
+    const char *camp = json_string_value(json_object_get(j, "campaignId"));
+    char game[40], ctype[16], chan[64];
+    if (!camp || strlen(camp) > 40 || ws_campaign(f->ws, camp, game, ctype) != 1 ||
+        strcmp(ctype, "tournament") != 0)
+        return;
+    snprintf(chan, sizeof chan, "campaign:%s", camp);
+    ws_msg *m = msg_new(chan, chan, "tournament_update", strndup(payload, len), ts);
+    if (m)
+        ws_publish(f->ws, m);
+}
+
 static void on_message(feed *f, const rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
@@ -188,6 +213,8 @@ static void on_message(feed *f, const rd_kafka_message_t *m)
         on_user(f, j, "campaignId", "battlepass_update", m->payload, m->len, ts);
     else if (strcmp(topic, "reward.events") == 0)
         on_user(f, j, "campaignId", "reward_notification", m->payload, m->len, ts);
+    else if (strcmp(topic, "ui.tournament_updates") == 0)
+        on_tournament(f, j, kind, m->payload, m->len, ts);
     json_decref(j);
 }
 

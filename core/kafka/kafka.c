@@ -19,7 +19,7 @@ const bm_topic_def bm_topics[] = {
     {"tournament.events", 3}, {"battlepass.progress", 6},   {"reward.events", 3},
     {"reward.status", 3},     {"ui.campaign_updates", 3},   {"ui.leaderboard_refresh", 3},
     {"ui.quest_updates", 3},  {"ui.battlepass_updates", 3}, {"community.joins", 3},
-    {"community.events", 3},
+    {"community.events", 3},  {"ui.tournament_updates", 3},
 };
 const size_t bm_ntopics = sizeof bm_topics / sizeof bm_topics[0];
 

@@ -64,8 +64,16 @@ export interface WidgetOptions {
   limit?: number;
   /** The player highlighted or shown (default: init's userId). */
   userId?: string;
-  /** Community widget: the community's display name. */
+  /** Community widget: the name shown until the API answers (the id is its slug). */
   communityName?: string;
+  /** Community widget: a player's own ID token for the join (default: the game key and userId). */
+  token?: string;
+  /** Community widget: member metadata the community asks for (e.g. {address}). */
+  metadata?: Record<string, unknown>;
+  /** Community widget: the referrer of the join (default: the page's ?ref=). */
+  ref?: string;
+  /** Community widget: an invite code for a closed community. */
+  inviteCode?: string;
   pollMs?: number;
 }
 

@@ -19,6 +19,13 @@ border:1px solid var(--_line);border-radius:var(--_radius);padding:12px 14px;max
 .bm-widget .bm-rank{color:var(--_muted);font-variant-numeric:tabular-nums}
 .bm-widget .bm-name{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .bm-widget .bm-score{font-variant-numeric:tabular-nums}
+.bm-widget li.bm-t-row{grid-template-columns:2.5em 1fr auto 4em}
+.bm-widget .bm-prize{text-align:right;color:var(--_accent);font-variant-numeric:tabular-nums}
+.bm-widget .bm-info,.bm-widget .bm-pool{margin-bottom:6px}
+.bm-widget .bm-clock[data-status=running]{color:var(--_accent);font-weight:600}
+.bm-widget .bm-me{font-weight:600;color:var(--_fg)}
+.bm-widget .bm-desc{margin:0 0 8px;color:var(--_muted)}
+.bm-widget a{color:var(--_accent)}
 .bm-widget progress{width:100%;accent-color:var(--_accent);height:10px}
 .bm-widget .bm-row{margin:6px 0}
 .bm-widget .bm-label{display:flex;justify-content:space-between;color:var(--_muted);font-size:.9em}
@@ -94,8 +101,9 @@ class Widget {
 
   start() {
     const live = this.client.live;
-    if (live) {
-      for (const ch of this.channels()) this.unsubs.push(live.subscribe(ch, (m) => this.onLive(m)));
+    const chans = this.channels();
+    if (live && chans.length) {
+      for (const ch of chans) this.unsubs.push(live.subscribe(ch, (m) => this.onLive(m)));
       const show = (s) => {
         this.badge.textContent = s === 'open' ? 'live' : s === 'connecting' ? 'connecting' : 'polling';
         this.badge.dataset.live = s;
@@ -104,8 +112,9 @@ class Widget {
       this.unsubs.push(live.onState(show));
     } else this.badge.textContent = 'polling';
     this.refresh();
+    // Polled while the socket is down, and always for a widget without a live channel.
     const poll = setInterval(() => {
-      if (!live || live.state !== 'open') this.refresh();
+      if (!live || !chans.length || live.state !== 'open') this.refresh();
     }, this.options.pollMs || this.client.options.pollMs);
     this.unsubs.push(() => clearInterval(poll));
   }
@@ -192,21 +201,233 @@ class Leaderboard extends Widget {
   }
 }
 
-class Tournament extends Leaderboard {
+// A tournament: countdown or status, seats, prize per position, standings with
+// the player's own row, and the final table with prizes once paid. Live over
+// campaign:<id> (standings changed, joined, started, ended) and user:<id>
+// (the player's prize); polled with ETags while the socket is down.
+const STATUS = { scheduled: 'Starts in', running: 'Ends in', ended: 'Ended: results being counted', paid: 'Final results', cancelled: 'Cancelled' };
+
+function duration(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(s / 86400);
+  const hh = Math.floor((s % 86400) / 3600);
+  const mm = Math.floor((s % 3600) / 60);
+  const ss = s % 60;
+  const two = (n) => String(n).padStart(2, '0');
+  return d ? `${d}d ${hh}h ${two(mm)}m` : hh ? `${hh}h ${two(mm)}m ${two(ss)}s` : `${mm}m ${two(ss)}s`;
+}
+
+class Tournament extends Widget {
   defaultTitle() {
     return 'Tournament';
   }
-}
 
-// A community's standings: a leaderboard campaign gated to the community.
-class Community extends Leaderboard {
-  defaultTitle() {
-    return this.options.communityName ? `${this.options.communityName} community` : 'Community';
+  path() {
+    const q = new URLSearchParams({ limit: String(this.options.limit) });
+    return `/v1/tournaments/${encodeURIComponent(this.id)}?${q}`;
+  }
+
+  mePath() {
+    return this.userId == null ? null : `/v1/tournaments/${encodeURIComponent(this.id)}/users/${encodeURIComponent(this.userId)}`;
+  }
+
+  channels() {
+    return [`campaign:${this.id}`, ...(this.userId == null ? [] : [`user:${this.userId}`])];
+  }
+
+  start() {
+    super.start();
+    // The countdown ticks locally; at the end (and after the grace) the table is fetched again.
+    const tick = setInterval(() => this.tick(), 1000);
+    this.unsubs.push(() => clearInterval(tick));
+  }
+
+  onLive(m) {
+    const p = m.payload;
+    if (m.channel?.startsWith('user:') && p?.campaignId !== this.id && m.type !== 'resync') return;
+    this.refresh();
+  }
+
+  async refresh() {
+    await super.refresh();
+    const p = this.mePath();
+    if (!p) return;
+    try {
+      const r = await this.client.get(p, this.meEtag);
+      if (r.status === 200 || r.status === 404) {
+        this.meEtag = r.etag;
+        this.me = r.status === 200 ? r.body : null;
+        this.render();
+      }
+    } catch {
+      // Offline: the last known row stays.
+    }
+  }
+
+  money(minor) {
+    const dec = Number(this.data?.prizePool?.decimals) || 0;
+    return typeof minor === 'number' ? fmt(minor / 10 ** dec) : '–';
+  }
+
+  statusText() {
+    const d = this.data;
+    if (!d) return '';
+    const label = STATUS[d.status] || String(d.status);
+    const now = Date.now();
+    if (d.status === 'scheduled') return `${label} ${duration(Date.parse(d.startDate) - now)}`;
+    if (d.status === 'running') return `${label} ${duration(Date.parse(d.endDate) - now)}`;
+    return label;
+  }
+
+  tick() {
+    const d = this.data;
+    if (!d || !this.clock) return;
+    this.clock.textContent = this.statusText();
+    if (d.final) return;
+    const now = Date.now();
+    const edge = d.status === 'scheduled' ? Date.parse(d.startDate) : Date.parse(d.endDate) + 1000 * (Number(d.graceSeconds) || 0);
+    // Past a boundary the server has news: ask every few seconds until it says so.
+    if (now >= edge && now - (this.lastEdgeFetch || 0) >= 3000) {
+      this.lastEdgeFetch = now;
+      this.refresh();
+    }
   }
 
   render() {
-    super.render();
-    if (this.options.communityName) this.titleText.textContent = this.defaultTitle();
+    const d = this.data;
+    if (d?.name && !this.options.title) this.titleText.textContent = d.name;
+    if (!d) {
+      this.body.replaceChildren(h('div', { class: 'bm-status', text: 'No such tournament.' }));
+      return;
+    }
+    const fin = d.final === true;
+    const rows = (fin ? d.results : d.standings) || [];
+    const seats = d.seats || {};
+    this.clock = h('span', { class: 'bm-clock', 'data-status': d.status, text: this.statusText() });
+    const info = h(
+      'div',
+      { class: 'bm-label bm-info' },
+      this.clock,
+      h('span', { class: 'bm-seats', text: seats.max != null ? `Seats ${fmt(seats.taken)} / ${fmt(seats.max)}` : `${fmt(seats.taken ?? 0)} players` }),
+    );
+    const pool = h('div', { class: 'bm-label bm-pool' }, h('span', { text: 'Prize pool' }), h('span', { text: this.money(d.prizePool?.totalMinor) }));
+    const label = `${this.titleText.textContent}: ${fin ? 'final results' : 'standings'}, ${rows.length} players`;
+    const list = h('ol', { tabindex: '0', class: fin ? 'bm-results' : 'bm-standings', 'aria-label': label });
+    let mine = false;
+    for (const e of rows) {
+      const me = this.userId != null && e.userId === this.userId;
+      mine ||= me;
+      list.appendChild(
+        h(
+          'li',
+          { class: 'bm-t-row', 'aria-current': me ? 'true' : null, 'data-user': e.userId },
+          h('span', { class: 'bm-rank', text: `#${e.rank}` }),
+          h('span', { class: 'bm-name', text: e.userId, title: e.userId }),
+          h('span', { class: 'bm-score', text: fmt(e.score) }),
+          h('span', { class: 'bm-prize', text: e.prize ? this.money(e.prize) : '' }),
+        ),
+      );
+    }
+    if (!rows.length) list.appendChild(h('li', { text: d.status === 'scheduled' ? 'Not started yet.' : 'No scores yet.' }));
+    const parts = [info, pool, list];
+    // The player's own row: in the table (highlighted) or below it when further down.
+    const m = this.me;
+    if (this.userId != null) {
+      const own = m
+        ? `You: #${m.rank} · ${fmt(m.score)} points${m.prize ? ` · ${fin ? 'won' : 'prize'} ${this.money(m.prize)}` : ''}`
+        : 'You have not played in this tournament yet.';
+      parts.push(h('div', { class: 'bm-status bm-me', 'data-rank': m ? String(m.rank) : null, 'aria-current': mine ? null : m ? 'true' : null, text: own }));
+    }
+    this.body.replaceChildren(...parts);
+  }
+}
+
+// A community: its name, description and member count (GET
+// /v1/communities/{slug}), the join button (POST .../join with the game key
+// and the player's id, or with the player's own ID token), the result, the
+// player's membership once the engine applied the join, and the referral link
+// GET /c/{slug}.
+class Community extends Widget {
+  defaultTitle() {
+    return this.options.communityName || 'Community';
+  }
+
+  path() {
+    const q = this.userId != null ? `?${new URLSearchParams({ userId: this.userId })}` : '';
+    return `/v1/communities/${encodeURIComponent(this.id)}${q}`;
+  }
+
+  async refresh() {
+    await super.refresh();
+    if (!this.data) this.render();
+    // The answer to the player's join stays until the next join (a reload clears it).
+    if (this.note && this.status.textContent === '') this.status.textContent = this.note;
+  }
+
+  async join() {
+    if (this.userId == null && !this.options.token) {
+      this.status.textContent = 'Sign in first: no player to join for.';
+      return;
+    }
+    this.pending = true;
+    this.note = null;
+    this.render();
+    const body = this.options.token ? {} : { userId: this.userId };
+    if (this.options.metadata) body.metadata = this.options.metadata;
+    const ref = this.options.ref ?? (typeof location !== 'undefined' ? new URLSearchParams(location.search).get('ref') : null);
+    if (ref) body.ref = ref;
+    if (this.options.inviteCode) body.inviteCode = this.options.inviteCode;
+    const headers = this.options.token
+      ? { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json' }
+      : this.client.headers({ 'content-type': 'application/json' });
+    let r;
+    try {
+      r = await fetch(`${this.client.baseUrl}/v1/communities/${encodeURIComponent(this.id)}/join`, { method: 'POST', headers, body: JSON.stringify(body) });
+    } catch {
+      this.pending = false;
+      this.status.textContent = 'Offline: not joined yet, try again.';
+      this.render();
+      return;
+    }
+    const answer = await r.json().catch(() => ({}));
+    this.pending = false;
+    if (r.status === 202) {
+      this.sent = true;
+      this.note = `Welcome to ${this.name()}!`;
+      this.status.textContent = this.note;
+      // The engine applies the join in its next batch: follow it until the membership shows.
+      for (let i = 0; i < 60 && this.data?.membership !== 'active' && this.unsubs.length; i++) {
+        await new Promise((res) => setTimeout(res, 1000));
+        await this.refresh();
+      }
+    } else if (r.status === 404) {
+      this.status.textContent = 'This community does not exist or is closed.';
+    } else {
+      this.status.textContent = `Not joined: ${typeof answer.message === 'string' ? answer.message : `HTTP ${r.status}`}`;
+    }
+    this.render();
+  }
+
+  name() {
+    return this.data?.name || this.defaultTitle();
+  }
+
+  render() {
+    const d = this.data;
+    const name = this.name();
+    if (!this.options.title) this.titleText.textContent = name;
+    const m = d?.membership;
+    const state = m === 'active' ? 'member' : m === 'pending' ? 'pending' : m === 'banned' ? 'banned' : this.pending ? 'joining' : this.sent ? 'sent' : 'join';
+    const label = { member: 'Member ✓', pending: 'Waiting for approval', banned: 'Not allowed to join', joining: 'Joining…', sent: 'Joined ✓', join: `Join ${name}` }[state];
+    this.button = h('button', { type: 'button', class: 'bm-join', 'data-state': state, 'aria-pressed': state === 'join' ? 'false' : 'true', disabled: state === 'join' ? null : true, onclick: () => this.join() }, label);
+    const parts = [];
+    if (d?.description) parts.push(h('p', { class: 'bm-desc', text: d.description }));
+    if (typeof d?.members === 'number') parts.push(h('div', { class: 'bm-label' }, h('span', { text: 'Members' }), h('span', { class: 'bm-members', text: fmt(d.members) })));
+    if (!d) parts.push(h('div', { class: 'bm-status', text: this.loading ? 'Loading…' : 'This community does not exist or is closed.' }));
+    if (d) parts.push(h('div', { class: 'bm-row' }, this.button));
+    const link = `${this.client.baseUrl}/c/${encodeURIComponent(this.id)}${this.userId != null ? `?${new URLSearchParams({ ref: this.userId })}` : ''}`;
+    if (d) parts.push(h('div', { class: 'bm-label' }, h('span', { text: 'Invite friends' }), h('a', { class: 'bm-invite', href: link, rel: 'noopener', text: 'referral link' })));
+    this.body.replaceChildren(...parts);
   }
 }
 

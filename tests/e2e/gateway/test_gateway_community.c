@@ -1,7 +1,8 @@
 /*
  * Communities and tournaments over real HTTP against a running engine: a
  * player joins through the API (a retried body counts once, one starter
- * reward), bad metadata is 400 naming the field, a referral link redirects
+ * reward), bad metadata is 400 naming the field, the community page shows its
+ * members and a player's membership, a referral link redirects
  * and records one click, the community admin API is scoped (another studio's
  * community is 404, other roles 403), and a tournament page shows the
  * standings while it runs and the final table with its prizes once it ends.
@@ -177,6 +178,13 @@ static void test_community_tournament(void **state)
     char *tc = token(a, "uid-c", "community_admin"), *tp = token(a, "p2", "player");
     gw_resp r;
 
+    /* What a game shows before a join: name, no members, p1 not a member. */
+    assert_int_equal(call(a, &r, "GET", "/v1/communities/guild-a?userId=p1", a->w.key, NULL), 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "name")), "A guild");
+    assert_int_equal(json_integer_value(json_object_get(r.json, "members")), 0);
+    assert_true(json_is_null(json_object_get(r.json, "membership")));
+    gw_resp_free(&r);
+
     /* Join with the game key, the same body twice (a client retry): 202 both times. */
     char body[512];
     snprintf(body, sizeof body,
@@ -224,6 +232,25 @@ static void test_community_tournament(void **state)
     assert_int_equal(bm_e2e_ll(&a->w.e, "SELECT count(*) FROM reward_fulfillments WHERE "
                                         "community_id IS NOT NULL AND user_id = 'p1'"),
                      1);
+    /* After: two members; p1's membership with the key, p2's own with its token; a player
+     * reads no one else's, another studio's community is a 404. */
+    assert_int_equal(call(a, &r, "GET", "/v1/communities/guild-a?userId=p1", a->w.key, NULL), 200);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "members")), 2);
+    assert_string_equal(json_string_value(json_object_get(r.json, "membership")), "active");
+    gw_resp_free(&r);
+    assert_int_equal(call(a, &r, "GET", "/v1/communities/guild-a", tp, NULL), 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "userId")), "p2");
+    assert_string_equal(json_string_value(json_object_get(r.json, "membership")), "active");
+    gw_resp_free(&r);
+    call(a, &r, "GET", "/v1/communities/guild-a?userId=p1", tp, NULL);
+    gw_assert_error(&r, 403, "forbidden");
+    gw_resp_free(&r);
+    call(a, &r, "GET", "/v1/communities/guild-b", a->w.key, NULL);
+    gw_assert_error(&r, 404, "not_found");
+    gw_resp_free(&r);
+    assert_int_equal(call(a, &r, "GET", "/v1/communities/guild-b", tb, NULL), 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "name")), "B guild");
+    gw_resp_free(&r);
 
     /* The referral link: 302 to the community's page with slug and ref; one click stored. */
     assert_int_equal(call(a, &r, "GET", "/c/guild-a?ref=alice", NULL, NULL), 302);

@@ -2,7 +2,11 @@
 // (started by test_live_browser.c): events tracked in the page reach the board
 // exactly once across an offline period, a reload and a lost answer; widgets
 // render and update live over the WebSocket; a hostile user id renders as text
-// and runs nothing; a screenshot of each widget is written to BM_SHOTS_DIR.
+// and runs nothing; a tournament widget shows the countdown, seats, prizes,
+// standings and the player's own row, follows the cup live and turns into the
+// final table with the player's prize; a community widget shows a hostile
+// name as text and its join button follows the membership; a screenshot of
+// each widget is written to BM_SHOTS_DIR.
 import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -18,6 +22,9 @@ const board = process.env.BM_BOARD;
 const quest = process.env.BM_QUEST;
 const pass = process.env.BM_PASS;
 const shots = process.env.BM_SHOTS_DIR;
+const cup = process.env.BM_CUP;
+const slug = process.env.BM_COMMUNITY;
+const OWLS = '<img src=x onerror=alert(2)> Night Owls';
 const dist = path.join(process.env.BM_SOURCE_DIR, 'sdk/web/dist');
 const XSS = '<img src=x onerror=alert(1)>';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -169,12 +176,54 @@ try {
     assert.equal(await score('web-u1'), 10, 'each event counted once');
   });
 
+  const text = (sel) => page.$eval(sel, (e) => e.textContent);
+  const cupRows = () => page.$$eval('#tournament li[data-user]', (l) => l.map((e) => [...e.children].map((c) => c.textContent)));
+
+  await step('a tournament widget shows the countdown, seats, prizes, standings and the own row', async () => {
+    await post('cup-a', 'CUP_ROUND', { score: 50 });
+    await post('cup-b', 'CUP_ROUND', { score: 40 });
+    await post('web-u1', 'CUP_ROUND', { score: 30 });
+    await page.evaluate((c) => {
+      window.cupWidget = BrightMatter.mount('tournament', c, document.getElementById('tournament'), { limit: 2 });
+    }, cup);
+    await until('standings of three players', async () => (await page.$('#tournament .bm-seats')) && /^3 players$/.test(await text('#tournament .bm-seats')), 20000);
+    await until('two standings rows', async () => (await cupRows()).length === 2, 20000);
+    assert.equal(await text('#tournament h2 span'), 'Weekend cup');
+    // rank, player, score, prize of that position (60/30 of 100)
+    assert.deepEqual(await cupRows(), [
+      ['#1', 'cup-a', '50', '60'],
+      ['#2', 'cup-b', '40', '30'],
+    ]);
+    assert.match(await text('#tournament .bm-clock'), /^Ends in \d+m \d\ds$/);
+    assert.equal(await text('#tournament .bm-pool span:last-child'), '100');
+    // Third, below the two rows shown: the player's own row with the prize it holds now.
+    await until('own row', async () => /^You: #3 · 30 points · prize 10$/.test(await text('#tournament .bm-me')), 15000);
+    fs.mkdirSync(shots, { recursive: true });
+    await (await page.$('#tournament section')).screenshot({ path: path.join(shots, 'tournament-running.png') });
+  });
+
+  await step('the tournament widget follows the cup live over the WebSocket', async () => {
+    await until('live', () => page.evaluate(() => BrightMatter.liveState() === 'open'), 10000);
+    await sleep(500); // subscribed
+    // Polling is once a minute here: the player moving up within seconds came over the socket.
+    const t0 = Date.now();
+    await post('web-u1', 'CUP_ROUND', { score: 15 });
+    await page.waitForFunction(() => document.querySelector('#tournament li[data-user="web-u1"][aria-current="true"]'), { timeout: 8000 });
+    console.log(`  cup row after ${Date.now() - t0} ms`);
+    assert.deepEqual(await cupRows(), [
+      ['#1', 'cup-a', '50', '60'],
+      ['#2', 'web-u1', '45', '30'],
+    ]);
+    await until('own row moved', async () => /^You: #2 · 45 points · prize 30$/.test(await text('#tournament .bm-me')), 8000);
+  });
+
   await step('a leaderboard widget renders and updates live over the WebSocket', async () => {
     await page.evaluate((b) => {
       window.lb = BrightMatter.mount('leaderboard', b, document.getElementById('leaderboard'), { title: 'Kill score' });
-      BrightMatter.mount('tournament', b, document.getElementById('tournament'), { title: 'Weekend Cup' });
-      BrightMatter.mount('community', b, document.getElementById('community'), { communityName: 'Night Owls' });
     }, board);
+    await page.evaluate((s) => {
+      BrightMatter.mount('community', s, document.getElementById('community'), { metadata: { username: 'web-u1' } });
+    }, slug);
     await page.waitForFunction(() => document.querySelector('#leaderboard li[data-user="web-u1"]'), { timeout: 10000 });
     assert.equal(await page.$eval('#leaderboard li[aria-current="true"] .bm-score', (e) => e.textContent), '10');
     await until('live', () => page.evaluate(() => BrightMatter.liveState() === 'open'), 10000);
@@ -184,7 +233,6 @@ try {
     await page.waitForFunction(() => document.querySelector('#leaderboard li[data-user="live-u2"]'), { timeout: 8000 });
     console.log(`  live row after ${Date.now() - t0} ms`);
     assert.equal(await page.$eval('#leaderboard li:first-child .bm-name', (e) => e.textContent), 'live-u2');
-    await page.waitForFunction(() => document.querySelector('#tournament li[data-user="live-u2"]'), { timeout: 8000 });
   });
 
   await step('a hostile user id renders as text and runs nothing', async () => {
@@ -231,6 +279,37 @@ try {
     const focused = await page.evaluate(() => document.activeElement?.closest('section.bm-widget')?.className);
     assert.match(focused || '', /bm-leaderboard/);
     assert.ok(await page.$eval('#quest progress', (e) => e.getAttribute('aria-label').includes('of 5')));
+  });
+
+  await step('a community widget shows a hostile name as text and joins from its button', async () => {
+    await until('community loaded', async () => (await page.$('#community .bm-join')) !== null, 15000);
+    assert.equal(await text('#community h2 span'), OWLS);
+    assert.equal(await text('#community .bm-desc'), 'Late games, <b>loud</b> chat');
+    assert.equal(await page.$$eval('#community b, img', (l) => l.length), 0, 'no element from the name or description');
+    assert.equal(await text('#community .bm-members'), '0');
+    assert.equal(await text('#community .bm-join'), `Join ${OWLS}`);
+    assert.equal(await page.$eval('#community .bm-join', (e) => e.disabled), false);
+    assert.match(await page.$eval('#community .bm-invite', (e) => e.href), new RegExp(`/c/${slug}\\?ref=web-u1$`));
+    await page.click('#community .bm-join');
+    // Sent: the button is disabled at once; the membership the engine applied then shows.
+    await until('membership', async () => (await page.$eval('#community .bm-join', (e) => e.dataset.state)) === 'member', 30000);
+    assert.equal(await text('#community .bm-join'), 'Member ✓');
+    assert.equal(await page.$eval('#community .bm-join', (e) => e.disabled), true);
+    assert.equal(await text('#community .bm-members'), '1');
+    assert.equal(await text('#community .bm-status'), `Welcome to ${OWLS}!`);
+    assert.deepEqual(dialogs, [], 'no alert ran');
+  });
+
+  await step('the ended tournament shows the final table and the prize of the player', async () => {
+    const t0 = Date.now();
+    await until('final results', async () => (await page.$('#tournament ol.bm-results')) !== null, 150000);
+    console.log(`  final table ${Date.now() - t0} ms after asking`);
+    assert.equal(await text('#tournament .bm-clock'), 'Final results');
+    assert.deepEqual(await cupRows(), [
+      ['#1', 'cup-a', '50', '60'],
+      ['#2', 'web-u1', '45', '30'],
+    ]);
+    await until('own prize', async () => /^You: #2 · 45 points · won 30$/.test(await text('#tournament .bm-me')), 15000);
   });
 
   await step('screenshots of each widget', async () => {
