@@ -106,7 +106,14 @@ void bm_engine_refresh_campaigns(bm_engine *e)
     bm_camp_row *rows;
     size_t n;
     char err[512];
-    if (bm_camps_fetch(e->pg, &e->camps, &e->cfg, &rows, &n, err, sizeof err) != 0) {
+    int rc = bm_camps_fetch(e->pg, &e->camps, &e->cfg, &rows, &n, err, sizeof err);
+    if (rc != 0 && PQstatus(e->pg) != CONNECTION_OK) {
+        /* The database restarted: its old connection shows it only when used. */
+        PQreset(e->pg);
+        if (PQstatus(e->pg) == CONNECTION_OK)
+            rc = bm_camps_fetch(e->pg, &e->camps, &e->cfg, &rows, &n, err, sizeof err);
+    }
+    if (rc != 0) {
         bm_error("campaign", "refresh failed: %s", err);
         return;
     }
@@ -397,6 +404,8 @@ void bm_engine_stop(bm_engine *e)
 {
     if (!e)
         return;
+    /* Consumers leave their groups by then, answered or not (core/kafka/close.c). */
+    bm_kafka_stop_by(bm_mono_ms() + (int64_t)e->cfg.stop_timeout_ms * 3 / 4);
     bm_admin_stop(e->admin);
     e->admin = NULL;
     for (int r = BM_NROLES - 1; r >= 0; r--) {
@@ -406,8 +415,7 @@ void bm_engine_stop(bm_engine *e)
         e->roles[r].state = NULL;
     }
     if (e->config_consumer) {
-        rd_kafka_consumer_close(e->config_consumer);
-        rd_kafka_destroy(e->config_consumer);
+        bm_kafka_consumer_end(e->config_consumer, 2000);
         e->config_consumer = NULL;
     }
     if (bm_wd_stuck() > 0) {

@@ -664,10 +664,7 @@ void gw_ranks_stop(gw_ranks *rk)
         return;
     if (atomic_exchange(&rk->run, 0))
         pthread_join(rk->reader, NULL);
-    if (rk->consumer) {
-        rd_kafka_consumer_close(rk->consumer);
-        rd_kafka_destroy(rk->consumer);
-    }
+    bm_kafka_consumer_end(rk->consumer, 2000);
     /* A build still running holds its board: wait for it (it ends within one query). */
     for (int i = 0; i < RK_MAX_BOARDS; i++) {
         rk_board *b = &rk->boards[i];

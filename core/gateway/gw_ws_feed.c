@@ -317,8 +317,7 @@ void ws_feed_stop(bm_ws *ws)
         ws->feed_started = 0;
     }
     if (ws->consumer) {
-        rd_kafka_consumer_close(ws->consumer);
-        rd_kafka_destroy(ws->consumer);
+        bm_kafka_consumer_end(ws->consumer, 2000);
         ws->consumer = NULL;
     }
 }

@@ -4,6 +4,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config/config.h"
 
@@ -75,6 +76,19 @@ void bm_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const cha
 void bm_kafka_props_set(const char *props);
 /* Applies those properties to a client's conf; -1 with "librdkafka.key: reason". */
 int bm_kafka_conf_props(rd_kafka_conf_t *conf, char *err, size_t errlen);
+
+/*
+ * Closes a group consumer (leaves the group; its rebalance callback runs on
+ * this thread) within `budget_ms`, or less when a stop deadline is set.
+ * 1 closed (the caller destroys it), 0 not closed in time: the handle is kept
+ * here and must not be destroyed (that would block on the same coordinator).
+ */
+int bm_kafka_consumer_close(rd_kafka_t *rk, int budget_ms);
+/* bm_kafka_consumer_close, then rd_kafka_destroy when it closed. NULL is a no-op. */
+void bm_kafka_consumer_end(rd_kafka_t *rk, int budget_ms);
+/* Every later consumer close ends by `mono_ms` (bm_mono_ms clock; the engine's
+ * stop sets it from engine.stop_timeout_ms). */
+void bm_kafka_stop_by(int64_t mono_ms);
 
 /* An idempotent producer for `bootstrap`; NULL with err. */
 rd_kafka_t *bm_kafka_producer_new(const char *bootstrap, char *err, size_t errlen);

@@ -302,8 +302,12 @@ void bm_pipeline_unconsume(bm_pipeline *e)
     if (e->consumer) {
         /* close before destroy: leaves the group cleanly (revoke callback runs). */
         int safe = destroy_is_safe(e);
-        rd_kafka_consumer_close(e->consumer);
-        if (safe) {
+        /* Bounded: what this process applied is committed in PostgreSQL with its
+         * offsets, so a group left without the coordinator's answer loses
+         * nothing; the next owner of each partition starts from there. */
+        if (!bm_kafka_consumer_close(e->consumer, e->cfg.stop_timeout_ms / 2)) {
+            /* kept by bm_kafka_consumer_close */
+        } else if (safe) {
             rd_kafka_destroy(e->consumer);
         } else {
             bm_warn("pipeline", "consumer closed before its first assignment: kept, not "

@@ -99,15 +99,28 @@ static int write_offsets(bm_job *j, PGconn *pg)
         "events_forwarded = c.events_forwarded + u.f, updated_at = now() "
         "FROM unnest($3::int[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::int8[], "
         "$9::int8[]) AS u(p, e, n, a, r, d, f) WHERE c.group_id = $1 AND c.topic = $2 "
-        "AND c.partition = u.p AND c.next_offset = u.e",
+        "AND c.partition = u.p AND c.next_offset = u.e RETURNING c.partition",
         9, NULL, v, NULL, NULL, 0);
     int rc = 0;
     if (!ok_cmd(r)) {
         set_err(j, pg, "offsets");
         rc = -1;
-    } else if ((size_t)atol(PQcmdTuples(r)) != j->nparts) {
-        snprintf(j->err, sizeof j->err, "offset fence: %s of %zu partitions matched",
-                 PQcmdTuples(r), j->nparts);
+    } else if ((size_t)PQntuples(r) != j->nparts) {
+        /* Name the partitions whose stored offset moved on without this process. */
+        bm_buf moved = {0};
+        int nmoved = 0;
+        for (size_t i = 0; i < j->nparts; i++) {
+            int matched = 0;
+            for (int k = 0; k < PQntuples(r) && !matched; k++)
+                matched = atoi(PQgetvalue(r, k, 0)) == j->parts[i].partition;
+            if (!matched)
+                bm_buf_printf(&moved, "%s%d", nmoved++ ? "," : "", j->parts[i].partition);
+        }
+        snprintf(j->err, sizeof j->err,
+                 "offset fence: %d of %zu partitions matched; stored offsets of partition(s) "
+                 "%s moved on",
+                 PQntuples(r), j->nparts, bm_buf_cstr(&moved));
+        bm_buf_free(&moved);
         rc = 1;
     }
     PQclear(r);

@@ -162,8 +162,7 @@ void bm_members_poll(bm_pipeline *e)
 void bm_members_stop(bm_pipeline *e)
 {
     if (e->communities) {
-        rd_kafka_consumer_close(e->communities);
-        rd_kafka_destroy(e->communities);
+        bm_kafka_consumer_end(e->communities, 2000);
         e->communities = NULL;
     }
     if (e->members) {
