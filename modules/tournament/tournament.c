@@ -325,7 +325,25 @@ static int finalise_runs(const tn_instance *ti, tn_cfg *cfg, bm_batch *b, int64_
                       : now < run_end + cfg->grace_ms + TN_SETTLE_MS)
             continue;
         int r = tn_finalise(ti->api, ti->host, cfg, b, now, cancelled, run);
-        if (r == BM_OK || r == BM_SKIP) {
+        /* A claim seen taken is checked once more 10 s later: a claim still in a
+         * batch being committed reads as taken, and that batch may fail. */
+        int done = r == BM_OK;
+        if (r == BM_SKIP) {
+            int i = 0;
+            while (i < TN_KEEP_RUNS && cfg->seen_run[i] != run)
+                i++;
+            if (i < TN_KEEP_RUNS) {
+                done = now - cfg->seen_ms[i] >= 10000;
+            } else {
+                memmove(cfg->seen_run + 1, cfg->seen_run,
+                        (TN_KEEP_RUNS - 1) * sizeof cfg->seen_run[0]);
+                memmove(cfg->seen_ms + 1, cfg->seen_ms,
+                        (TN_KEEP_RUNS - 1) * sizeof cfg->seen_ms[0]);
+                cfg->seen_run[0] = run;
+                cfg->seen_ms[0] = now;
+            }
+        }
+        if (done) {
             memmove(cfg->done_runs + 1, cfg->done_runs,
                     (TN_KEEP_RUNS - 1) * sizeof cfg->done_runs[0]);
             cfg->done_runs[0] = run;

@@ -71,6 +71,8 @@ typedef struct tn_cfg {
     int final_done;
     int64_t started_run;             /* recurring: the last run announced */
     int64_t done_runs[TN_KEEP_RUNS]; /* recurring: runs seen finalised (0 = none) */
+    int64_t seen_run[TN_KEEP_RUNS];  /* recurring: runs seen claimed elsewhere once... */
+    int64_t seen_ms[TN_KEEP_RUNS];   /* ...and when (checked again 10 s later) */
 } tn_cfg;
 
 /* One player's standing in one run: the live state fields, or a past run's copy. */
