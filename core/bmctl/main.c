@@ -38,7 +38,7 @@ static const cmd g_cmds[] = {
      "event send JSON...                produce game events (keyed by user)"},
     {"battlepass", bm_cmd_battlepass,
      "battlepass show|purchase|claim CAMPAIGN USER [TIER] [--premium] [--json]"},
-    {"tournament", bm_cmd_tournament, "tournament show ID [--json] | entry|join ID USER [AMOUNT]"},
+    {"tournament", bm_cmd_tournament, "tournament show ID [--period START] [--json] | entry|join ID USER [AMOUNT]"},
     {"community", bm_cmd_community,
      "community create|update|list|show|slug-check|approve|ban|unban|remove ..."},
     {"studio", bm_cmd_studio, "studio create --firebase-uid U --name N --email E"},
