@@ -27,7 +27,7 @@
 #define NRUNS 2
 #define PERIOD_MS 20000LL
 #define DURATION_MS 15000LL
-#define GRACE_S 20
+#define GRACE_S 30
 static const long long PRIZES[3] = {50, 30, 20}; /* totalValue 100: 50 %, 30 %, 20 % */
 
 typedef struct ouser {
@@ -244,7 +244,7 @@ static void test_recurring_two_runs(void **state)
     bm_e2e_setenv(e, "BM_ENGINE_CAMPAIGN_END_GRACE_S", "300");
     /* The series: two runs, [S, S+15 s) and [S+20 s, S+35 s). */
     int64_t s0 = (wall_ms() / PERIOD_MS + 1) * PERIOD_MS;
-    if (s0 - wall_ms() < 3000)
+    if (s0 - wall_ms() < 8000)
         s0 += PERIOD_MS;
     char s_ts[40], e_ts[40], json[2048], id[64], rn[NRUNS][40];
     bm_rfc3339_format(s0, s_ts, sizeof s_ts);
