@@ -19,12 +19,22 @@
 
 static void tn_usage(FILE *out)
 {
-    fprintf(out, "usage: bmctl tournament show ID [--json]\n"
+    fprintf(out, "usage: bmctl tournament show ID [--period START] [--json]\n"
                  "       bmctl tournament entry ID USER [AMOUNT]\n"
                  "       bmctl tournament join ID USER [AMOUNT]\n"
                  "  show: status (scheduled, running, ended, paid), seats, standings and prizes;\n"
-                 "  once paid, the stored results. entry / join: queue the TOURNAMENT_ENTRY /\n"
+                 "  once paid, the stored results. A recurring tournament shows its current\n"
+                 "  run, or the run starting at START (RFC 3339, as listed under periods).\n"
+                 "  entry / join: queue the TOURNAMENT_ENTRY /\n"
                  "  TOURNAMENT_JOIN command (game.events, keyed by user).\n");
+}
+
+/* A row's prize in minor units: a number (standings) or {amount, decimals} (results). */
+static long long prize_minor(json_t *row)
+{
+    json_t *p = json_object_get(row, "prize");
+    return json_is_integer(p) ? (long long)json_integer_value(p)
+                              : (long long)json_integer_value(json_object_get(p, "amount"));
 }
 
 static void print_table(json_t *o)
@@ -33,6 +43,8 @@ static void print_table(json_t *o)
     printf("tournament %s (%s)\n", json_string_value(json_object_get(o, "id")),
            json_string_value(json_object_get(o, "name")));
     printf("  status        %s\n", json_string_value(json_object_get(o, "status")));
+    if (json_object_get(o, "period"))
+        printf("  period        %s\n", json_string_value(json_object_get(o, "period")));
     ctl_time_format(json_integer_value(json_object_get(o, "startMs")), when, sizeof when);
     printf("  window        %s", when);
     ctl_time_format(json_integer_value(json_object_get(o, "endMs")), when, sizeof when);
@@ -50,22 +62,33 @@ static void print_table(json_t *o)
     printf("  %-8s %-6s %-24s %12s %14s\n", "position", "rank", "user", "score", "prize");
     size_t i;
     json_t *row;
-    json_array_foreach(json_object_get(o, "standings"), i, row)
+    const char *st = json_string_value(json_object_get(o, "status"));
+    int fin = st && (strcmp(st, "paid") == 0 || strcmp(st, "cancelled") == 0);
+    json_array_foreach(json_object_get(o, fin ? "results" : "standings"), i, row)
     {
         printf("  %-8lld %-6lld %-24s %12g %14lld\n",
                (long long)json_integer_value(json_object_get(row, "position")),
                (long long)json_integer_value(json_object_get(row, "rank")),
                json_string_value(json_object_get(row, "userId")),
-               json_number_value(json_object_get(row, "score")),
-               (long long)json_integer_value(json_object_get(row, "prize")));
+               json_number_value(json_object_get(row, "score")), (long long)prize_minor(row));
+    }
+    json_t *periods = json_object_get(o, "periods");
+    if (json_array_size(periods)) {
+        printf("  finalised periods (bmctl tournament show ID --period START):\n");
+        json_array_foreach(periods, i, row)
+        {
+            printf("    %s %s\n", json_string_value(json_object_get(row, "period")),
+                   json_string_value(json_object_get(row, "status")));
+        }
     }
 }
 
 /* Provisional standings from the module's ranking, or the stored results once paid. */
-static int tn_show(PGconn *c, const bm_pv_campaign *cc, int as_json)
+static int tn_show(PGconn *c, const bm_pv_campaign *cc, const char *period, int as_json)
 {
     char err[1024] = "";
-    json_t *out = bm_pv_tournament(c, cc, ctl_now_ms(), err, sizeof err);
+    int bad = 0;
+    json_t *out = bm_pv_tournament(c, cc, ctl_now_ms(), period, &bad, err, sizeof err);
     if (!out) {
         fprintf(stderr, "tournament: %s\n", err);
         return 1;
@@ -101,7 +124,18 @@ int bm_cmd_tournament(bm_ctl *ctl, int argc, char **argv)
 {
     ctl_args a;
     char err[1024] = "";
-    if (ctl_args_parse(argc, argv, 1, &a, err, sizeof err) != 0) {
+    /* --period START (show only), taken out before the common flags */
+    const char *period = NULL;
+    char *rest[64];
+    int nrest = 0;
+    for (int i = 0; i < argc && nrest < 64; i++) {
+        if (strcmp(argv[i], "--period") == 0 && i + 1 < argc) {
+            period = argv[++i];
+            continue;
+        }
+        rest[nrest++] = argv[i];
+    }
+    if (ctl_args_parse(nrest, rest, 1, &a, err, sizeof err) != 0) {
         fprintf(stderr, "tournament: %s\n", err);
         tn_usage(stderr);
         return 2;
@@ -122,7 +156,8 @@ int bm_cmd_tournament(bm_ctl *ctl, int argc, char **argv)
             return 2;
         }
     }
-    if (a.premium || !((show && a.npos == 2) || (cmd && !a.json && (a.npos == 3 || a.npos == 4)))) {
+    if (a.premium || (period && !show) ||
+        !((show && a.npos == 2) || (cmd && !a.json && (a.npos == 3 || a.npos == 4)))) {
         tn_usage(stderr);
         return 2;
     }
@@ -142,7 +177,7 @@ int bm_cmd_tournament(bm_ctl *ctl, int argc, char **argv)
         fprintf(stderr, "tournament: campaign %s is a %s, not a tournament\n", cc.id, cc.type);
         goto done;
     }
-    rc = show ? tn_show(c, &cc, a.json)
+    rc = show ? tn_show(c, &cc, period, a.json)
               : tn_command(ctl, &cc, a.pos[2], strcmp(sub, "join") == 0, amount);
 done:
     bm_pv_campaign_clear(&cc);

@@ -5,7 +5,8 @@
  * with the API key of the tournament's game or its studio owner's ID token;
  * anything else is a 404. The standings come from the module's own ranking
  * (bm_pv_tournament, as bmctl tournament show), so the provisional table is
- * the one finalisation pays.
+ * the one finalisation pays. A recurring tournament answers for its current
+ * run, or for the run named by ?period=<RFC 3339 start of the run>.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,8 +47,13 @@ static json_t *load(gw_req *r, const gw_reader *rd, const char *id)
         gw_error(r, 404, "not_found", "no such tournament");
     } else if (bm_pv_campaign_load(c, id, &cc, err, sizeof err) != 0) {
         gw_error(r, 503, "unavailable", "cannot read the tournament: %s", err);
-    } else if (!(o = bm_pv_tournament(c, &cc, bm_now_ms(), err, sizeof err))) {
-        gw_error(r, 503, "unavailable", "cannot rank the tournament: %s", err);
+    } else {
+        int bad = 0;
+        o = bm_pv_tournament(c, &cc, bm_now_ms(), gw_arg(r, "period"), &bad, err, sizeof err);
+        if (!o && bad)
+            gw_error(r, 400, "invalid_parameter", "query parameter %s", err);
+        else if (!o)
+            gw_error(r, 503, "unavailable", "cannot rank the tournament: %s", err);
     }
     bm_pv_campaign_clear(&cc);
     gw_pool_put(&r->g->pool, c);
@@ -126,6 +132,13 @@ static void tournament(gw_req *r, const gw_reader *rd, const char *id)
     /* Once finalised the stored table is the answer; before, the provisional top. */
     json_object_set_new(o, fin ? "results" : "standings",
                         rows(json_object_get(v, fin ? "results" : "standings"), (size_t)limit));
+    /* A recurring tournament: the run shown (startDate..endDate above) and the finalised ones. */
+    if (json_object_get(v, "period")) {
+        json_object_set(o, "period", json_object_get(v, "period"));
+        json_object_set_new(o, "seriesStartDate", when(json_object_get(v, "seriesStartMs")));
+        json_object_set_new(o, "seriesEndDate", when(json_object_get(v, "seriesEndMs")));
+        json_object_set(o, "periods", json_object_get(v, "periods"));
+    }
     json_decref(v);
     gw_json(r, 200, o);
 }

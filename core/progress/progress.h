@@ -56,8 +56,11 @@ json_t *bm_pv_battlepass(const bm_pv_campaign *cc, const char *user, const bm_pv
  * cancelled), startMs, endMs, graceSeconds, seated, refused, maxParticipants?, totalMinor,
  * decimals, standings:[{position, rank, userId, score, prize, community?}] (the module's own
  * ranking, so what finalisation pays), results:[{position, rank, userId, score, prize}] (stored
- * once finalised)}. New reference, or NULL with err. */
-json_t *bm_pv_tournament(PGconn *c, const bm_pv_campaign *cc, int64_t now_ms, char *err,
-                         size_t errlen);
+ * once finalised)}. A recurring tournament shows one run (startMs..endMs, status of that run,
+ * plus period, seriesStartMs, seriesEndMs, periods:[{period, status}] finalised newest first):
+ * the run named by `period` (its RFC 3339 start), or with NULL the current or latest run.
+ * New reference, or NULL with err (*bad_period = 1 when `period` names no run). */
+json_t *bm_pv_tournament(PGconn *c, const bm_pv_campaign *cc, int64_t now_ms, const char *period,
+                         int *bad_period, char *err, size_t errlen);
 
 #endif

@@ -14,6 +14,7 @@
 #include "host/host.h"
 #include "progress/progress.h"
 #include "tournament.h"
+#include "util/rfc3339.h"
 
 typedef struct tn_rows {
     tn_entry *e;
@@ -22,17 +23,32 @@ typedef struct tn_rows {
     size_t n;
 } tn_rows;
 
-static int load_entrants(PGconn *c, const char *id, tn_rows *rows, char *err, size_t errlen)
+/* Entrants with a counted score; `run` (the run's start in ms, as text) picks a
+ * recurring tournament's run: the live state of players in it, or their copy of it. */
+static int load_entrants(PGconn *c, const char *id, const char *run, tn_rows *rows, char *err,
+                         size_t errlen)
 {
-    const char *p[1] = {id};
+    const char *p[2] = {id, run};
     PGresult *r =
-        PQexecParams(c,
-                     "SELECT user_id, current_value, "
-                     "COALESCE((extract(epoch FROM reached_at) * 1000)::bigint, 0), "
-                     "COALESCE((extract(epoch FROM first_event_at) * 1000)::bigint, 0), "
-                     "COALESCE(progress_data->>'c', '') "
-                     "FROM user_progress WHERE campaign_id = $1::uuid AND event_count > 0",
-                     1, NULL, p, NULL, NULL, 0);
+        run ? PQexecParams(c,
+                           "SELECT user_id, current_value, "
+                           "COALESCE((extract(epoch FROM reached_at) * 1000)::bigint, 0), "
+                           "COALESCE((extract(epoch FROM first_event_at) * 1000)::bigint, 0), "
+                           "COALESCE(progress_data->>'c', '') "
+                           "FROM user_progress WHERE campaign_id = $1::uuid AND event_count > 0 "
+                           "AND progress_data->>'p' = $2 "
+                           "UNION ALL SELECT user_id, (h->>0)::float8, (h->>3)::bigint, "
+                           "(h->>4)::bigint, COALESCE(h->>7, '') FROM (SELECT user_id, "
+                           "progress_data->'h'->$2 AS h FROM user_progress WHERE campaign_id = "
+                           "$1::uuid) s WHERE jsonb_typeof(h) = 'array' AND (h->>2)::bigint > 0",
+                           2, NULL, p, NULL, NULL, 0)
+            : PQexecParams(c,
+                           "SELECT user_id, current_value, "
+                           "COALESCE((extract(epoch FROM reached_at) * 1000)::bigint, 0), "
+                           "COALESCE((extract(epoch FROM first_event_at) * 1000)::bigint, 0), "
+                           "COALESCE(progress_data->>'c', '') "
+                           "FROM user_progress WHERE campaign_id = $1::uuid AND event_count > 0",
+                           1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "reading standings: %s", PQerrorMessage(c));
         PQclear(r);
@@ -60,14 +76,14 @@ static int load_entrants(PGconn *c, const char *id, tn_rows *rows, char *err, si
 }
 
 /* The stored results once paid: [{position, rank, userId, score, prize}]; NULL on error. */
-static json_t *load_results(PGconn *c, const char *id, char *err, size_t errlen)
+static json_t *load_results(PGconn *c, const char *id, const char *period, char *err, size_t errlen)
 {
-    const char *p[1] = {id};
+    const char *p[2] = {id, period};
     PGresult *r = PQexecParams(c,
                                "SELECT rank, COALESCE(tied_rank, rank), user_id, score, "
                                "COALESCE(prize::text, 'null') FROM tournament_results WHERE "
-                               "campaign_id = $1::uuid ORDER BY rank",
-                               1, NULL, p, NULL, NULL, 0);
+                               "campaign_id = $1::uuid AND period = $2 ORDER BY rank",
+                               2, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "reading results: %s", PQerrorMessage(c));
         PQclear(r);
@@ -86,14 +102,17 @@ static json_t *load_results(PGconn *c, const char *id, char *err, size_t errlen)
     return arr;
 }
 
-/* "paid" / "cancelled" once finalised (the summary row), else ""; -1 on error. */
-static int final_status(PGconn *c, const char *id, char *buf, size_t len)
+/* "paid" / "cancelled" once finalised (the summary row "final", or "final:<period>"
+ * for a run), else ""; -1 on error. */
+static int final_status(PGconn *c, const char *id, const char *period, char *buf, size_t len)
 {
-    const char *p[1] = {id};
+    char key[64];
+    snprintf(key, sizeof key, "final%s%s", *period ? ":" : "", period);
+    const char *p[2] = {id, key};
     PGresult *r = PQexecParams(c,
                                "SELECT doc->>'status' FROM module_results WHERE campaign_id = "
-                               "$1::uuid AND kind = 'tournament' AND key = 'final'",
-                               1, NULL, p, NULL, NULL, 0);
+                               "$1::uuid AND kind = 'tournament' AND key = $2",
+                               2, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
         return -1;
@@ -103,18 +122,62 @@ static int final_status(PGconn *c, const char *id, char *buf, size_t len)
     return 0;
 }
 
-static const char *status_of(const tn_cfg *cfg, int64_t now, const char *final)
+static const char *status_of(int64_t start, int64_t end, int64_t now, const char *final)
 {
     if (*final)
         return final;
-    if (now < cfg->start_ms)
+    if (now < start)
         return "scheduled";
-    return now < cfg->end_ms ? "running" : "ended";
+    return now < end ? "running" : "ended";
 }
 
-json_t *bm_pv_tournament(PGconn *c, const bm_pv_campaign *cc, int64_t now_ms, char *err,
-                         size_t errlen)
+/*
+ * The run to show: the one named by `period` (RFC 3339 start; 1 when it names
+ * no run), else the run now falls in, else the latest run that started, else
+ * the first one.
+ */
+static int pick_run(const tn_cfg *cfg, const char *period, int64_t now, int64_t *run,
+                    int64_t *run_end)
 {
+    int64_t ps, pe;
+    if (period) {
+        int64_t t;
+        if (bm_rfc3339_parse(period, &t) != 0 || tn_run_of(cfg, t, run, run_end) != 0 || *run != t)
+            return 1;
+        return 0;
+    }
+    int64_t t = now < cfg->start_ms ? cfg->start_ms : now >= cfg->end_ms ? cfg->end_ms - 1 : now;
+    int64_t idx = bm_period_of(&cfg->sched, t, &ps, &pe);
+    for (int64_t k = idx; k > idx - 400; k--)
+        if (tn_run_at(cfg, k, run, run_end) == 0 && *run <= t)
+            return 0;
+    for (int64_t k = idx + 1; k < idx + 400; k++)
+        if (tn_run_at(cfg, k, run, run_end) == 0)
+            return 0;
+    return 1;
+}
+
+/* The finalised runs of a recurring tournament, newest first (at most 100): [{period, status}]. */
+static json_t *load_periods(PGconn *c, const char *id)
+{
+    const char *p[1] = {id};
+    PGresult *r = PQexecParams(c,
+                               "SELECT substr(key, 7), doc->>'status' FROM module_results WHERE "
+                               "campaign_id = $1::uuid AND kind = 'tournament' AND key LIKE "
+                               "'final:%' ORDER BY key DESC LIMIT 100",
+                               1, NULL, p, NULL, NULL, 0);
+    json_t *arr = json_array();
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+        json_array_append_new(arr, json_pack("{s:s, s:s}", "period", PQgetvalue(r, i, 0), "status",
+                                             PQgetvalue(r, i, 1)));
+    PQclear(r);
+    return arr;
+}
+
+json_t *bm_pv_tournament(PGconn *c, const bm_pv_campaign *cc, int64_t now_ms, const char *period,
+                         int *bad_period, char *err, size_t errlen)
+{
+    *bad_period = 0;
     char *cfg_text = json_dumps(cc->config, JSON_COMPACT);
     bm_campaign camp = {.id = cc->id, .config_json = cfg_text, .name = cc->name};
     bm_host *host = bm_host_new("tournament", NULL);
@@ -127,8 +190,25 @@ json_t *bm_pv_tournament(PGconn *c, const bm_pv_campaign *cc, int64_t now_ms, ch
         bm_camp_window(cfg_text, &camp.start_ms, &camp.end_ms, err, errlen) != 0 ||
         !(cfg = tn_cfg_parse(bm_host_api_get(), host, &camp, err, errlen)))
         goto done;
-    if (load_entrants(c, cc->id, &rows, err, errlen) != 0 ||
-        !(stored = load_results(c, cc->id, err, errlen)))
+    int64_t run = cfg->start_ms, run_end = cfg->end_ms;
+    char rn[40] = "", run_ms[32];
+    if (period && !cfg->recurring) {
+        *bad_period = 1;
+        snprintf(err, errlen, "period: this tournament does not recur");
+        goto done;
+    }
+    if (cfg->recurring) {
+        if (pick_run(cfg, period, now_ms, &run, &run_end) != 0) {
+            *bad_period = 1;
+            snprintf(err, errlen, "period: '%s' is not the start of a run of this tournament",
+                     period ? period : "");
+            goto done;
+        }
+        tn_run_name(cfg, run, rn, sizeof rn);
+    }
+    snprintf(run_ms, sizeof run_ms, "%lld", (long long)run);
+    if (load_entrants(c, cc->id, cfg->recurring ? run_ms : NULL, &rows, err, errlen) != 0 ||
+        !(stored = load_results(c, cc->id, rn, err, errlen)))
         goto done;
     res = calloc(rows.n + 1, sizeof *res);
     size_t refused = 0;
@@ -138,7 +218,7 @@ json_t *bm_pv_tournament(PGconn *c, const bm_pv_campaign *cc, int64_t now_ms, ch
         goto done;
     }
     char fin[32];
-    if (final_status(c, cc->id, fin, sizeof fin) != 0) {
+    if (final_status(c, cc->id, rn, fin, sizeof fin) != 0) {
         snprintf(err, errlen, "reading the final status: %s", PQerrorMessage(c));
         goto done;
     }
@@ -153,11 +233,17 @@ json_t *bm_pv_tournament(PGconn *c, const bm_pv_campaign *cc, int64_t now_ms, ch
         json_array_append_new(standings, row);
     }
     out = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:o, s:O}", "id", cc->id,
-                    "name", cc->name, "status", status_of(cfg, now_ms, fin), "startMs",
-                    (json_int_t)cfg->start_ms, "endMs", (json_int_t)cfg->end_ms, "graceSeconds",
+                    "name", cc->name, "status", status_of(run, run_end, now_ms, fin), "startMs",
+                    (json_int_t)run, "endMs", (json_int_t)run_end, "graceSeconds",
                     (json_int_t)(cfg->grace_ms / 1000), "seated", (json_int_t)n, "refused",
                     (json_int_t)refused, "totalMinor", (json_int_t)cfg->total_minor, "decimals",
                     cfg->decimals, "standings", standings, "results", stored);
+    if (out && cfg->recurring) {
+        json_object_set_new(out, "period", json_string(rn));
+        json_object_set_new(out, "seriesStartMs", json_integer(cfg->start_ms));
+        json_object_set_new(out, "seriesEndMs", json_integer(cfg->end_ms));
+        json_object_set_new(out, "periods", load_periods(c, cc->id));
+    }
     if (out && cfg->max_participants > 0)
         json_object_set_new(out, "maxParticipants", json_integer(cfg->max_participants));
     if (!out)

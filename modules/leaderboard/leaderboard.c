@@ -191,7 +191,7 @@ static int lb_on_event(void *instance, void *cctx, bm_batch *b, const bm_event *
         return rc;
     int64_t t = api->event_time_ms(ev);
     bm_state *st = api->state_get(b, lb->id, user);
-    if (lb->reset == LB_RESET_NONE) {
+    if (lb->reset.kind == BM_PERIOD_NONE) {
         if (aggregate(lb, st, x, t) != BM_OK) {
             api->metric_add(in->host, "leaderboard_nonfinite_refused", 1);
             return BM_ERROR;

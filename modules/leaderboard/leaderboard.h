@@ -6,9 +6,9 @@
 
 #include <brightmatter/module.h>
 
+#include "period.h"
+
 enum lb_agg { LB_SUM, LB_MAX, LB_MIN, LB_COUNT, LB_AVERAGE, LB_LAST };
-/* resetSchedule: none, a fixed length (daily, or periodSeconds), weekly (from Monday), monthly. */
-enum lb_reset { LB_RESET_NONE, LB_RESET_FIXED, LB_RESET_WEEKLY, LB_RESET_MONTHLY };
 
 /* After a period's end plus its grace, the close waits this long more (wall
  * clock) so that batches which counted late events before the grace ran out
@@ -27,13 +27,10 @@ typedef struct lb_campaign {
     double min_level; /* 0 = no gate */
     int max_entries;
     char refresh_json[160]; /* ui.leaderboard_refresh message, built once */
-    enum lb_reset reset;
-    int64_t reset_len_ms;    /* LB_RESET_FIXED and WEEKLY: the period length */
-    int64_t reset_offset_ms; /* utcOffsetMinutes: periods start at local midnight */
-    int64_t reset_grace_ms;  /* graceSeconds: late events count until end + grace */
-    int64_t closed_idx;      /* last period seen closed in this process */
-    int64_t closed_ms;       /* when (wall clock) */
-    int closed_verified;     /* seen claimed twice, 10 s apart */
+    bm_period reset;        /* resetSchedule (kind BM_PERIOD_NONE = never) */
+    int64_t closed_idx;     /* last period seen closed in this process */
+    int64_t closed_ms;      /* when (wall clock) */
+    int closed_verified;    /* seen claimed twice, 10 s apart */
 } lb_campaign;
 
 /* A player's period bookkeeping, kept in the state document (leaderboard_period.c). */

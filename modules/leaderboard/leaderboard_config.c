@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "leaderboard.h"
+#include "period.h"
 #include "modcfg.h"
 
 static const char *const k_aggs[] = {"sum", "max", "min", "count", "average", "last"};
@@ -81,71 +82,11 @@ static int parse_gating(lb_campaign *lb, json_t *g, char *err, size_t errlen)
     return 0;
 }
 
-/*
- * resetSchedule: "daily" | "weekly" | "monthly", or an object
- * {"every": "daily"|"weekly"|"monthly", "periodSeconds": N (instead of every),
- *  "utcOffsetMinutes": M, "graceSeconds": G}.
- */
+/* resetSchedule: the shared calendar (modules/common/period.h). */
 static int parse_reset(lb_campaign *lb, json_t *r, char *err, size_t errlen)
 {
     lb->closed_idx = INT64_MIN;
-    lb->reset_grace_ms = 60000;
-    if (!r || json_is_null(r))
-        return 0;
-    static const char *const keys[] = {"every", "periodSeconds", "utcOffsetMinutes", "graceSeconds",
-                                       NULL};
-    json_t *every = r;
-    if (json_is_object(r)) {
-        if (bm_modcfg_check_keys(r, "resetSchedule", keys, err, errlen))
-            return -1;
-        every = json_object_get(r, "every");
-        json_t *ps = json_object_get(r, "periodSeconds");
-        if ((every != NULL) == (ps != NULL)) {
-            snprintf(err, errlen, "resetSchedule: give one of every or periodSeconds");
-            return -1;
-        }
-        if (ps) {
-            if (!json_is_integer(ps) || json_integer_value(ps) < 1 ||
-                json_integer_value(ps) > 366 * 86400) {
-                snprintf(err, errlen,
-                         "resetSchedule.periodSeconds: must be an integer 1..31622400");
-                return -1;
-            }
-            lb->reset = LB_RESET_FIXED;
-            lb->reset_len_ms = json_integer_value(ps) * 1000;
-        }
-        json_t *off = json_object_get(r, "utcOffsetMinutes");
-        if (off && (!json_is_integer(off) || llabs((long long)json_integer_value(off)) > 14 * 60)) {
-            snprintf(err, errlen, "resetSchedule.utcOffsetMinutes: must be an integer -840..840");
-            return -1;
-        }
-        lb->reset_offset_ms = off ? json_integer_value(off) * 60000 : 0;
-        json_t *g = json_object_get(r, "graceSeconds");
-        if (g && (!json_is_integer(g) || json_integer_value(g) < 0 ||
-                  json_integer_value(g) > 7 * 86400)) {
-            snprintf(err, errlen, "resetSchedule.graceSeconds: must be an integer 0..604800");
-            return -1;
-        }
-        if (g)
-            lb->reset_grace_ms = json_integer_value(g) * 1000;
-    }
-    if (every) {
-        const char *v = json_string_value(every);
-        if (v && strcmp(v, "daily") == 0) {
-            lb->reset = LB_RESET_FIXED;
-            lb->reset_len_ms = 86400000LL;
-        } else if (v && strcmp(v, "weekly") == 0) {
-            lb->reset = LB_RESET_WEEKLY;
-            lb->reset_len_ms = 7 * 86400000LL;
-        } else if (v && strcmp(v, "monthly") == 0) {
-            lb->reset = LB_RESET_MONTHLY;
-        } else {
-            snprintf(err, errlen, "resetSchedule%s: must be daily, weekly or monthly",
-                     json_is_object(r) ? ".every" : "");
-            return -1;
-        }
-    }
-    return 0;
+    return bm_period_parse(r, "resetSchedule", 60000, &lb->reset, err, errlen);
 }
 
 static int parse_scoring(lb_campaign *lb, json_t *s, int has_formula, char *err, size_t errlen)

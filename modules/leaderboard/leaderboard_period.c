@@ -28,76 +28,28 @@
 
 #include "leaderboard.h"
 
-#define DAY_MS 86400000LL
-
-/* floor division for negative times */
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* Start (ms, UTC) of month index y*12+m in the schedule's local time. */
-static int64_t month_start(const lb_campaign *lb, int64_t idx)
-{
-    int64_t y = floor_div(idx, 12), m = idx - y * 12;
-    /* days from civil (proleptic Gregorian), March-based year */
-    int64_t yy = m < 2 ? y - 1 : y, mm = m < 2 ? m + 10 : m - 2;
-    int64_t era = floor_div(yy, 400), yoe = yy - era * 400;
-    int64_t doy = (153 * mm + 2) / 5, doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    int64_t days = era * 146097 + doe - 719468;
-    return days * DAY_MS - lb->reset_offset_ms;
-}
-
 int64_t lb_period_of(const lb_campaign *lb, int64_t t, int64_t *start, int64_t *end)
 {
-    if (lb->reset == LB_RESET_MONTHLY) {
-        time_t s = (time_t)floor_div(t + lb->reset_offset_ms, 1000);
-        struct tm tm;
-        gmtime_r(&s, &tm);
-        int64_t idx = (int64_t)(tm.tm_year + 1900) * 12 + tm.tm_mon;
-        *start = month_start(lb, idx);
-        *end = month_start(lb, idx + 1);
-        return idx;
-    }
-    /* Fixed lengths: days from midnight, weeks from a Monday (1970-01-05). */
-    int64_t len = lb->reset_len_ms;
-    int64_t origin = (lb->reset == LB_RESET_WEEKLY ? 4 * DAY_MS : 0) - lb->reset_offset_ms;
-    int64_t idx = floor_div(t - origin, len);
-    *start = origin + idx * len;
-    *end = *start + len;
-    return idx;
+    return bm_period_of(&lb->reset, t, start, end);
 }
 
-/* The period row bounds of index idx. */
 static void period_bounds(const lb_campaign *lb, int64_t idx, int64_t *s, int64_t *e)
 {
-    if (lb->reset == LB_RESET_MONTHLY) {
-        *s = month_start(lb, idx);
-        *e = month_start(lb, idx + 1);
-        return;
-    }
-    int64_t origin = (lb->reset == LB_RESET_WEEKLY ? 4 * DAY_MS : 0) - lb->reset_offset_ms;
-    *s = origin + idx * lb->reset_len_ms;
-    *e = *s + lb->reset_len_ms;
+    bm_period_bounds(&lb->reset, idx, s, e);
 }
 
-/* A period's name: its start, RFC 3339 UTC ("2026-11-28T00:00:00Z"). */
 static void period_key(const lb_campaign *lb, int64_t idx, char *buf, size_t len)
 {
     int64_t s, e;
     period_bounds(lb, idx, &s, &e);
-    time_t secs = (time_t)floor_div(s, 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    bm_period_name(s, buf, len);
 }
 
 int lb_period_closed(const lb_campaign *lb, int64_t idx, int64_t now_ms)
 {
     int64_t s, e;
     period_bounds(lb, idx, &s, &e);
-    return now_ms >= e + lb->reset_grace_ms;
+    return now_ms >= e + lb->reset.grace_ms;
 }
 
 int lb_doc_read(const bm_state *st, lb_doc *d)
@@ -227,7 +179,7 @@ static void close_free(close_ctx *cx)
 
 int lb_period_tick(const bm_host_api *api, bm_host *host, lb_campaign *lb, bm_batch *b, int64_t now)
 {
-    if (lb->reset == LB_RESET_NONE)
+    if (lb->reset.kind == BM_PERIOD_NONE)
         return BM_SKIP;
     int64_t s, e;
     int64_t idx = lb_period_of(lb, now, &s, &e) - 1; /* the period before the current one */
@@ -237,7 +189,7 @@ int lb_period_tick(const bm_host_api *api, bm_host *host, lb_campaign *lb, bm_ba
         (idx == lb->closed_idx && (lb->closed_verified || now - lb->closed_ms < 10000)))
         return BM_SKIP;
     period_bounds(lb, idx, &s, &e);
-    if (now < e + lb->reset_grace_ms + LB_SETTLE_MS)
+    if (now < e + lb->reset.grace_ms + LB_SETTLE_MS)
         return BM_SKIP;
     char work[64], pk[40];
     period_key(lb, idx, pk, sizeof pk);

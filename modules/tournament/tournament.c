@@ -64,10 +64,10 @@ static void refuse(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, const 
     ti->api->metric_add(ti->host, metric, 1);
 }
 
-/* Past end + grace the results may already be final: nothing changes any more. */
-static int closed(const tn_instance *ti, const tn_cfg *cfg)
+/* Past the run's end + grace the results may already be final: nothing changes any more. */
+static int closed(const tn_instance *ti, const tn_cfg *cfg, int64_t run_end)
 {
-    return ti->api->now_ms(ti->host) >= cfg->end_ms + cfg->grace_ms;
+    return ti->api->now_ms(ti->host) >= run_end + cfg->grace_ms;
 }
 
 static int on_command(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, const bm_event *ev,
@@ -80,7 +80,8 @@ static int on_command(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, con
     const char *user = api->event_user(ev);
     const char *what = join ? "join" : "entry";
     int64_t t = api->event_time_ms(ev);
-    if (t >= cfg->end_ms || closed(ti, cfg)) {
+    int64_t run, run_end;
+    if (tn_run_for_command(cfg, t, &run, &run_end) != 0 || closed(ti, cfg, run_end)) {
         refuse(ti, cfg, b, user, what, "ended", t);
         return BM_SKIP;
     }
@@ -90,20 +91,22 @@ static int on_command(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, con
     bm_state *st = api->state_get(b, cfg->id, user);
     if (!st)
         return BM_RETRY;
+    tn_slot sl;
+    tn_slot_get(cfg, st, run, &sl);
     int bit = join ? TN_FLAG_JOINED : TN_FLAG_ENTERED;
     if (join && cfg->fee > 0)
         bit |= TN_FLAG_ENTERED; /* a join carries the fee when there is one */
-    bit &= ~st->flags;
+    bit &= ~sl.flags;
     if (!bit)
         return BM_SKIP; /* a repeated command changes nothing */
     if ((bit & TN_FLAG_ENTERED) && cfg->fee > 0 && paid < cfg->fee) {
         refuse(ti, cfg, b, user, what, "fee_too_low", t);
         return BM_SKIP;
     }
-    st->flags |= bit;
-    if (paid > st->aux)
-        st->aux = paid;
-    if (api->state_put(b, st, NULL) != 0)
+    sl.flags |= bit;
+    if (paid > sl.aux)
+        sl.aux = paid;
+    if (tn_slot_put(api, ti->host, cfg, b, st, run, &sl) != BM_OK)
         return BM_RETRY;
     char when[40];
     format_time(t, when, sizeof when);
@@ -141,40 +144,31 @@ static int member_ok(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, cons
 
 /*
  * scoreBy community: the community a player scores for is the first listed one
- * they are an active member of at their first counted score, kept in the state
- * document; later scores count only while they are still an active member of
- * it. 0 with team filled (*fresh when chosen now), -1 when nothing counts.
+ * they are an active member of at their first counted score (of the run), kept
+ * with the player's standing; later scores count only while they are still an
+ * active member of it. 0 with sl->team filled, -1 when nothing counts.
  */
-static int team_of(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, const bm_state *st,
-                   const char *user, char *team, size_t len, int *fresh)
+static int team_of(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, tn_slot *sl,
+                   const char *user)
 {
-    json_t *d = st->doc ? json_loads(st->doc, 0, NULL) : NULL;
-    const char *c = json_string_value(json_object_get(d, "c"));
-    int rc = -1;
-    if (c) {
-        if (ti->api->community_member(b, c, user) == 1) {
-            snprintf(team, len, "%s", c);
-            rc = 0;
+    if (sl->team[0])
+        return ti->api->community_member(b, sl->team, user) == 1 ? 0 : -1;
+    for (size_t i = 0; i < cfg->ncommunities; i++)
+        if (ti->api->community_member(b, cfg->communities[i], user) == 1) {
+            snprintf(sl->team, sizeof sl->team, "%s", cfg->communities[i]);
+            return 0;
         }
-    } else {
-        for (size_t i = 0; i < cfg->ncommunities && rc != 0; i++)
-            if (ti->api->community_member(b, cfg->communities[i], user) == 1) {
-                snprintf(team, len, "%s", cfg->communities[i]);
-                *fresh = 1;
-                rc = 0;
-            }
-    }
-    json_decref(d);
-    return rc;
+    return -1;
 }
 
 static int on_score(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, const bm_event *ev)
 {
     const bm_host_api *api = ti->api;
     int64_t t = api->event_time_ms(ev);
-    if (t < cfg->start_ms || t >= cfg->end_ms)
+    int64_t run, run_end;
+    if (tn_run_of(cfg, t, &run, &run_end) != 0)
         return BM_SKIP;
-    if (closed(ti, cfg)) {
+    if (closed(ti, cfg, run_end)) {
         api->metric_add(ti->host, "tournament_late_events", 1);
         return BM_SKIP;
     }
@@ -194,59 +188,54 @@ static int on_score(const tn_instance *ti, const tn_cfg *cfg, bm_batch *b, const
     bm_state *st = api->state_get(b, cfg->id, user);
     if (!st)
         return BM_RETRY;
-    if ((cfg->fee > 0 && !(st->flags & TN_FLAG_ENTERED)) ||
-        (cfg->join_required && !(st->flags & TN_FLAG_JOINED))) {
+    tn_slot sl;
+    tn_slot_get(cfg, st, run, &sl);
+    if ((cfg->fee > 0 && !(sl.flags & TN_FLAG_ENTERED)) ||
+        (cfg->join_required && !(sl.flags & TN_FLAG_JOINED))) {
         api->metric_add(ti->host, "tournament_scores_without_entry", 1);
         return BM_SKIP;
     }
-    if (cfg->max_attempts > 0 && st->count >= cfg->max_attempts) {
+    if (cfg->max_attempts > 0 && sl.count >= cfg->max_attempts) {
         api->metric_add(ti->host, "tournament_attempts_over_limit", 1);
         return BM_SKIP;
     }
-    char team[80] = "";
-    int new_team = 0;
-    if (cfg->by_community && team_of(ti, cfg, b, st, user, team, sizeof team, &new_team) != 0)
+    if (cfg->by_community && team_of(ti, cfg, b, &sl, user) != 0)
         return BM_SKIP;
-    double before = st->value;
-    int first = st->count == 0;
+    double before = sl.value;
+    int first = sl.count == 0;
     switch (cfg->agg) {
     case TN_SUM:
-        st->value += x;
+        sl.value += x;
         break;
     case TN_MAX:
-        if (first || x > st->value)
-            st->value = x;
+        if (first || x > sl.value)
+            sl.value = x;
         break;
     case TN_COUNT:
-        st->value += 1;
+        sl.value += 1;
         break;
     }
-    st->count++;
-    if (first || t < st->first_ms)
-        st->first_ms = t;
-    if (t > st->updated_ms)
-        st->updated_ms = t;
-    if (first || st->value != before)
-        st->reached_ms = t;
-    if (new_team) {
-        json_t *d = json_pack("{s:s}", "c", team);
-        char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
-        json_decref(d);
-        int bad = !text || api->state_set_doc(b, st, text) != 0;
-        free(text);
-        if (bad)
-            return BM_RETRY;
-    }
-    if (api->state_put(b, st, NULL) != 0)
+    sl.count++;
+    if (first || t < sl.first_ms)
+        sl.first_ms = t;
+    if (t > sl.updated_ms)
+        sl.updated_ms = t;
+    if (first || sl.value != before)
+        sl.reached_ms = t;
+    if (tn_slot_put(api, ti->host, cfg, b, st, run, &sl) != BM_OK)
         return BM_RETRY;
     char key[512], when[40];
     snprintf(key, sizeof key, "%s:%s", cfg->id, user);
     format_time(t, when, sizeof when);
-    emit_json(ti, b, TOPIC_EVENTS, key,
-              json_pack("{s:s, s:s, s:s, s:f, s:I, s:s}", "type", "score", "campaignId", cfg->id,
-                        "userId", user, "score", st->value, "attempts", (json_int_t)st->count,
-                        "timestamp", when),
-              BM_EMIT_COALESCE);
+    json_t *m = json_pack("{s:s, s:s, s:s, s:f, s:I, s:s}", "type", "score", "campaignId", cfg->id,
+                          "userId", user, "score", sl.value, "attempts", (json_int_t)sl.count,
+                          "timestamp", when);
+    if (m && cfg->recurring) {
+        char rn[40];
+        tn_run_name(cfg, run, rn, sizeof rn);
+        json_object_set_new(m, "period", json_string(rn));
+    }
+    emit_json(ti, b, TOPIC_EVENTS, key, m, BM_EMIT_COALESCE);
     emit_json(ti, b, TOPIC_UI, cfg->id,
               json_pack("{s:s, s:s}", "type", "standings_changed", "campaignId", cfg->id),
               BM_EMIT_COALESCE);
@@ -307,24 +296,93 @@ static int tn_on_event(void *instance, void *cctx, bm_batch *b, const bm_event *
     return on_score(ti, cfg, b, ev);
 }
 
-/* Time: the start is announced once; after endDate + grace + settle the tournament is finalised. */
+/* 1 once this process saw run `run` finalised. */
+static int run_done(const tn_cfg *cfg, int64_t run)
+{
+    for (int i = 0; i < TN_KEEP_RUNS; i++)
+        if (cfg->done_runs[i] == run)
+            return 1;
+    return 0;
+}
+
+/*
+ * Recurring: every run of the last TN_KEEP_RUNS periods that ended more than
+ * grace (+ TN_SETTLE_MS on a tick) ago and is not known finalised is
+ * finalised, oldest first; `force` (the campaign ended) does not wait.
+ */
+static int finalise_runs(const tn_instance *ti, tn_cfg *cfg, bm_batch *b, int64_t now, int force,
+                         int cancelled)
+{
+    int64_t ps, pe;
+    int64_t cur = bm_period_of(&cfg->sched, now, &ps, &pe);
+    int rc = BM_SKIP;
+    for (int64_t idx = cur - TN_KEEP_RUNS + 1; idx <= cur; idx++) {
+        int64_t run, run_end;
+        if (tn_run_at(cfg, idx, &run, &run_end) != 0 || run_done(cfg, run))
+            continue;
+        if (cancelled ? now < run
+            : force   ? now < run_end
+                      : now < run_end + cfg->grace_ms + TN_SETTLE_MS)
+            continue;
+        int r = tn_finalise(ti->api, ti->host, cfg, b, now, cancelled, run);
+        /* A claim seen taken is checked once more 10 s later: a claim still in a
+         * batch being committed reads as taken, and that batch may fail. */
+        int done = r == BM_OK;
+        if (r == BM_SKIP) {
+            int i = 0;
+            while (i < TN_KEEP_RUNS && cfg->seen_run[i] != run)
+                i++;
+            if (i < TN_KEEP_RUNS) {
+                done = now - cfg->seen_ms[i] >= 10000;
+            } else {
+                memmove(cfg->seen_run + 1, cfg->seen_run,
+                        (TN_KEEP_RUNS - 1) * sizeof cfg->seen_run[0]);
+                memmove(cfg->seen_ms + 1, cfg->seen_ms,
+                        (TN_KEEP_RUNS - 1) * sizeof cfg->seen_ms[0]);
+                cfg->seen_run[0] = run;
+                cfg->seen_ms[0] = now;
+            }
+        }
+        if (done) {
+            memmove(cfg->done_runs + 1, cfg->done_runs,
+                    (TN_KEEP_RUNS - 1) * sizeof cfg->done_runs[0]);
+            cfg->done_runs[0] = run;
+        }
+        if (r == BM_OK)
+            rc = BM_OK;
+        else if (r != BM_SKIP)
+            return r;
+    }
+    return rc;
+}
+
+/* Time: the start (of each run) is announced once; after the end + grace +
+ * settle the tournament (each run) is finalised. */
 static int tn_campaign_tick(void *instance, void *cctx, bm_batch *b, int64_t now_ms)
 {
     const tn_instance *ti = instance;
     tn_cfg *cfg = cctx;
     tn_announce_start(ti->api, cfg, b, now_ms);
+    if (cfg->recurring) {
+        int rc = finalise_runs(ti, cfg, b, now_ms, 0, 0);
+        return rc == BM_RETRY ? BM_ERROR : rc;
+    }
     if (cfg->final_done || now_ms < cfg->end_ms + cfg->grace_ms + TN_SETTLE_MS)
         return BM_SKIP;
-    int rc = tn_finalise(ti->api, ti->host, cfg, b, now_ms, 0);
+    int rc = tn_finalise(ti->api, ti->host, cfg, b, now_ms, 0, 0);
     return rc == BM_RETRY ? BM_ERROR : rc;
 }
 
-/* The host ended the campaign (its own grace may be shorter than ours): finalise now,
- * unless it was cancelled, which records the end without prizes. */
+/* The host ended the campaign (its own grace may be shorter than ours): finalise now
+ * (every ended run of a recurring one), unless it was cancelled, which records the
+ * end without prizes. */
 static int tn_campaign_end(void *instance, void *cctx, bm_batch *b, int reason, int64_t now_ms)
 {
     const tn_instance *ti = instance;
-    int rc = tn_finalise(ti->api, ti->host, cctx, b, now_ms, reason == BM_END_CANCELLED);
+    tn_cfg *cfg = cctx;
+    int cancelled = reason == BM_END_CANCELLED;
+    int rc = cfg->recurring ? finalise_runs(ti, cfg, b, now_ms, 1, cancelled)
+                            : tn_finalise(ti->api, ti->host, cfg, b, now_ms, cancelled, 0);
     return rc == BM_RETRY ? BM_ERROR : rc;
 }
 

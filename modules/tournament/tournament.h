@@ -7,6 +7,8 @@
 
 #include <brightmatter/module.h>
 
+#include "period.h"
+
 /* Command event types (TOURNAMENT_ENTRY / TOURNAMENT_JOIN), keyed by user on game.events. */
 #define TN_CMD_ENTRY "bm.tournament.entry"
 #define TN_CMD_JOIN "bm.tournament.join"
@@ -17,6 +19,10 @@
 #define TN_MAX_COMMUNITIES 32
 /* Largest prize pool in minor units that a double still counts exactly (2^53). */
 #define TN_MAX_MINOR 9007199254740992LL
+
+/* Recurring: runs kept per player until finalised (older copies are dropped,
+ * counted as tournament_runs_dropped), and runs the tick looks back over. */
+#define TN_KEEP_RUNS 8
 
 /* State flag bits (bm_state.flags). */
 #define TN_FLAG_ENTERED 1 /* entry fee paid (or joined with it) */
@@ -55,10 +61,27 @@ typedef struct tn_cfg {
     char *reward_config; /* JSON object text */
     int by_community;    /* scoreBy "community": communities compete, members' scores add up */
     int split_by_score;  /* community prizes: 0 equal shares, 1 in proportion to scores */
+    /* recurring (resetSchedule + duration): each run starts at a period start of
+     * the calendar and lasts duration_ms; runs lie inside [start_ms, end_ms) */
+    int recurring;
+    bm_period sched;
+    int64_t duration_ms;
     /* what this process has seen done (the claims in PostgreSQL are the truth) */
     int started_done;
     int final_done;
+    int64_t started_run;             /* recurring: the last run announced */
+    int64_t done_runs[TN_KEEP_RUNS]; /* recurring: runs seen finalised (0 = none) */
+    int64_t seen_run[TN_KEEP_RUNS];  /* recurring: runs seen claimed elsewhere once... */
+    int64_t seen_ms[TN_KEEP_RUNS];   /* ...and when (checked again 10 s later) */
 } tn_cfg;
+
+/* One player's standing in one run: the live state fields, or a past run's copy. */
+typedef struct tn_slot {
+    double value, aux;
+    int64_t count, reached_ms, first_ms, updated_ms;
+    int32_t flags;
+    char team[72]; /* scoreBy community: the community scored for ("" = none yet) */
+} tn_slot;
 
 /* One player's final standing input. */
 typedef struct tn_entry {
@@ -88,15 +111,38 @@ typedef struct tn_result {
 
 /*
  * Ranks the committed standings and pays the prizes, exactly once across
- * processes (claim_once "finalise" in the batch's transaction). `cancelled`
- * records the end without prizes. BM_OK, BM_SKIP (already done elsewhere),
- * BM_RETRY / BM_ERROR.
+ * processes (claim_once "finalise", or "finalise:<run>" for a run of a
+ * recurring tournament, in the batch's transaction). `cancelled` records the
+ * end without prizes. `run` is the run's start (recurring only). BM_OK,
+ * BM_SKIP (already done elsewhere), BM_RETRY / BM_ERROR.
  */
 int tn_finalise(const bm_host_api *api, bm_host *host, tn_cfg *cfg, bm_batch *b, int64_t now,
-                int cancelled);
+                int cancelled, int64_t run);
 
-/* Emits the start of the tournament once (claim_once "started"). */
+/* Emits the start of the tournament (or of the current run) once (claim_once "started"). */
 void tn_announce_start(const bm_host_api *api, tn_cfg *cfg, bm_batch *b, int64_t now);
+
+/* --- runs (tournament_period.c) --- */
+
+/* The run event time t falls in: 0 with [*start, *end), -1 when t is in none
+ * (outside the window, or between two runs of a recurring tournament). */
+int tn_run_of(const tn_cfg *cfg, int64_t t, int64_t *start, int64_t *end);
+/* The run an entry or join at time t is for: a one-off's window until its end;
+ * for a recurring tournament, the run of t's period, or the next run once
+ * that one has ended. 0, or -1 when there is none. */
+int tn_run_for_command(const tn_cfg *cfg, int64_t t, int64_t *start, int64_t *end);
+/* The run of period index idx: 0 with bounds, -1 when it is not inside the window. */
+int tn_run_at(const tn_cfg *cfg, int64_t idx, int64_t *start, int64_t *end);
+/* A run's name, the RFC 3339 UTC time of its start (recurring), "" for a one-off. */
+void tn_run_name(const tn_cfg *cfg, int64_t run, char *buf, size_t len);
+/* The player's standing in run `run` (recurring state keeps the live run in the
+ * numeric fields, {"p": run start} in the document, and runs not yet finalised
+ * under "h"). */
+void tn_slot_get(const tn_cfg *cfg, const bm_state *st, int64_t run, tn_slot *s);
+/* Writes the standing back (rolling the live run over when `run` is newer) and
+ * calls state_put; BM_OK or BM_RETRY. */
+int tn_slot_put(const bm_host_api *api, bm_host *host, const tn_cfg *cfg, bm_batch *b, bm_state *st,
+                int64_t run, const tn_slot *s);
 
 /* Parses and validates a tournament document; NULL with err naming the field. */
 tn_cfg *tn_cfg_parse(const bm_host_api *api, bm_host *host, const bm_campaign *c, char *err,

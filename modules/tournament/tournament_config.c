@@ -289,10 +289,42 @@ static int parse_score_by(tn_cfg *cfg, json_t *root, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * resetSchedule (the leaderboard's calendar: daily, weekly, monthly or
+ * periodSeconds, with utcOffsetMinutes) plus duration (seconds, at most the
+ * period): a run at every period start inside the window. Both or neither.
+ */
+static int parse_recurring(tn_cfg *cfg, json_t *root, char *err, size_t errlen)
+{
+    json_t *rs = json_object_get(root, "resetSchedule"), *du = json_object_get(root, "duration");
+    if (!bm_modcfg_present(rs) && !bm_modcfg_present(du))
+        return 0;
+    if (!bm_modcfg_present(rs))
+        return bm_modcfg_fail(err, errlen, "duration", "only with a resetSchedule");
+    if (json_is_object(rs) && json_object_get(rs, "graceSeconds"))
+        return bm_modcfg_fail(err, errlen, "resetSchedule.graceSeconds",
+                              "not for tournaments: gracePeriodSeconds applies to every run");
+    if (bm_period_parse(rs, "resetSchedule", cfg->grace_ms, &cfg->sched, err, errlen))
+        return -1;
+    int64_t longest = cfg->sched.kind == BM_PERIOD_MONTHLY ? 28 * 86400 : cfg->sched.len_ms / 1000;
+    if (!whole_in(du, 1, longest))
+        return bm_modcfg_fail(err, errlen, "duration",
+                              "required with resetSchedule: seconds, an integer 1..%lld (the "
+                              "shortest period)",
+                              (long long)longest);
+    cfg->recurring = 1;
+    cfg->duration_ms = json_integer_value(du) * 1000;
+    int64_t ps, pe, run, run_end;
+    int64_t idx = bm_period_of(&cfg->sched, cfg->start_ms, &ps, &pe);
+    if (tn_run_at(cfg, idx, &run, &run_end) != 0 && tn_run_at(cfg, idx + 1, &run, &run_end) != 0)
+        return bm_modcfg_fail(err, errlen, "resetSchedule",
+                              "no run fits between startDate and endDate");
+    return 0;
+}
+
 tn_cfg *tn_cfg_parse(const bm_host_api *api, bm_host *host, const bm_campaign *c, char *err,
                      size_t errlen)
 {
-    static const char *const later[] = {"resetSchedule", "duration", NULL};
     json_error_t jerr;
     json_t *root = json_loads(c->config_json, 0, &jerr);
     tn_cfg *cfg = calloc(1, sizeof *cfg);
@@ -305,11 +337,6 @@ tn_cfg *tn_cfg_parse(const bm_host_api *api, bm_host *host, const bm_campaign *c
         goto fail;
     }
     cfg->id = strdup(c->id);
-    for (const char *const *k = later; *k; k++)
-        if (bm_modcfg_present(json_object_get(root, *k))) {
-            bm_modcfg_fail(err, errlen, *k, "refused: this tournament.so runs one-off tournaments");
-            goto fail;
-        }
     if (bm_modcfg_window(root, err, errlen))
         goto fail;
     if (!c->start_ms || !c->end_ms) {
@@ -343,6 +370,8 @@ tn_cfg *tn_cfg_parse(const bm_host_api *api, bm_host *host, const bm_campaign *c
         goto fail;
     }
     cfg->grace_ms = bm_modcfg_present(v) ? json_integer_value(v) * 1000 : 60000;
+    if (parse_recurring(cfg, root, err, errlen))
+        goto fail;
     if (parse_scoring(api, host, cfg, json_object_get(root, "scoringConfig"), err, errlen) ||
         parse_entry(cfg, root, err, errlen) ||
         parse_prizes(cfg, json_object_get(root, "prizePool"), err, errlen) ||

@@ -713,6 +713,24 @@ int harness_end_campaign(const char *id, int reason, int64_t now_ms)
     return rc;
 }
 
+int harness_campaign_tick(const char *id, int64_t now_ms)
+{
+    harness_flush();
+    hx_camp *hc = NULL;
+    for (size_t i = 0; i < g_hx.ncamps && !hc; i++)
+        if (strcmp(g_hx.camps[i]->id, id) == 0)
+            hc = g_hx.camps[i];
+    if (!hc || !g_hx.m)
+        return BM_ERROR;
+    if (g_hx.m->abi_version < 2 || !g_hx.m->on_campaign_tick)
+        return BM_OK;
+    /* A tick is a batch of its own in the engine (between event batches). */
+    g_hx.batch_events = 1;
+    int rc = g_hx.m->on_campaign_tick(g_hx.instance, hc->cctx, (bm_batch *)&g_hx, now_ms);
+    harness_flush();
+    return rc;
+}
+
 void harness_set_batch_size(int n)
 {
     harness_flush();

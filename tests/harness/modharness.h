@@ -92,6 +92,11 @@ int harness_tick(int64_t now_ms);
  * Returns its result (BM_OK when the module has none), BM_ERROR for an unknown id. */
 int harness_end_campaign(const char *id, int reason, int64_t now_ms);
 
+/* Ends the current batch, then calls on_campaign_tick for campaign `id` in a batch
+ * of its own, committed at once. Returns its result (BM_OK when the module has
+ * none), BM_ERROR for an unknown id. */
+int harness_campaign_tick(const char *id, int64_t now_ms);
+
 /* Events per batch (default 1). Ends the current batch first. */
 void harness_set_batch_size(int n);
 

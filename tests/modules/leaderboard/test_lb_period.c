@@ -35,13 +35,13 @@ static void test_monthly(void **unused)
     (void)unused;
     lb_campaign lb;
     memset(&lb, 0, sizeof lb);
-    lb.reset = LB_RESET_MONTHLY;
+    lb.reset.kind = BM_PERIOD_MONTHLY;
     expect(&lb, "2024-02-29T23:59:59.999Z", "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z");
     expect(&lb, "2024-03-01T00:00:00Z", "2024-03-01T00:00:00Z", "2024-04-01T00:00:00Z");
     expect(&lb, "2026-12-31T12:00:00Z", "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z");
     expect(&lb, "2027-01-01T00:00:00Z", "2027-01-01T00:00:00Z", "2027-02-01T00:00:00Z");
     /* UTC+2: the month starts at 22:00 UTC the day before. */
-    lb.reset_offset_ms = 120 * 60000;
+    lb.reset.offset_ms = 120 * 60000;
     expect(&lb, "2026-11-30T22:30:00Z", "2026-11-30T22:00:00Z", "2026-12-31T22:00:00Z");
     expect(&lb, "2026-11-30T21:59:59Z", "2026-10-31T22:00:00Z", "2026-11-30T22:00:00Z");
 }
@@ -51,18 +51,18 @@ static void test_weekly_daily_fixed(void **unused)
     (void)unused;
     lb_campaign lb;
     memset(&lb, 0, sizeof lb);
-    lb.reset = LB_RESET_WEEKLY;
-    lb.reset_len_ms = 7 * 86400000LL;
+    lb.reset.kind = BM_PERIOD_WEEKLY;
+    lb.reset.len_ms = 7 * 86400000LL;
     /* 2026-11-28 is a Saturday: its week runs from Monday 23rd to Monday 30th. */
     expect(&lb, "2026-11-28T10:00:00Z", "2026-11-23T00:00:00Z", "2026-11-30T00:00:00Z");
     expect(&lb, "2026-11-30T00:00:00Z", "2026-11-30T00:00:00Z", "2026-12-07T00:00:00Z");
-    lb.reset = LB_RESET_FIXED;
-    lb.reset_len_ms = 86400000LL;
-    lb.reset_offset_ms = -300 * 60000; /* UTC-5: days start at 05:00 UTC */
+    lb.reset.kind = BM_PERIOD_FIXED;
+    lb.reset.len_ms = 86400000LL;
+    lb.reset.offset_ms = -300 * 60000; /* UTC-5: days start at 05:00 UTC */
     expect(&lb, "2026-11-28T04:59:59Z", "2026-11-27T05:00:00Z", "2026-11-28T05:00:00Z");
     expect(&lb, "2026-11-28T05:00:00Z", "2026-11-28T05:00:00Z", "2026-11-29T05:00:00Z");
-    lb.reset_offset_ms = 0;
-    lb.reset_len_ms = 20000;
+    lb.reset.offset_ms = 0;
+    lb.reset.len_ms = 20000;
     expect(&lb, "2026-11-28T10:00:19.999Z", "2026-11-28T10:00:00Z", "2026-11-28T10:00:20Z");
     /* Consecutive periods have consecutive indexes. */
     int64_t s, e;
@@ -76,9 +76,9 @@ static void test_closed_after_grace(void **unused)
     (void)unused;
     lb_campaign lb;
     memset(&lb, 0, sizeof lb);
-    lb.reset = LB_RESET_FIXED;
-    lb.reset_len_ms = 86400000LL;
-    lb.reset_grace_ms = 60000;
+    lb.reset.kind = BM_PERIOD_FIXED;
+    lb.reset.len_ms = 86400000LL;
+    lb.reset.grace_ms = 60000;
     int64_t s, e;
     int64_t idx = lb_period_of(&lb, ms("2026-11-27T12:00:00Z"), &s, &e);
     assert_false(lb_period_closed(&lb, idx, ms("2026-11-28T00:00:59.999Z")));
