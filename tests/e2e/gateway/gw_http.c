@@ -227,3 +227,17 @@ void gw_wait_drained(gw_world *w)
     long long end = bm_e2e_topic_end(&w->e, BM_TOPIC_EVENTS);
     bm_e2e_wait_offsets(&w->e, &w->g, end, 60000);
 }
+
+int gw_world_setup(void **state)
+{
+    *state = calloc(1, sizeof(gw_world));
+    return *state ? 0 : -1;
+}
+
+int gw_world_teardown(void **state)
+{
+    gw_world *w = *state;
+    bm_e2e_cleanup(&w->e);
+    free(w);
+    return 0;
+}

@@ -28,6 +28,9 @@ typedef struct gw_world {
 void gw_world_start(gw_world *w, const char *name, const char *const *env);
 /* Stops the engine (exit status 0 asserted); bm_e2e_cleanup(&w->e) frees the rest. */
 void gw_world_stop(gw_world *w);
+/* cmocka setup/teardown: a zeroed world in *state; its cleanup and free. */
+int gw_world_setup(void **state);
+int gw_world_teardown(void **state);
 
 typedef struct gw_resp {
     long status;

@@ -161,24 +161,10 @@ static void test_history(void **state)
     gw_world_stop(w);
 }
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(gw_world));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    gw_world *w = *state;
-    bm_e2e_cleanup(&w->e);
-    free(w);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history, gw_world_setup, gw_world_teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

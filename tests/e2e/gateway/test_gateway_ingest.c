@@ -365,25 +365,11 @@ static void test_error_statuses(void **state)
     gw_world_stop(w);
 }
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(gw_world));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    gw_world *w = *state;
-    bm_e2e_cleanup(&w->e);
-    free(w);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_exactly_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_error_statuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exactly_once, gw_world_setup, gw_world_teardown),
+        cmocka_unit_test_setup_teardown(test_error_statuses, gw_world_setup, gw_world_teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -192,25 +192,11 @@ static void test_slow_clients(void **state)
     gw_world_stop(w);
 }
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(gw_world));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    gw_world *w = *state;
-    bm_e2e_cleanup(&w->e);
-    free(w);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_random_bodies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slow_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_bodies, gw_world_setup, gw_world_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_clients, gw_world_setup, gw_world_teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -139,25 +139,11 @@ static void test_period_pages(void **state)
     gw_world_stop(w);
 }
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(gw_world));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    gw_world *w = *state;
-    bm_e2e_cleanup(&w->e);
-    free(w);
-    return 0;
-}
-
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_period_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_period_pages, gw_world_setup, gw_world_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
