@@ -506,3 +506,29 @@ int bm_e2e_module_generation(json_t *modules, const char *name)
     }
     return -1;
 }
+
+int bm_e2e_setup(void **state)
+{
+    *state = calloc(1, sizeof(bm_e2e));
+    return *state ? 0 : -1;
+}
+
+int bm_e2e_teardown(void **state)
+{
+    bm_e2e_cleanup(*state);
+    free(*state);
+    return 0;
+}
+
+void bm_e2e_install_module(bm_e2e *e, const char *name)
+{
+    char src[1100], dst[700], rel[64];
+    size_t len = 0;
+    snprintf(rel, sizeof rel, "modules/%s", name);
+    char *data = bm_e2e_slurp(bm_e2e_build_path(e, rel, src, sizeof src), &len);
+    if (!data)
+        bm_e2e_fail("cannot read %s", src);
+    snprintf(dst, sizeof dst, "%s/%s", e->mods_dir, name);
+    bm_e2e_write_file(dst, data, len);
+    free(data);
+}

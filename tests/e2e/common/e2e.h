@@ -69,6 +69,11 @@ void bm_e2e_init(bm_e2e *e, const char *name, int partitions);
 /* Kills children, stops the broker, drops the database, removes the temp dir
  * (kept when BM_E2E_KEEP=1). Safe on a partly initialised e. */
 void bm_e2e_cleanup(bm_e2e *e);
+/* cmocka setup/teardown: a zeroed bm_e2e in *state; its cleanup and free. */
+int bm_e2e_setup(void **state);
+int bm_e2e_teardown(void **state);
+/* Copies build/modules/<name> (e.g. "tournament.so") into the test's modules dir. */
+void bm_e2e_install_module(bm_e2e *e, const char *name);
 /* Adds KEY=VALUE to the environment of every engine and bmctl started after. */
 void bm_e2e_setenv(bm_e2e *e, const char *key, const char *value);
 /* Writes the path of a build artefact (relative to BM_BUILD_DIR) into buf. */
@@ -228,6 +233,8 @@ int bm_e2e_exit(int failed);
 void bm_e2e_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 int64_t bm_e2e_now_ms(void);
+/* Wall-clock ms (campaign windows are wall time; bm_e2e_now_ms is monotonic). */
+int64_t bm_e2e_wall_ms(void);
 void bm_e2e_sleep_ms(int ms);
 /* Deterministic pseudo-random numbers (xorshift64*). */
 typedef struct bm_e2e_rng {

@@ -24,38 +24,6 @@
 
 #define WALLET "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(bm_e2e));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bm_e2e_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void install_module(bm_e2e *e, const char *name)
-{
-    char src[1100], dst[700], rel[64];
-    size_t len = 0;
-    snprintf(rel, sizeof rel, "modules/%s", name);
-    char *data = bm_e2e_slurp(bm_e2e_build_path(e, rel, src, sizeof src), &len);
-    assert_non_null(data);
-    snprintf(dst, sizeof dst, "%s/%s", e->mods_dir, name);
-    bm_e2e_write_file(dst, data, len);
-    free(data);
-}
-
 static void community(bm_e2e *e, const char *file, const char *json)
 {
     char path[600], *out = NULL;
@@ -72,7 +40,7 @@ static void send_event(rd_kafka_t *p, const char *user, const char *type, const 
                        int *seq)
 {
     char buf[1024], ts[40];
-    bm_rfc3339_format(wall_ms() - 60000, ts, sizeof ts);
+    bm_rfc3339_format(bm_e2e_wall_ms() - 60000, ts, sizeof ts);
     int n = snprintf(buf, sizeof buf,
                      "{\"eventId\":\"cj-%d\",\"gameId\":\"%s\",\"userId\":\"%s\",\"eventType\":"
                      "\"%s\",\"timestamp\":\"%s\",\"data\":%s}",
@@ -102,8 +70,8 @@ static void test_join_gate_ban(void **state)
 {
     bm_e2e *e = *state;
     bm_e2e_init(e, "cjoin", 4);
-    install_module(e, "tournament.so");
-    install_module(e, "quest.so");
+    bm_e2e_install_module(e, "tournament.so");
+    bm_e2e_install_module(e, "quest.so");
     community(e, "a.json",
               "{\"name\":\"Guild A\",\"referralSlug\":\"guild-a\",\"redirectUrl\":"
               "\"https://example.com/a\",\"memberMetadata\":{\"type\":\"wallet\"},"
@@ -128,8 +96,8 @@ static void test_join_gate_ban(void **state)
     r = PQexec(e->db, "SELECT id::text FROM communities WHERE referral_slug = 'guild-d'");
     snprintf(d_id, sizeof d_id, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-    bm_rfc3339_format(wall_ms() - 3600000, s_ts, sizeof s_ts);
-    bm_rfc3339_format(wall_ms() + 3600000, e_ts, sizeof e_ts);
+    bm_rfc3339_format(bm_e2e_wall_ms() - 3600000, s_ts, sizeof s_ts);
+    bm_rfc3339_format(bm_e2e_wall_ms() + 3600000, e_ts, sizeof e_ts);
     snprintf(tjson, sizeof tjson,
              "{\"type\":\"tournament\",\"name\":\"Guild cup\",\"gameId\":\"demo-game\","
              "\"startDate\":\"%s\",\"endDate\":\"%s\",\"entryRequirements\":{\"communities\":"
@@ -153,7 +121,7 @@ static void test_join_gate_ban(void **state)
     bm_e2e_campaign(e, qjson, qid, sizeof qid);
     /* Guild A against guild D, ending soon: members' scores add up, prizes split by score. */
     char cjson[2048], cid[64], c_end[40];
-    int64_t cup_end = wall_ms() + 20000;
+    int64_t cup_end = bm_e2e_wall_ms() + 20000;
     bm_rfc3339_format(cup_end, c_end, sizeof c_end);
     snprintf(cjson, sizeof cjson,
              "{\"type\":\"tournament\",\"name\":\"Guild war\",\"gameId\":\"demo-game\","
@@ -338,7 +306,7 @@ static void test_join_gate_ban(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_join_gate_ban, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_join_gate_ban, bm_e2e_setup, bm_e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

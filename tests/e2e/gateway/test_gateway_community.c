@@ -70,13 +70,6 @@ static void community(cw *a, const char *file, const char *json)
     free(out);
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Polls SQL until it answers want (up to 90 s). */
 static void wait_ll(cw *a, long long want, const char *sql)
 {
@@ -127,8 +120,8 @@ static void test_community_tournament(void **state)
     free(pem);
     /* A tournament on gw-game that ends 50 s from now (1 s grace), 100 units by rank. */
     char tjson[1024], s_ts[40], e_ts[40];
-    int64_t end_ms = wall_ms() + 50000;
-    bm_rfc3339_format(wall_ms() - 3600000, s_ts, sizeof s_ts);
+    int64_t end_ms = bm_e2e_wall_ms() + 50000;
+    bm_rfc3339_format(bm_e2e_wall_ms() - 3600000, s_ts, sizeof s_ts);
     bm_rfc3339_format(end_ms, e_ts, sizeof e_ts);
     snprintf(tjson, sizeof tjson,
              "{\"type\":\"tournament\",\"name\":\"Weekend cup\",\"gameId\":\"gw-game\","

@@ -20,13 +20,6 @@
 
 #define PERIOD_MS 10000
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static long get(gw_world *w, gw_resp *r, const char *path, const char *key)
 {
     char auth[300] = "";
@@ -70,10 +63,10 @@ static void test_history(void **state)
     gw_resp_free(&r);
 
     /* Three players score in one period (the next one when little of this one is left). */
-    int64_t start = wall_ms() / PERIOD_MS * PERIOD_MS;
-    if (wall_ms() - start > 5000) {
+    int64_t start = bm_e2e_wall_ms() / PERIOD_MS * PERIOD_MS;
+    if (bm_e2e_wall_ms() - start > 5000) {
         start += PERIOD_MS;
-        while (wall_ms() < start + 100)
+        while (bm_e2e_wall_ms() < start + 100)
             bm_e2e_sleep_ms(50);
     }
     post_score(w, "h1", "h-1", 10);

@@ -21,13 +21,6 @@
 
 #define PERIOD_MS 10000LL
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static long get(gw_world *w, gw_resp *r, const char *path)
 {
     char auth[300];
@@ -53,7 +46,7 @@ static void test_period_pages(void **state)
 {
     gw_world *w = *state;
     /* Back-to-back 10 s runs from the run before now, for 200 s. */
-    int64_t s0 = wall_ms() / PERIOD_MS * PERIOD_MS - PERIOD_MS;
+    int64_t s0 = bm_e2e_wall_ms() / PERIOD_MS * PERIOD_MS - PERIOD_MS;
     char s_ts[40], e_ts[40], tjson[1024];
     bm_rfc3339_format(s0, s_ts, sizeof s_ts);
     bm_rfc3339_format(s0 + 20 * PERIOD_MS, e_ts, sizeof e_ts);
@@ -70,14 +63,14 @@ static void test_period_pages(void **state)
     gw_world_start(w, "gw_tperiod", env);
     const char *tid = w->camps[0];
     /* All four scores inside one run: posted early in a run. */
-    while (wall_ms() % PERIOD_MS < 500 || wall_ms() % PERIOD_MS > 4000)
+    while (bm_e2e_wall_ms() % PERIOD_MS < 500 || bm_e2e_wall_ms() % PERIOD_MS > 4000)
         bm_e2e_sleep_ms(50);
-    int64_t run = wall_ms() / PERIOD_MS * PERIOD_MS;
+    int64_t run = bm_e2e_wall_ms() / PERIOD_MS * PERIOD_MS;
     post_score(w, "p1", "tp-1", 10);
     post_score(w, "p2", "tp-2", 5);
     post_score(w, "p3", "tp-3", 7);
     post_score(w, "p1", "tp-4", 2);
-    assert_true(wall_ms() < run + PERIOD_MS);
+    assert_true(bm_e2e_wall_ms() < run + PERIOD_MS);
     gw_wait_drained(w);
     char name[40], path[300];
     time_t secs = (time_t)(run / 1000);

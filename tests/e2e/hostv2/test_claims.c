@@ -20,19 +20,6 @@
 
 #include "e2e/hostv2/hostv2.h"
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(bm_e2e));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bm_e2e_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
 static void test_claims_race_and_kill9(void **state)
 {
     bm_e2e *e = *state;
@@ -85,7 +72,7 @@ static void test_claims_race_and_kill9(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_claims_race_and_kill9, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_claims_race_and_kill9, bm_e2e_setup, bm_e2e_teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -25,19 +25,6 @@
 #include "event/event.h"
 #include "util/clock.h"
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(bm_e2e));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bm_e2e_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
 /* Polls until module_results(camp, kind, key) exists; returns doc->>field as a number. */
 static long long result_field(bm_e2e *e, const char *camp, const char *kind, const char *key,
                               const char *field)
@@ -248,9 +235,11 @@ static void test_pretty_json_through_outbox(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_update_remove_end, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_community_join_mid_batch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pretty_json_through_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_remove_end, bm_e2e_setup, bm_e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_community_join_mid_batch, bm_e2e_setup,
+                                        bm_e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_pretty_json_through_outbox, bm_e2e_setup,
+                                        bm_e2e_teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -20,19 +20,6 @@
 
 #include "e2e/hostv2/hostv2.h"
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(bm_e2e));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bm_e2e_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
 /* Installs a fixture build over <modules>/fx_v2.so the way installers do. */
 static void install_fx(bm_e2e *e, const char *fixture)
 {
@@ -103,7 +90,8 @@ static void test_reload_during_long_query(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_reload_during_long_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_during_long_query, bm_e2e_setup,
+                                        bm_e2e_teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -18,19 +18,6 @@
 #include "e2e/hostv2/hostv2.h"
 #include "engine/engine.h"
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(bm_e2e));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bm_e2e_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
 static void test_unknown_role_refused(void **state)
 {
     bm_e2e *e = *state;
@@ -97,8 +84,8 @@ static void test_processor_then_relay(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_unknown_role_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_processor_then_relay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_role_refused, bm_e2e_setup, bm_e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_processor_then_relay, bm_e2e_setup, bm_e2e_teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -41,13 +41,6 @@ static void install_module(gw_world *w, const char *name)
         bm_e2e_fail("cannot install %s: %s", dst, strerror(errno));
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void test_browser(void **state)
 {
     gw_world *w = *state;
@@ -78,7 +71,7 @@ static void test_browser(void **state)
     /* A cup on its own event type that ends 90 s from now (1 s grace): the page sees it
      * run, end and pay 60/30/10 of 100. */
     char cup[64], tjson[1024], s_ts[40], e_ts[40];
-    int64_t now_ms = wall_ms();
+    int64_t now_ms = bm_e2e_wall_ms();
     bm_rfc3339_format(now_ms - 3600000, s_ts, sizeof s_ts);
     bm_rfc3339_format(now_ms + 90000, e_ts, sizeof e_ts);
     snprintf(tjson, sizeof tjson,

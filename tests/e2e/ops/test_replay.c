@@ -252,24 +252,12 @@ static void test_replay_refusals(void **state)
     free(out);
 }
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(bm_e2e));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bm_e2e_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_replay_after_formula_change, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replay_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_after_formula_change, bm_e2e_setup,
+                                        bm_e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_replay_refusals, bm_e2e_setup, bm_e2e_teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

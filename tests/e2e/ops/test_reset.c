@@ -25,16 +25,9 @@
 #define GRACE_MS 8000
 #define SETTLE_MS 2000 /* LB_SETTLE_MS in modules/leaderboard */
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_until(int64_t wall)
 {
-    while (wall_ms() < wall)
+    while (bm_e2e_wall_ms() < wall)
         bm_e2e_sleep_ms(50);
 }
 
@@ -133,8 +126,8 @@ static void test_reset_twice_kill9(void **state)
     bm_e2e_engine_start(e, &g[1]);
 
     /* Period A: the one now, or the next when little of it is left. */
-    int64_t a = wall_ms() / PERIOD_MS * PERIOD_MS;
-    if (wall_ms() - a > 8000) {
+    int64_t a = bm_e2e_wall_ms() / PERIOD_MS * PERIOD_MS;
+    if (bm_e2e_wall_ms() - a > 8000) {
         a += PERIOD_MS;
         sleep_until(a + 200);
     }
@@ -242,24 +235,11 @@ static void test_reset_refusals(void **state)
     assert_int_equal(bm_e2e_ll(e, "SELECT count(*) FROM campaigns"), 0);
 }
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(bm_e2e));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bm_e2e_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_reset_twice_kill9, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reset_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_twice_kill9, bm_e2e_setup, bm_e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_reset_refusals, bm_e2e_setup, bm_e2e_teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -21,19 +21,6 @@
 
 #include "e2e/common/e2e.h"
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(bm_e2e));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bm_e2e_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
 /* Datagrams received within ms, appended to buf as lines. */
 static void collect(int fd, int ms, char *buf, size_t cap)
 {
@@ -133,9 +120,9 @@ static void test_event_store_retention(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_notify_and_watchdog, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_event_store_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notify_and_watchdog, bm_e2e_setup, bm_e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused, bm_e2e_setup, bm_e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_event_store_retention, bm_e2e_setup, bm_e2e_teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

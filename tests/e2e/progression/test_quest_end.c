@@ -21,14 +21,6 @@
 
 #define WINDOW_MS 12000 /* the quest ends this long after it is created */
 
-/* Event times and end dates are wall-clock time (bm_e2e_now_ms is monotonic). */
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int setup(void **state)
 {
     bm_e2e *e = calloc(1, sizeof *e);
@@ -68,7 +60,7 @@ static void test_upper_bound_decided_once_at_end(void **state)
     bm_e2e_init(e, "questend", 3);
     bm_e2e_setenv(e, "BM_ENGINE_CAMPAIGN_END_GRACE_S", "1");
     prog_install_modules(e);
-    int64_t end = wall_ms() + WINDOW_MS;
+    int64_t end = bm_e2e_wall_ms() + WINDOW_MS;
     char end_s[40], doc[1024], camp[64];
     bm_rfc3339_format(end, end_s, sizeof end_s);
     snprintf(doc, sizeof doc,
@@ -84,7 +76,7 @@ static void test_upper_bound_decided_once_at_end(void **state)
     bm_e2e_engine_start(e, &g);
     rd_kafka_t *p = bm_e2e_producer(e);
     int seq = 0;
-    int64_t now = wall_ms();
+    int64_t now = bm_e2e_wall_ms();
     send_event(p, &seq, "careful", "MATCH_END", now); /* 0 deaths: completes at the end */
     send_event(p, &seq, "reckless", "MATCH_END", now);
     for (int i = 0; i < 3; i++)
@@ -105,7 +97,7 @@ static void test_upper_bound_decided_once_at_end(void **state)
     bm_e2e_engine_kill9(&g);
     bm_e2e_engine_start(e, &g);
     int64_t deadline = end + 1000 + 30000;
-    while (completed(e, camp, "careful") != 1 && wall_ms() < deadline)
+    while (completed(e, camp, "careful") != 1 && bm_e2e_wall_ms() < deadline)
         bm_e2e_sleep_ms(250);
     assert_int_equal(completed(e, camp, "careful"), 1);
     assert_int_equal(completed(e, camp, "edge"), 1);

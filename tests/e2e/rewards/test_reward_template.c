@@ -19,19 +19,6 @@
 
 #define N 40
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(bm_e2e));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bm_e2e_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
 static void test_template_builds_loads_and_delivers(void **state)
 {
     bm_e2e *e = *state;
@@ -99,7 +86,8 @@ static void test_template_builds_loads_and_delivers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_template_builds_loads_and_delivers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_template_builds_loads_and_delivers, bm_e2e_setup,
+                                        bm_e2e_teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -32,19 +32,6 @@
 #define NNFT 12
 #define KILLS 3
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(bm_e2e));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bm_e2e_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
 static void find_node(char *out, size_t cap)
 {
     const char *path = getenv("PATH");
@@ -249,7 +236,8 @@ static void test_chain_payouts_across_kill9(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_chain_payouts_across_kill9, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chain_payouts_across_kill9, bm_e2e_setup,
+                                        bm_e2e_teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

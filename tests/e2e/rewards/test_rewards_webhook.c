@@ -36,19 +36,6 @@
 #define N_INGAME 100
 #define KILLS 3
 
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(bm_e2e));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bm_e2e_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -349,10 +336,11 @@ static void test_slow_endpoint_capped(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_failures_end_as_documented, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_secret_rotation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slow_endpoint_capped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_faults_and_kill9, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failures_end_as_documented, bm_e2e_setup,
+                                        bm_e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_secret_rotation, bm_e2e_setup, bm_e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_endpoint_capped, bm_e2e_setup, bm_e2e_teardown),
+        cmocka_unit_test_setup_teardown(test_faults_and_kill9, bm_e2e_setup, bm_e2e_teardown),
     };
     return bm_e2e_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

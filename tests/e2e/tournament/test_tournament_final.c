@@ -41,39 +41,6 @@ typedef struct ouser {
     long long prize;
 } ouser;
 
-/* Wall-clock ms (the tournament window is wall time; bm_e2e_now_ms is monotonic). */
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(bm_e2e));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bm_e2e_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
-static void install_module(bm_e2e *e, const char *name)
-{
-    char src[1100], dst[700], rel[64];
-    size_t len = 0;
-    snprintf(rel, sizeof rel, "modules/%s", name);
-    char *data = bm_e2e_slurp(bm_e2e_build_path(e, rel, src, sizeof src), &len);
-    assert_non_null(data);
-    snprintf(dst, sizeof dst, "%s/%s", e->mods_dir, name);
-    bm_e2e_write_file(dst, data, len);
-    free(data);
-}
-
 /* Events per user: u05 and u06 score the same at the same times (a tie). */
 static int events_of(int u, int64_t start, int64_t t[4], int score[4])
 {
@@ -252,7 +219,7 @@ static void test_finalise_kill9(void **state)
 {
     bm_e2e *e = *state;
     bm_e2e_init(e, "tnfinal", 4);
-    install_module(e, "tournament.so");
+    bm_e2e_install_module(e, "tournament.so");
     bm_e2e_setenv(e, "BM_KAFKA_SESSION_TIMEOUT_MS", "3000");
     bm_e2e_setenv(e, "BM_ENGINE_CAMPAIGN_END_GRACE_S", "120");
     /* A dead client's transaction is dropped within 100 ms even mid-statement. */
@@ -273,7 +240,7 @@ static void test_finalise_kill9(void **state)
                    "CREATE TRIGGER bm_test_hold BEFORE INSERT ON module_results FOR EACH ROW "
                    "WHEN (NEW.kind = 'tournament_result') EXECUTE FUNCTION bm_test_hold();");
 
-    int64_t now = wall_ms();
+    int64_t now = bm_e2e_wall_ms();
     int64_t start = now - 200000, end = now + 30000;
     char s_ts[40], e_ts[40], json[2048], id[64];
     bm_rfc3339_format(start, s_ts, sizeof s_ts);
@@ -298,7 +265,7 @@ static void test_finalise_kill9(void **state)
     long long produced = 0;
     produce_stream(e, start, &produced);
     bm_e2e_wait_offsets(e, NULL, produced, 60000);
-    assert_true(wall_ms() < end);
+    assert_true(bm_e2e_wall_ms() < end);
     assert_int_equal(bm_e2e_ll(e, "SELECT count(*) FROM tournament_results"), 0);
 
     /* The first engine to log the finalisation is killed while its commit is held. */
@@ -352,7 +319,7 @@ static void test_finalise_kill9(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_finalise_kill9, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finalise_kill9, bm_e2e_setup, bm_e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,38 +37,6 @@ typedef struct ouser {
     int seated, position;
 } ouser;
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int setup(void **state)
-{
-    *state = calloc(1, sizeof(bm_e2e));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    bm_e2e_cleanup(*state);
-    free(*state);
-    return 0;
-}
-
-static void install_module(bm_e2e *e, const char *name)
-{
-    char src[1100], dst[700], rel[64];
-    size_t len = 0;
-    snprintf(rel, sizeof rel, "modules/%s", name);
-    char *data = bm_e2e_slurp(bm_e2e_build_path(e, rel, src, sizeof src), &len);
-    assert_non_null(data);
-    snprintf(dst, sizeof dst, "%s/%s", e->mods_dir, name);
-    bm_e2e_write_file(dst, data, len);
-    free(data);
-}
-
 /* The run name: its start as RFC 3339 UTC, whole seconds. */
 static void run_name(int64_t start, char *buf, size_t len)
 {
@@ -153,7 +121,7 @@ static void produce_run(bm_e2e *e, int k, int64_t rs, long long *produced)
 
 static void wait_wall(int64_t t)
 {
-    while (wall_ms() < t)
+    while (bm_e2e_wall_ms() < t)
         bm_e2e_sleep_ms(100);
 }
 
@@ -239,12 +207,12 @@ static void test_recurring_two_runs(void **state)
 {
     bm_e2e *e = *state;
     bm_e2e_init(e, "tnrecur", 4);
-    install_module(e, "tournament.so");
+    bm_e2e_install_module(e, "tournament.so");
     bm_e2e_setenv(e, "BM_KAFKA_SESSION_TIMEOUT_MS", "3000");
     bm_e2e_setenv(e, "BM_ENGINE_CAMPAIGN_END_GRACE_S", "300");
     /* The series: two runs, [S, S+15 s) and [S+20 s, S+35 s). */
-    int64_t s0 = (wall_ms() / PERIOD_MS + 1) * PERIOD_MS;
-    if (s0 - wall_ms() < 8000)
+    int64_t s0 = (bm_e2e_wall_ms() / PERIOD_MS + 1) * PERIOD_MS;
+    if (s0 - bm_e2e_wall_ms() < 8000)
         s0 += PERIOD_MS;
     char s_ts[40], e_ts[40], json[2048], id[64], rn[NRUNS][40];
     bm_rfc3339_format(s0, s_ts, sizeof s_ts);
@@ -313,7 +281,7 @@ static void test_recurring_two_runs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_recurring_two_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recurring_two_runs, bm_e2e_setup, bm_e2e_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
