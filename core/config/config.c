@@ -72,6 +72,9 @@ static const key_def g_keys[] = {
         "commit offsets to Kafka this often for external lag tools (0 = never; PostgreSQL holds "
         "the truth)"),
     STR("postgres", "dsn", pg_dsn, "dbname=brightmatter", "libpq connection string"),
+    STR("postgres", "synchronous_commit", pg_synchronous_commit, "on",
+        "off: a batch's COMMIT returns before its WAL is flushed (a database crash loses the "
+        "last batches, which are read again from Kafka; nothing is lost or applied twice)"),
     INT("pipeline", "batch_max_events", batch_max_events, "50000", 1, 1000000,
         "events per batch transaction at most"),
     INT("pipeline", "batch_linger_ms", batch_linger_ms, "50", 0, 60000,
@@ -431,6 +434,12 @@ int bm_config_load(bm_config *c, const char *path, char *err, size_t errlen)
         return -1;
     if (strcmp(c->on_gap, "carry_on") != 0 && strcmp(c->on_gap, "stop") != 0) {
         snprintf(err, errlen, "pipeline.on_gap: '%s' must be carry_on or stop", c->on_gap);
+        return -1;
+    }
+    if (strcmp(c->pg_synchronous_commit, "on") != 0 &&
+        strcmp(c->pg_synchronous_commit, "off") != 0) {
+        snprintf(err, errlen, "postgres.synchronous_commit: '%s' must be on or off",
+                 c->pg_synchronous_commit);
         return -1;
     }
     return 0;

@@ -42,6 +42,7 @@ typedef struct bm_config {
     char kafka_props[4096];
     /* [postgres] */
     char pg_dsn[1024];
+    char pg_synchronous_commit[8]; /* on | off: of the batch transactions only */
     /* [pipeline] */
     int batch_max_events;
     int batch_linger_ms;

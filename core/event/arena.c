@@ -11,9 +11,13 @@
 #define MAX_CHUNKS 1024 /* every arena together: 4 GiB */
 #define ARENA_CHUNKS 256
 
-/* Every chunk ever allocated, append-only: readers on any thread see a prefix. */
-static char *g_chunk_base[MAX_CHUNKS];
-static atomic_int g_nchunks;
+/* Every chunk ever allocated, in an open-addressing set that only grows:
+ * chunks are CHUNK-aligned, so a pointer's chunk is its address rounded down,
+ * and a free on any thread finds it (or an empty slot) in a probe or two
+ * without a lock. Slots are written under g_pool_lock, read atomically. */
+#define SET_SLOTS (2 * MAX_CHUNKS)
+static _Atomic(uintptr_t) g_chunk_set[SET_SLOTS];
+static int g_nchunks; /* under g_pool_lock */
 /* Chunks of destroyed arenas, for the next arena. */
 static pthread_mutex_t g_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *g_pool[MAX_CHUNKS];
@@ -27,13 +31,21 @@ struct bm_arena {
     int n, cur;
 };
 
+static size_t set_slot(uintptr_t base)
+{
+    return (size_t)((base / CHUNK) * 0x9E3779B97F4A7C15ull >> 32) & (SET_SLOTS - 1);
+}
+
 int bm_arena_owns(const void *p)
 {
-    int n = atomic_load_explicit(&g_nchunks, memory_order_acquire);
-    for (int i = 0; i < n; i++)
-        if ((const char *)p >= g_chunk_base[i] && (const char *)p < g_chunk_base[i] + CHUNK)
+    uintptr_t base = (uintptr_t)p & ~(uintptr_t)(CHUNK - 1);
+    for (size_t i = set_slot(base);; i = (i + 1) & (SET_SLOTS - 1)) {
+        uintptr_t v = atomic_load_explicit(&g_chunk_set[i], memory_order_acquire);
+        if (v == base)
             return 1;
-    return 0;
+        if (v == 0)
+            return 0;
+    }
 }
 
 /* A chunk from the pool, or a new one registered in the table. */
@@ -44,10 +56,13 @@ static char *chunk_get(void)
     if (g_npool > 0) {
         b = g_pool[--g_npool];
     } else {
-        int n = atomic_load(&g_nchunks);
-        if (n < MAX_CHUNKS && (b = malloc(CHUNK)) != NULL) {
-            g_chunk_base[n] = b;
-            atomic_store_explicit(&g_nchunks, n + 1, memory_order_release);
+        if (g_nchunks < MAX_CHUNKS && (b = aligned_alloc(CHUNK, CHUNK)) != NULL) {
+            uintptr_t base = (uintptr_t)b;
+            size_t i = set_slot(base);
+            while (atomic_load_explicit(&g_chunk_set[i], memory_order_relaxed))
+                i = (i + 1) & (SET_SLOTS - 1);
+            atomic_store_explicit(&g_chunk_set[i], base, memory_order_release);
+            g_nchunks++;
         }
     }
     pthread_mutex_unlock(&g_pool_lock);
@@ -122,6 +137,13 @@ void bm_arena_begin(bm_arena *a)
 void bm_arena_end(void)
 {
     t_arena = NULL;
+}
+
+bm_arena *bm_arena_swap(bm_arena *a)
+{
+    bm_arena *prev = t_arena;
+    t_arena = a;
+    return prev;
 }
 
 void bm_arena_reset(bm_arena *a)

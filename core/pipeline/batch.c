@@ -66,6 +66,7 @@ void bm_batch_free(bm_batch *b)
     free(b->results);
     free(b->members);
     free(b->ends);
+    bm_arena_destroy(b->scratch);
     memset(b, 0, sizeof *b);
 }
 
@@ -267,8 +268,15 @@ static char *emit_text(bm_batch *b, const char *topic, const char *json, int *re
 {
     *rewritten = 0;
     json_error_t jerr;
+    /* The parse only checks the text: its blocks come from a scratch arena
+     * (no malloc/free per value) that is reset as soon as it is dropped. */
+    if (!b->scratch)
+        b->scratch = bm_arena_new();
+    bm_arena *prev = bm_arena_swap(b->scratch);
     json_t *v = json_loads(json, JSON_DECODE_ANY, &jerr);
+    bm_arena_swap(prev);
     if (!v) {
+        bm_arena_reset(b->scratch);
         bm_warn("pipeline",
                 "module=%s topic=%s emit refused: invalid JSON at line %d column %d: %s",
                 cur_module(b, "?"), topic, jerr.line, jerr.column, jerr.text);
@@ -282,6 +290,7 @@ static char *emit_text(bm_batch *b, const char *topic, const char *json, int *re
             b->failed = 1;
     }
     json_decref(v);
+    bm_arena_reset(b->scratch);
     return out;
 }
 

@@ -2,6 +2,7 @@
 #ifndef BM_BATCH_INTERNAL_H
 #define BM_BATCH_INTERNAL_H
 
+#include "event/arena.h"
 #include "pipeline/pipeline_int.h"
 #include "pipeline/batch.h"
 #include "pipeline/job.h"
@@ -48,7 +49,8 @@ struct bm_batch {
     size_t nends, capends;
     bm_job_member *members; /* community joins (community_join.c) */
     size_t nmembers, capmembers;
-    int failed; /* an allocation failed: the batch must not commit */
+    int failed;        /* an allocation failed: the batch must not commit */
+    bm_arena *scratch; /* parses of emitted JSON (checked, then dropped at once) */
 };
 
 void bm_batch_init(bm_batch *b, bm_pipeline *e);

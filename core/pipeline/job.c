@@ -334,7 +334,10 @@ void bm_job_run(bm_job *j, PGconn *pg)
         return;
     }
     bm_store_prepare(j, pg);
-    PGresult *r = PQexec(pg, "BEGIN");
+    /* With synchronous_commit off only this transaction skips the WAL flush
+     * wait: its offsets and its states still commit or vanish together. */
+    PGresult *r =
+        PQexec(pg, j->async_commit ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN");
     int ok = ok_cmd(r);
     PQclear(r);
     if (!ok) {

@@ -89,7 +89,8 @@ typedef struct bm_job {
     int64_t *created_ms; /* Kafka CreateTime of each message, for the latency histogram */
     size_t ncreated;
     size_t events;
-    int failed; /* building ran out of memory: never run it */
+    int failed;       /* building ran out of memory: never run it */
+    int async_commit; /* postgres.synchronous_commit = off for this transaction */
     /* outcome, set by the committer */
     int rc; /* 0 committed, 1 fence lost, 2 a claim was taken by another process, -1 database error
              */

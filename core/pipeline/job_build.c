@@ -152,6 +152,7 @@ bm_job *bm_batch_to_job(bm_batch *b)
     snprintf(j->group, sizeof j->group, "%s", e->cfg.group_id);
     snprintf(j->topic, sizeof j->topic, "%s", e->cfg.events_topic);
     j->failed = b->failed;
+    j->async_commit = strcmp(e->cfg.pg_synchronous_commit, "off") == 0;
     states_text(b, j);
     bm_levels_take(&e->levels, j->levels, &j->nlevels);
     take_outbox(b, j);

@@ -149,6 +149,25 @@ static void test_bad_env_value(void **state)
     assert_non_null(strstr(err, "lua.memory_limit_kb"));
 }
 
+/* Batch commits skip the WAL flush wait only when asked, and only on or off is understood. */
+static void test_synchronous_commit(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    bm_config c;
+    assert_int_equal(bm_config_load(&c, NULL, err, sizeof err), 0);
+    assert_string_equal(c.pg_synchronous_commit, "on");
+    assert_int_equal(
+        bm_config_load(&c, write_conf("[postgres]\nsynchronous_commit = off\n"), err, sizeof err),
+        0);
+    assert_string_equal(c.pg_synchronous_commit, "off");
+    assert_int_equal(
+        bm_config_load(&c, write_conf("[postgres]\nsynchronous_commit = local\n"), err, sizeof err),
+        -1);
+    assert_non_null(strstr(err, "postgres.synchronous_commit"));
+    assert_non_null(strstr(err, "'local'"));
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -167,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_errors_name_file_line_key),
         cmocka_unit_test(test_roles_are_a_set),
         cmocka_unit_test(test_bad_env_value),
+        cmocka_unit_test(test_synchronous_commit),
         cmocka_unit_test(test_missing_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
