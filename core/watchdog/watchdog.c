@@ -99,6 +99,20 @@ static who who_site(const bm_wd_site *s)
     return w;
 }
 
+/* Writes s to path (created 0600, truncated) and fsyncs it; 0, or -1 if it cannot
+ * be opened. Signal-safe: open, write, fsync and close only. */
+static int write_synced(const char *path, const sbuf *s)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    ssize_t wr = write(fd, s->b, s->n);
+    (void)wr;
+    fsync(fd);
+    close(fd);
+    return 0;
+}
+
 /* Writes the crash record of call `w` with `reason`; safe in a signal handler. */
 static void write_record(who w, const char *reason)
 {
@@ -116,14 +130,8 @@ static void write_record(who w, const char *reason)
     s_raw(&s, "\nreason=");
     s_put(&s, reason);
     s_raw(&s, "\n");
-    int fd = open(g_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return;
-    ssize_t wr = write(fd, s.b, s.n);
-    (void)wr;
-    fsync(fd);
-    close(fd);
-    rename(g_tmp, g_path);
+    if (write_synced(g_tmp, &s) == 0)
+        rename(g_tmp, g_path);
 }
 
 /* Writes the subject of a crashed call on another thread; safe in a signal handler. */
@@ -139,13 +147,7 @@ static void write_subject(const bm_wd_site *site, const char *reason)
     s_raw(&s, "\nreason=");
     s_put(&s, reason);
     s_raw(&s, "\n");
-    int fd = open(g_subj, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return;
-    ssize_t wr = write(fd, s.b, s.n);
-    (void)wr;
-    fsync(fd);
-    close(fd);
+    write_synced(g_subj, &s);
 }
 
 /* One logfmt line on stderr, without stdio (signal context). */
